@@ -1,0 +1,35 @@
+import ipaddr from 'ipaddr.js';
+
+/**
+ * Normalizes an address as Node reports it: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes plain IPv4,
+ * so a client is the same bucket whether it came in over an IPv4 or a dual-stack socket.
+ * Anything that is not an IP address is returned trimmed, unchanged.
+ */
+export function normalizeAddress(address: string | undefined | null): string {
+  if (!address) return '';
+  // Fast path: a plain IPv4 address (the common case) needs no parsing.
+  if (address.indexOf(':') === -1) return address.trim();
+  const trimmed = address.trim();
+  if (!ipaddr.isValid(trimmed)) return trimmed;
+  return ipaddr.process(trimmed).toString();
+}
+
+/**
+ * DRF's SimpleRateThrottle.get_ident() with NUM_PROXIES set.
+ *
+ * - `numProxies` 0, or no X-Forwarded-For: the socket's address.
+ * - `numProxies` n: the n-th address from the right of X-Forwarded-For (each proxy appends the
+ *   address it received from), or the leftmost when the list is shorter than n.
+ *
+ * Only the addresses appended by the n trusted proxies are believed; whatever a client wrote to the
+ * left of them cannot change its identity.
+ */
+export function identFromForwardedFor(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, numProxies: number): string {
+  if (numProxies === 0 || forwardedFor === undefined || forwardedFor.length === 0) {
+    return normalizeAddress(socketAddress);
+  }
+  const header = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',');
+  const addresses = header.split(',');
+  const chosen = addresses[addresses.length - Math.min(numProxies, addresses.length)];
+  return normalizeAddress(chosen);
+}

@@ -1,0 +1,101 @@
+/**
+ * The hit times of one key, oldest first, in a growable ring buffer.
+ *
+ * A sliding log needs "drop the oldest while too old", "count", "oldest" and "append": a ring buffer
+ * makes each of those O(1) (amortized for growth), whatever the limit, with one typed array per key
+ * instead of one object per hit.
+ */
+export class HitLog {
+  private times: Float64Array;
+  private head = 0;
+  private length = 0;
+  /** When the key may be forgotten (ms): refreshed on every write. */
+  expiresAt = 0;
+
+  constructor(initialCapacity = 4) {
+    this.times = new Float64Array(Math.max(1, initialCapacity));
+  }
+
+  /** A log holding the given times (sorted, oldest first), e.g. as read back from a cache. */
+  static from(times: readonly number[]): HitLog {
+    const log = new HitLog(times.length + 1);
+    for (const time of times) log.push(time);
+    return log;
+  }
+
+  /** The hits, oldest first, as a plain array (e.g. to write to a cache). */
+  toArray(): number[] {
+    const times = new Array<number>(this.length);
+    for (let i = 0; i < this.length; i++) times[i] = this.at(i);
+    return times;
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** The oldest hit; only meaningful when size > 0. */
+  get oldest(): number {
+    return this.times[this.head];
+  }
+
+  /** The i-th hit from the oldest (0 = oldest). */
+  at(index: number): number {
+    return this.times[(this.head + index) % this.times.length];
+  }
+
+  /** Drops every hit at or before `cutoff` (DRF: `while history and history[-1] <= now - duration`). */
+  dropUpTo(cutoff: number): void {
+    const times = this.times;
+    const capacity = times.length;
+    while (this.length > 0 && times[this.head] <= cutoff) {
+      this.head = this.head + 1 === capacity ? 0 : this.head + 1;
+      this.length--;
+    }
+    // Give memory back after a burst: a quiet key should not keep a buffer sized for its peak.
+    if (capacity > 1024 && this.length < capacity >>> 3) this.resize(capacity >>> 2);
+  }
+
+  /** Appends a hit. Times must not go backwards; a clock that does is clamped to the newest hit. */
+  push(time: number): void {
+    if (this.length === this.times.length) this.resize(this.times.length * 2);
+    const capacity = this.times.length;
+    let tail = this.head + this.length;
+    if (tail >= capacity) tail -= capacity;
+    if (this.length > 0) {
+      const newest = this.times[tail === 0 ? capacity - 1 : tail - 1];
+      if (time < newest) time = newest;
+    }
+    this.times[tail] = time;
+    this.length++;
+  }
+
+  /**
+   * How many hits are after `cutoff`, i.e. still inside the window. Hits are sorted, so a binary
+   * search answers when older hits are kept past the window (Tastypie's expiration); the common case,
+   * where the oldest is already inside, is answered at once.
+   */
+  countAfter(cutoff: number): number {
+    if (this.length === 0 || this.oldest > cutoff) return this.length;
+    let low = 0;
+    let high = this.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.at(mid) <= cutoff) low = mid + 1;
+      else high = mid;
+    }
+    return this.length - low;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.length = 0;
+  }
+
+  private resize(capacity: number): void {
+    const next = new Float64Array(capacity);
+    for (let i = 0; i < this.length; i++) next[i] = this.at(i);
+    this.times = next;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The contract between the throttles and whatever keeps the counts.
+ *
+ * A store receives every check of one request in a single call so that a networked store can answer
+ * in one round trip. It owns the time (its clock, or the server's), and reports it back so that
+ * throttles compute waits against the same `now` the store used.
+ */
+export type Awaitable<T> = T | Promise<T>;
+
+/** One sliding-window check on one key. */
+export interface WindowCheck {
+  /** The key of the bucket, e.g. `throttle_user_42`. */
+  readonly key: string;
+  /** At most this many hits may lie inside the window. */
+  readonly limit: number;
+  /** The window length in milliseconds. Hits older than that no longer count. */
+  readonly windowMs: number;
+  /**
+   * Whether an allowed check records the hit now (DRF). Tastypie records later, from `accessed`,
+   * after the handler succeeded.
+   */
+  readonly record: boolean;
+  /** How long the key is kept after its last write, in ms. Defaults to `windowMs`. */
+  readonly ttlMs?: number;
+}
+
+/** The state of one window, as the store saw it at `now`. */
+export interface WindowState {
+  /** Hits inside the window before this request (DRF: len(history) after pruning). */
+  readonly count: number;
+  /** Time of the oldest hit inside the window, or null when the window is empty. */
+  readonly oldest: number | null;
+  /** The store's time for this evaluation, in ms. */
+  readonly now: number;
+}
+
+/** The outcome of one check. Denied checks never record a hit. */
+export interface HitResult extends WindowState {
+  readonly allowed: boolean;
+}
+
+/** A hit to record without a check (Tastypie's `accessed`). */
+export interface RecordedHit {
+  readonly key: string;
+  readonly windowMs: number;
+  readonly ttlMs?: number;
+}
+
+export interface ThrottleStore {
+  /** Evaluates and records every check of one request, atomically per key. Results are in input order. */
+  hit(checks: readonly WindowCheck[]): Awaitable<HitResult[]>;
+  /** Records hits unconditionally. */
+  record(hits: readonly RecordedHit[]): Awaitable<void>;
+  /** Reads a window without changing it. */
+  peek(key: string, windowMs: number): Awaitable<WindowState>;
+  /** Forgets a key. */
+  reset(key: string): Awaitable<void>;
+  /** Releases timers and connections the store owns. */
+  close?(): Awaitable<void>;
+}

@@ -1,0 +1,37 @@
+// Core: rates, algorithms, stores (no Nest imports).
+export { type Clock, systemClock } from './core/clock.js';
+export { parseRate, formatRate, type Rate, type RateInput } from './core/rate.js';
+export { slidingLogWait } from './core/wait.js';
+export { ThrottleConfigError } from './core/throttle-config-error.js';
+export type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from './core/store.js';
+export { identFromForwardedFor, normalizeAddress } from './core/client-address.js';
+export { MemoryThrottleStore, type MemoryThrottleStoreOptions } from './stores/memory-throttle-store.js';
+export { CacheManagerThrottleStore, type CacheLike, type CacheManagerThrottleStoreOptions } from './stores/cache-manager-throttle-store.js';
+
+// Throttles.
+export { ALLOWED, DENIED, type Throttle, type ThrottleContext, type ThrottleDecision, type ThrottleTransport } from './throttles/throttle.js';
+export { SimpleRateThrottle, type RateThrottleOverrides } from './throttles/simple-rate-throttle.js';
+export { AnonThrottle } from './throttles/anon-throttle.js';
+export { UserThrottle } from './throttles/user-throttle.js';
+export { ScopedThrottle } from './throttles/scoped-throttle.js';
+export { evaluateThrottles, type Evaluation } from './throttles/evaluate-throttles.js';
+export type { ThrottlingRuntime } from './throttles/throttling-runtime.js';
+
+// Nest layer.
+export { ThrottlingModule } from './nest/throttling.module.js';
+export { ThrottlingGuard } from './nest/throttling.guard.js';
+export { ThrottlingInterceptor } from './nest/throttling.interceptor.js';
+export { ThrottleClasses } from './nest/throttle-classes.decorator.js';
+export { ThrottleScope } from './nest/throttle-scope.decorator.js';
+export { ThrottledException, throttledMessage } from './nest/throttled.exception.js';
+export { ThrottleRegistry, type RoutePlan } from './nest/throttle-registry.js';
+export { defaultUserId, type ThrottlingSettings } from './nest/throttling-settings.js';
+export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/tokens.js';
+export type {
+  EnforcementPoint,
+  ThrottlingModuleAsyncOptions,
+  ThrottlingModuleOptions,
+  ThrottlingOptionsFactory,
+  UserIdReader,
+} from './nest/throttling-options.interface.js';
+export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';

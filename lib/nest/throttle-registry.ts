@@ -1,0 +1,170 @@
+import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import type { Awaitable } from '../core/store.js';
+import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
+import type { Throttle } from '../throttles/throttle.js';
+import { assertThrottleClass, describe, type ThrottlingSettings } from './throttling-settings.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
+
+/** What the guard needs for one handler, worked out once. */
+export interface RoutePlan {
+  readonly throttles: readonly Throttle[];
+  readonly scope: string | undefined;
+  /** The throttles that want `accessed()` after the handler succeeds. */
+  readonly accessedThrottles: readonly Throttle[];
+}
+
+const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [] });
+
+/**
+ * Resolves throttle classes to singletons through Nest's DI and plans every route at boot.
+ *
+ * A throttle class is taken from the container when some module lists it as a provider; otherwise it
+ * is created in the module of the controller that names it, so its constructor can inject whatever
+ * that module sees. Every plan is validated at boot (rates, scopes), and the guard's per-request work
+ * is two Map lookups.
+ */
+@Injectable()
+export class ThrottleRegistry implements OnModuleInit {
+  private readonly instances = new Map<Function, Promise<Throttle>>();
+  private readonly resolved = new Map<Function, Throttle>();
+  private readonly plans = new Map<Function, Map<Function, RoutePlan>>();
+  private readonly pendingPlans = new Map<Function, Promise<RoutePlan>>();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly moduleRef: ModuleRef,
+    @Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const usedScopes = new Set<string>();
+    const controllers = this.discovery.getControllers();
+    for (const wrapper of [...controllers, ...this.discovery.getProviders()]) {
+      const target = targetOf(wrapper);
+      if (target === undefined) continue;
+      const { type, prototype } = target;
+      const methods = this.scanner.getAllMethodNames(prototype);
+      // Providers (resolvers, gateways) are planned up front only when they carry our metadata;
+      // any other handler is planned on its first request.
+      if (!controllers.includes(wrapper) && !hasThrottleMetadata(type, prototype, methods)) continue;
+      const hostRef = hostModuleRef(wrapper) ?? this.moduleRef;
+      for (const method of methods) {
+        const plan = await this.buildPlan(type, prototype[method], hostRef, `${type.name}.${method}`, usedScopes);
+        this.store(type, prototype[method], plan);
+      }
+    }
+    // A malformed rate no route uses still fails the boot: a typo must not wait for the first request.
+    for (const [scope, error] of this.settings.badRates) {
+      if (!usedScopes.has(scope)) throw new ThrottleConfigError(`ThrottlingModule: ${error.message}`);
+    }
+  }
+
+  /** The plan of a handler; synchronous once planned, which is every controller route after boot. */
+  planFor(type: Function, handler: Function): Awaitable<RoutePlan> {
+    const plan = this.plans.get(type)?.get(handler);
+    if (plan !== undefined) return plan;
+    let pending = this.pendingPlans.get(handler);
+    if (pending === undefined) {
+      pending = this.buildPlan(type, handler, this.moduleRef, `${type.name}.${handler.name}`, new Set()).then((built) => {
+        this.store(type, handler, built);
+        this.pendingPlans.delete(handler);
+        return built;
+      });
+      this.pendingPlans.set(handler, pending);
+    }
+    return pending;
+  }
+
+  /** The singleton of a throttle class, resolving it through DI on first use. */
+  async resolve(throttleClass: Type<Throttle>, hostRef: ModuleRef = this.moduleRef, where = 'ThrottlingService'): Promise<Throttle> {
+    let instance = this.instances.get(throttleClass);
+    if (instance === undefined) {
+      assertThrottleClass(throttleClass, where);
+      instance = this.instantiate(throttleClass, hostRef, where);
+      this.instances.set(throttleClass, instance);
+      instance.then((created) => this.resolved.set(throttleClass, created), () => this.instances.delete(throttleClass));
+    }
+    return instance;
+  }
+
+  private async instantiate(throttleClass: Type<Throttle>, hostRef: ModuleRef, where: string): Promise<Throttle> {
+    try {
+      return this.moduleRef.get(throttleClass, { strict: false });
+    } catch {
+      // Not listed as a provider anywhere: create it where it is used.
+    }
+    try {
+      return await hostRef.create(throttleClass);
+    } catch (error) {
+      throw new ThrottleConfigError(
+        `${where}: cannot create throttle ${throttleClass.name} through DI: ${(error as Error).message}. ` +
+          `List it in the providers of a module that can see its dependencies.`,
+      );
+    }
+  }
+
+  private async buildPlan(type: Function, handler: Function, hostRef: ModuleRef, where: string, usedScopes: Set<string>): Promise<RoutePlan> {
+    const classes: unknown = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, type) ?? this.settings.defaultThrottles;
+    const scope: string | undefined = Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
+    if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describe(classes)}, not a list of throttle classes`);
+    if (classes.length === 0) return scope === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope };
+
+    const throttles: Throttle[] = [];
+    for (const [index, throttleClass] of classes.entries()) {
+      assertThrottleClass(throttleClass, `${where}: throttle #${index + 1}`);
+      const throttle = await this.resolve(throttleClass, hostRef, where);
+      this.validate(throttle, scope, where, usedScopes);
+      throttles.push(throttle);
+    }
+    return { throttles, scope, accessedThrottles: throttles.filter((throttle) => typeof throttle.accessed === 'function') };
+  }
+
+  /** Rate throttles must find a well-formed rate for the scope they will use on this route. */
+  private validate(throttle: Throttle, routeScope: string | undefined, where: string, usedScopes: Set<string>): void {
+    if (!(throttle instanceof SimpleRateThrottle)) return;
+    const scope = throttle.scopeOnRoute(routeScope);
+    if (scope !== undefined) {
+      usedScopes.add(scope);
+      const badRate = this.settings.badRates.get(scope);
+      if (badRate !== undefined && throttle.rate === undefined) {
+        throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
+      }
+    }
+    try {
+      throttle.validate(routeScope, where);
+    } catch (error) {
+      if (error instanceof ThrottleConfigError && !error.message.startsWith(where)) {
+        throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}${scope ? `, scope '${scope}'` : ''}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  private store(type: Function, handler: Function, plan: RoutePlan): void {
+    let byHandler = this.plans.get(type);
+    if (byHandler === undefined) this.plans.set(type, (byHandler = new Map()));
+    byHandler.set(handler, plan);
+  }
+}
+
+function targetOf(wrapper: InstanceWrapper): { type: Function; prototype: any } | undefined {
+  const { metatype, instance } = wrapper;
+  if (typeof metatype !== 'function' || instance === null || typeof instance !== 'object') return undefined;
+  if (wrapper.isNotMetatype) return undefined;
+  return { type: metatype, prototype: Object.getPrototypeOf(instance) };
+}
+
+function hasThrottleMetadata(type: Function, prototype: any, methods: string[]): boolean {
+  const has = (target: object) => Reflect.hasMetadata(THROTTLE_CLASSES_METADATA, target) || Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, target);
+  return has(type) || methods.some((method) => has(prototype[method]));
+}
+
+/** The ModuleRef of the module that declares a controller or provider. */
+function hostModuleRef(wrapper: InstanceWrapper): ModuleRef | undefined {
+  const host = (wrapper as { host?: { providers?: Map<unknown, InstanceWrapper> } }).host;
+  return host?.providers?.get(ModuleRef)?.instance as ModuleRef | undefined;
+}

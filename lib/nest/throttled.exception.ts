@@ -1,0 +1,22 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/**
+ * 429 Too Many Requests, with DRF's message:
+ * `Request was throttled. Expected available in 5 seconds.`
+ */
+export class ThrottledException extends HttpException {
+  /** Whole seconds until the client may retry (rounded up), or null when unknown. */
+  readonly wait: number | null;
+
+  constructor(wait: number | null) {
+    const seconds = wait === null ? null : Math.ceil(wait);
+    const message = throttledMessage(seconds);
+    super({ statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message }, HttpStatus.TOO_MANY_REQUESTS);
+    this.wait = seconds;
+  }
+}
+
+export function throttledMessage(seconds: number | null): string {
+  if (seconds === null) return 'Request was throttled.';
+  return `Request was throttled. Expected available in ${seconds} ${seconds === 1 ? 'second' : 'seconds'}.`;
+}

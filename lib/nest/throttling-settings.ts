@@ -1,0 +1,155 @@
+import type { Type } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
+import { type Clock, systemClock } from '../core/clock.js';
+import { parseRate, type Rate } from '../core/rate.js';
+import type { ThrottleStore } from '../core/store.js';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { RATE_LIMIT_HEADER_MODES, type RateLimitHeaderMode } from '../http/rate-limit-headers.js';
+import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
+import type { Throttle } from '../throttles/throttle.js';
+import type { ThrottlingRuntime } from '../throttles/throttling-runtime.js';
+import type { EnforcementPoint, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
+
+/** The options once validated, with defaults filled in and the store built. */
+export interface ThrottlingSettings {
+  readonly runtime: ThrottlingRuntime;
+  readonly defaultThrottles: readonly Type<Throttle>[];
+  readonly numProxies: number | undefined;
+  readonly headers: RateLimitHeaderMode;
+  readonly userId: UserIdReader;
+  readonly enforceAt: EnforcementPoint;
+  /** Scopes whose rate did not parse, reported by the registry with the throttle that uses them. */
+  readonly badRates: ReadonlyMap<string, ThrottleConfigError>;
+  /** Whether the module built the store (and so closes it on shutdown). */
+  readonly ownsStore: boolean;
+}
+
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys']);
+
+/** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
+export const defaultUserId: UserIdReader = (_request, user) => {
+  if (user === null || user === undefined || typeof user !== 'object') return null;
+  const candidate = user as { id?: unknown; sub?: unknown; pk?: unknown };
+  const id = candidate.id ?? candidate.sub ?? candidate.pk;
+  return id === null || id === undefined ? null : (id as string | number);
+};
+
+/** Validates the user's options; every error names the option and quotes the bad value. */
+export async function createThrottlingSettings(options: ThrottlingModuleOptions | undefined, moduleRef: ModuleRef, staticEnforceAt?: EnforcementPoint): Promise<ThrottlingSettings> {
+  if (options === null || typeof options !== 'object') {
+    throw new ThrottleConfigError(`ThrottlingModule: options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new ThrottleConfigError(`ThrottlingModule: unknown option '${key}'; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'function') throw new ThrottleConfigError(`ThrottlingModule: clock must be a function returning milliseconds, got ${describe(clock)}`);
+
+  const { rates, badRates } = parseRates(options.rates);
+  const defaultThrottles = validateDefaultThrottles(options.defaultThrottles);
+
+  const numProxies = options.numProxies;
+  if (numProxies !== undefined && (!Number.isSafeInteger(numProxies) || numProxies < 0)) {
+    throw new ThrottleConfigError(`ThrottlingModule: numProxies must be a non-negative integer, got ${describe(numProxies)}`);
+  }
+  const headers = options.headers ?? 'ietf';
+  if (!RATE_LIMIT_HEADER_MODES.includes(headers)) {
+    throw new ThrottleConfigError(`ThrottlingModule: headers must be 'ietf', 'legacy', 'both' or false, got ${describe(headers)}`);
+  }
+  const userId = options.userId ?? defaultUserId;
+  if (typeof userId !== 'function') throw new ThrottleConfigError(`ThrottlingModule: userId must be a function (request, user) => id, got ${describe(userId)}`);
+
+  const enforceAt = options.enforceAt ?? staticEnforceAt ?? 'guard';
+  if (enforceAt !== 'guard' && enforceAt !== 'interceptor') {
+    throw new ThrottleConfigError(`ThrottlingModule: enforceAt must be 'guard' or 'interceptor', got ${describe(enforceAt)}`);
+  }
+  if (staticEnforceAt !== undefined && options.enforceAt !== undefined && options.enforceAt !== staticEnforceAt) {
+    throw new ThrottleConfigError(`ThrottlingModule: enforceAt '${options.enforceAt}' from the factory differs from '${staticEnforceAt}' given to forRootAsync(); give it to forRootAsync() only`);
+  }
+  const { store, ownsStore } = await createStore(options, clock, moduleRef);
+  return {
+    runtime: { store, rates, clock },
+    defaultThrottles,
+    numProxies,
+    headers,
+    userId,
+    enforceAt,
+    badRates,
+    ownsStore,
+  };
+}
+
+function parseRates(input: ThrottlingModuleOptions['rates']): { rates: Map<string, Rate | null>; badRates: Map<string, ThrottleConfigError> } {
+  const rates = new Map<string, Rate | null>();
+  const badRates = new Map<string, ThrottleConfigError>();
+  if (input === undefined) return { rates, badRates };
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ThrottleConfigError(`ThrottlingModule: rates must be an object of scope -> rate, got ${describe(input)}`);
+  }
+  for (const [scope, value] of Object.entries(input)) {
+    try {
+      rates.set(scope, parseRate(value, `rates.${scope}`));
+    } catch (error) {
+      if (!(error instanceof ThrottleConfigError)) throw error;
+      badRates.set(scope, error);
+    }
+  }
+  return { rates, badRates };
+}
+
+function validateDefaultThrottles(input: ThrottlingModuleOptions['defaultThrottles']): readonly Type<Throttle>[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input)) throw new ThrottleConfigError(`ThrottlingModule: defaultThrottles must be an array of throttle classes, got ${describe(input)}`);
+  input.forEach((candidate, index) => assertThrottleClass(candidate, `ThrottlingModule: defaultThrottles[${index}]`));
+  return [...input];
+}
+
+/** A throttle class has an allowRequest(ctx) method on its prototype. */
+export function assertThrottleClass(candidate: unknown, where: string): asserts candidate is Type<Throttle> {
+  const prototype = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype : undefined;
+  if (typeof prototype?.allowRequest !== 'function') {
+    throw new ThrottleConfigError(`${where}: ${describe(candidate)} is not a throttle class (a class with an allowRequest(ctx) method)`);
+  }
+}
+
+async function createStore(options: ThrottlingModuleOptions, clock: Clock, moduleRef: ModuleRef): Promise<{ store: ThrottleStore; ownsStore: boolean }> {
+  const { store, maxKeys } = options;
+  if (store === undefined) return { store: new MemoryThrottleStore({ clock, maxKeys }), ownsStore: true };
+  if (maxKeys !== undefined) throw new ThrottleConfigError(`ThrottlingModule: maxKeys applies to the default memory store only; pass it to your store instead`);
+  if (typeof store === 'function') return { store: await createStoreFromClass(store, clock, moduleRef), ownsStore: true };
+  for (const method of ['hit', 'record', 'peek', 'reset'] as const) {
+    if (typeof (store as unknown as Record<string, unknown>)?.[method] !== 'function') {
+      throw new ThrottleConfigError(`ThrottlingModule: store must implement ThrottleStore (missing ${method}()), got ${describe(store)}`);
+    }
+  }
+  return { store, ownsStore: false };
+}
+
+/**
+ * A store class is created through DI. A class that stays free of Nest names what it needs in a
+ * static `inject` list instead (e.g. CacheManagerThrottleStore: the 'CACHE_MANAGER' token); it then
+ * receives those, followed by `{ clock }`.
+ */
+async function createStoreFromClass(storeClass: Type<ThrottleStore> & { inject?: readonly unknown[] }, clock: Clock, moduleRef: ModuleRef): Promise<ThrottleStore> {
+  try {
+    if (storeClass.inject === undefined) return await moduleRef.create(storeClass);
+    const dependencies = storeClass.inject.map((token) => moduleRef.get(token as string, { strict: false }));
+    return new storeClass(...dependencies, { clock });
+  } catch (error) {
+    throw new ThrottleConfigError(`ThrottlingModule: cannot create store ${storeClass.name}: ${(error as Error).message}`);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'function') return value.name ? `${value.name}` : 'an anonymous function';
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object' && value !== null && value.constructor !== Object && value.constructor !== Array) {
+    return `an instance of ${value.constructor?.name ?? 'an unknown class'}`;
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,69 @@
+import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { ThrottleEnforcer } from './throttle-enforcer.js';
+import { ThrottleRegistry } from './throttle-registry.js';
+import type { EnforcementPoint, ThrottlingModuleAsyncOptions, ThrottlingModuleOptions, ThrottlingOptionsFactory } from './throttling-options.interface.js';
+import { createThrottlingSettings, type ThrottlingSettings } from './throttling-settings.js';
+import { ThrottlingGuard } from './throttling.guard.js';
+import { ThrottlingInterceptor } from './throttling.interceptor.js';
+import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
+
+/**
+ * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
+ * ThrottlingInterceptor instead of guard enforcement), the throttle registry and the store.
+ */
+@Module({})
+export class ThrottlingModule implements OnApplicationShutdown {
+  constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
+
+  static forRoot(options: ThrottlingModuleOptions = {}): DynamicModule {
+    return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }], [], options.enforceAt, undefined);
+  }
+
+  static forRootAsync(options: ThrottlingModuleAsyncOptions): DynamicModule {
+    const ways = ['useFactory', 'useClass', 'useExisting'].filter((key) => (options as Record<string, unknown>)?.[key] !== undefined);
+    if (ways.length !== 1) {
+      throw new ThrottleConfigError(`ThrottlingModule.forRootAsync() needs exactly one of useFactory, useClass or useExisting, got ${ways.length === 0 ? 'none' : ways.join(' and ')}`);
+    }
+    return ThrottlingModule.build(asyncOptionsProviders(options), options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
+  }
+
+  private static build(optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
+    const providers: Provider[] = [
+      ...optionProviders,
+      ...extraProviders,
+      {
+        provide: THROTTLING_SETTINGS,
+        inject: [THROTTLING_OPTIONS, ModuleRef],
+        useFactory: (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => createThrottlingSettings(options, moduleRef, staticEnforceAt),
+      },
+      { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
+      ThrottleRegistry,
+      ThrottleEnforcer,
+      ThrottlingGuard,
+      ThrottlingInterceptor,
+      { provide: APP_GUARD, useClass: ThrottlingGuard },
+    ];
+    // The interceptor costs every request an Observable pipeline, so it is registered only when used.
+    if (enforceAt === 'interceptor') providers.push({ provide: APP_INTERCEPTOR, useClass: ThrottlingInterceptor });
+    return {
+      module: ThrottlingModule,
+      global: true,
+      imports: [DiscoveryModule, ...imports],
+      providers,
+      exports: [THROTTLING_SETTINGS, THROTTLING_RUNTIME, ThrottleRegistry, ThrottleEnforcer, ThrottlingGuard, ThrottlingInterceptor],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.settings.ownsStore) await this.settings.runtime.store.close?.();
+  }
+}
+
+function asyncOptionsProviders(options: ThrottlingModuleAsyncOptions): Provider[] {
+  if (options.useFactory) return [{ provide: THROTTLING_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }];
+  const factoryClass = (options.useClass ?? options.useExisting)!;
+  const fromFactory = { provide: THROTTLING_OPTIONS, useFactory: (factory: ThrottlingOptionsFactory) => factory.createThrottlingOptions(), inject: [factoryClass] };
+  return options.useClass ? [{ provide: factoryClass, useClass: factoryClass }, fromFactory] : [fromFactory];
+}

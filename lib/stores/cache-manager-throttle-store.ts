@@ -1,0 +1,107 @@
+import { type Clock, systemClock } from '../core/clock.js';
+import { HitLog } from '../core/hit-log.js';
+import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
+import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { KeyedLock } from './keyed-lock.js';
+
+/** The part of a cache-manager 7 `Cache` this store uses (ttl in milliseconds). */
+export interface CacheLike {
+  get<T>(key: string): Promise<T | undefined | null>;
+  set<T>(key: string, value: T, ttl?: number): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+}
+
+export interface CacheManagerThrottleStoreOptions {
+  readonly clock?: Clock;
+  /** Prepended to every key, to keep throttle keys apart from the app's own cache entries. */
+  readonly keyPrefix?: string;
+}
+
+/**
+ * Keeps hit logs in the application's cache-manager cache (@nestjs/cache-manager's CACHE_MANAGER,
+ * any Keyv store), as arrays of times with a TTL of the window.
+ *
+ * Checks on the same key are serialized within this process, so one process never over-admits.
+ * Across processes it is NOT atomic: two instances may read the same log, both admit, and one write
+ * wins (as with DRF's and Tastypie's cache throttles). Use RedisThrottleStore when the app runs on
+ * several processes or machines.
+ */
+export class CacheManagerThrottleStore implements ThrottleStore {
+  /** Lets ThrottlingModule create it from `store: CacheManagerThrottleStore` with the app's cache. */
+  static readonly inject = ['CACHE_MANAGER'] as const;
+
+  private readonly clock: Clock;
+  private readonly keyPrefix: string;
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    private readonly cache: CacheLike,
+    options: CacheManagerThrottleStoreOptions = {},
+  ) {
+    if (cache === null || typeof cache !== 'object' || typeof cache.get !== 'function' || typeof cache.set !== 'function') {
+      throw new TypeError(`CacheManagerThrottleStore needs a cache-manager cache (with get/set/del), got ${cache === null ? 'null' : typeof cache}`);
+    }
+    this.clock = options.clock ?? systemClock;
+    this.keyPrefix = options.keyPrefix ?? '';
+  }
+
+  hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const keys = uniqueKeys(checks.map((check) => check.key));
+    return this.lock.run(keys, async () => {
+      const logs = await this.load(keys);
+      const now = this.clock();
+      const results = checks.map((check) => hitSlidingLog(logs.get(check.key)!, check, now));
+      await this.save(logs, checks, now, (check, result) => check.record && result.allowed, results);
+      return results;
+    });
+  }
+
+  record(hits: readonly RecordedHit[]): Promise<void> {
+    const keys = uniqueKeys(hits.map((hit) => hit.key));
+    return this.lock.run(keys, async () => {
+      const logs = await this.load(keys);
+      const now = this.clock();
+      for (const hit of hits) recordSlidingLog(logs.get(hit.key)!, hit.windowMs, hit.ttlMs, now);
+      await Promise.all(hits.map((hit) => this.write(hit.key, logs.get(hit.key)!, now)));
+    });
+  }
+
+  async peek(key: string, windowMs: number): Promise<WindowState> {
+    const times = await this.cache.get<number[]>(this.keyPrefix + key);
+    return readSlidingLog(HitLog.from(Array.isArray(times) ? times : []), windowMs, this.clock());
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.lock.run([key], () => this.cache.del(this.keyPrefix + key));
+  }
+
+  private async load(keys: readonly string[]): Promise<Map<string, HitLog>> {
+    const stored = await Promise.all(keys.map((key) => this.cache.get<number[]>(this.keyPrefix + key)));
+    const logs = new Map<string, HitLog>();
+    keys.forEach((key, index) => {
+      const times = stored[index];
+      logs.set(key, HitLog.from(Array.isArray(times) ? times : []));
+    });
+    return logs;
+  }
+
+  /** Writes back the logs that a check recorded into. */
+  private async save(logs: Map<string, HitLog>, checks: readonly WindowCheck[], now: number, recorded: (check: WindowCheck, result: HitResult) => boolean, results: HitResult[]): Promise<void> {
+    const written = new Set<string>();
+    const writes: Promise<unknown>[] = [];
+    checks.forEach((check, index) => {
+      if (!recorded(check, results[index]) || written.has(check.key)) return;
+      written.add(check.key);
+      writes.push(this.write(check.key, logs.get(check.key)!, now));
+    });
+    await Promise.all(writes);
+  }
+
+  private write(key: string, log: HitLog, now: number): Promise<unknown> {
+    return this.cache.set(this.keyPrefix + key, log.toArray(), Math.max(1, log.expiresAt - now));
+  }
+}
+
+function uniqueKeys(keys: string[]): string[] {
+  return [...new Set(keys)];
+}

@@ -1,0 +1,91 @@
+import type { Awaitable, HitResult, ThrottleStore, WindowCheck } from '../core/store.js';
+import { isBatchable, type SimpleRateThrottle } from './simple-rate-throttle.js';
+import { ALLOWED, DENIED, type Throttle, type ThrottleContext, type ThrottleDecision } from './throttle.js';
+
+/** The verdict on one request after every throttle had its say. */
+export interface Evaluation {
+  readonly allowed: boolean;
+  /** The largest known wait among the throttles that denied, in seconds, or null. */
+  readonly wait: number | null;
+  /** One decision per throttle, in the order of the throttles. */
+  readonly decisions: ThrottleDecision[];
+}
+
+/**
+ * DRF's APIView.check_throttles(): every throttle sees every request, none short-circuits, so a
+ * throttle that passes records its hit even when another one denies. The request is denied if any
+ * throttle denies, and the wait is the largest non-null wait of those that denied.
+ *
+ * Rate throttles that keep the stock allowRequest() are batched into one store call; throttles with
+ * their own allowRequest() run alongside it. Stays synchronous when everything it calls is, so the
+ * embedded store costs no promise per request.
+ */
+export function evaluateThrottles(throttles: readonly Throttle[], ctx: ThrottleContext, store: ThrottleStore): Awaitable<Evaluation> {
+  const decisions = new Array<ThrottleDecision | Promise<ThrottleDecision>>(throttles.length);
+  let checks: WindowCheck[] | undefined;
+  let checkOwners: number[] | undefined;
+  let pending = false;
+
+  for (let i = 0; i < throttles.length; i++) {
+    const throttle = throttles[i];
+    if (isBatchable(throttle)) {
+      const check = throttle.planCheck(ctx);
+      if (check === null) {
+        decisions[i] = ALLOWED;
+      } else {
+        (checks ??= []).push(check);
+        (checkOwners ??= []).push(i);
+      }
+      continue;
+    }
+    const answer = throttle.allowRequest(ctx);
+    if (isPromise(answer)) {
+      decisions[i] = answer.then(toDecision);
+      pending = true;
+    } else {
+      decisions[i] = toDecision(answer);
+    }
+  }
+
+  // Wait for custom throttles from the start, so a rejection is handled even while the store answers.
+  const customs = pending ? Promise.all(decisions) : null;
+  if (checks === undefined) return customs === null ? combine(decisions as ThrottleDecision[]) : customs.then(combine);
+
+  const batch = checks;
+  const owners = checkOwners!;
+  const fill = (settled: ThrottleDecision[], hitResults: HitResult[]): ThrottleDecision[] => {
+    for (let j = 0; j < owners.length; j++) {
+      const owner = owners[j];
+      settled[owner] = (throttles[owner] as SimpleRateThrottle).decide(batch[j], hitResults[j], ctx);
+    }
+    return settled;
+  };
+  const results = store.hit(batch);
+  if (isPromise(results) || customs !== null) {
+    return Promise.all([results, customs]).then(([hitResults, settled]) =>
+      combine(fill(settled ?? (decisions as ThrottleDecision[]), hitResults)),
+    );
+  }
+  return combine(fill(decisions as ThrottleDecision[], results));
+}
+
+function combine(decisions: ThrottleDecision[]): Evaluation {
+  let allowed = true;
+  let wait: number | null = null;
+  for (const decision of decisions) {
+    if (decision.allowed) continue;
+    allowed = false;
+    if (decision.wait !== null && (wait === null || decision.wait > wait)) wait = decision.wait;
+  }
+  return { allowed, wait, decisions };
+}
+
+function toDecision(answer: boolean | ThrottleDecision): ThrottleDecision {
+  if (answer === true) return ALLOWED;
+  if (answer === false) return DENIED;
+  return answer;
+}
+
+export function isPromise<T>(value: Awaitable<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function';
+}

@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { SimpleRateThrottle } from './simple-rate-throttle.js';
+import type { ThrottleContext } from './throttle.js';
+
+/**
+ * DRF's ScopedRateThrottle: the scope comes from `@ThrottleScope()` on the route, so handlers that
+ * share a scope share a bucket. A route without a scope is not throttled by it.
+ */
+@Injectable()
+export class ScopedThrottle extends SimpleRateThrottle {
+  override scopeFor(ctx: ThrottleContext): string | undefined {
+    return ctx.scope;
+  }
+
+  override scopeOnRoute(routeScope: string | undefined): string | undefined {
+    return routeScope;
+  }
+
+  override validate(routeScope: string | undefined, where: string): void {
+    // An unscoped route is simply not throttled by ScopedThrottle (DRF), so there is nothing to check.
+    if (routeScope === undefined && this.rate === undefined) return;
+    super.validate(routeScope, where);
+  }
+
+  getCacheKey(ctx: ThrottleContext): string | null {
+    const scope = ctx.scope;
+    if (scope === undefined) return null;
+    return this.formatKey(scope, ctx.userId ?? ctx.ident);
+  }
+}

@@ -1,0 +1,58 @@
+import type { Awaitable } from '../core/store.js';
+
+/** Where a request came from. */
+export type ThrottleTransport = 'http' | 'ws' | 'rpc' | 'graphql';
+
+/** Everything a throttle may look at to decide on one request. */
+export interface ThrottleContext {
+  readonly transport: ThrottleTransport;
+  /** The raw request: Express/Fastify request, socket, RPC payload or GraphQL context request. */
+  readonly request: any;
+  /** The response or reply when the transport has one (for headers). */
+  readonly response: any;
+  /** The client address, after `numProxies` is applied. */
+  readonly ident: string;
+  /** The authenticated user, when there is one. */
+  readonly user: unknown;
+  /** The authenticated user's id as a string, or null when the request is anonymous. */
+  readonly userId: string | null;
+  /** The scope set by `@ThrottleScope()` (handler beats controller). */
+  readonly scope: string | undefined;
+  /** The controller (or resolver, gateway) class and the handler method. */
+  readonly controller: Function | undefined;
+  readonly handler: Function | undefined;
+  /** Upper-case HTTP method, or the transport's equivalent (`WS`, `RPC`, `QUERY`, ...). */
+  readonly method: string;
+  /** The URL with its query string, or the transport's equivalent (event, pattern). */
+  readonly url: string;
+}
+
+/** A throttle's answer, with what it knows about the limit for headers. */
+export interface ThrottleDecision {
+  readonly allowed: boolean;
+  /** Seconds until the client may retry, or null when unknown. */
+  readonly wait: number | null;
+  /** The number of requests allowed in the window. */
+  readonly limit?: number;
+  /** Requests left in the window after this one. */
+  readonly remaining?: number;
+  /** Seconds until the window frees a slot. */
+  readonly reset?: number;
+  /** The policy's name (its scope), used in RateLimit headers. */
+  readonly policy?: string;
+  /** The window length in seconds. */
+  readonly window?: number;
+}
+
+/**
+ * A throttle decides whether one request may proceed. Throttles are singletons resolved through
+ * Nest's DI: keep per-request state out of fields.
+ */
+export interface Throttle {
+  allowRequest(ctx: ThrottleContext): Awaitable<boolean | ThrottleDecision>;
+  /** Called after the handler succeeded (Tastypie's log_throttled_access). */
+  accessed?(ctx: ThrottleContext): Awaitable<void>;
+}
+
+export const ALLOWED: ThrottleDecision = Object.freeze({ allowed: true, wait: null });
+export const DENIED: ThrottleDecision = Object.freeze({ allowed: false, wait: null });
