@@ -1,19 +1,17 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { setResponseHeader } from '../http/http-client.js';
 import { writeRateLimitHeaders } from '../http/rate-limit-headers.js';
 import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
-import { httpThrottleContext } from './http-throttle-context.js';
-import type { RoutePlan } from './throttle-registry.js';
-import { ThrottleRegistry } from './throttle-registry.js';
-import { ThrottledException } from './throttled.exception.js';
+import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
+import type { TransportBinding } from './transports/transport-binding.js';
+import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
 
 /**
- * Runs the throttles of one request and turns the verdict into headers or a ThrottledException.
- * Shared by the guard and the interceptor, which differ only in when they run.
+ * Runs the throttles of one request and turns the verdict into headers or the transport's
+ * throttled error. Shared by the guard and the interceptor, which differ only in when they run.
  */
 @Injectable()
 export class ThrottleEnforcer {
@@ -22,30 +20,30 @@ export class ThrottleEnforcer {
     @Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings,
   ) {}
 
-  /** Resolves to true, or throws ThrottledException. Synchronous on the embedded store. */
+  /** Resolves to true, or throws the throttled error. Synchronous on the embedded store. */
   enforce(context: ExecutionContext): boolean | Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    const transport = TRANSPORT_BINDINGS[context.getType()];
+    if (transport === undefined) return true;
     const plan = this.registry.planFor(context.getClass(), context.getHandler());
-    if (isPromise(plan)) return plan.then((resolved) => this.enforceHttp(resolved, context));
-    return this.enforceHttp(plan, context);
+    if (isPromise(plan)) return plan.then((resolved) => this.enforcePlan(resolved, transport, context));
+    return this.enforcePlan(plan, transport, context);
   }
 
-  private enforceHttp(plan: RoutePlan, context: ExecutionContext): boolean | Promise<boolean> {
+  private enforcePlan(plan: RoutePlan, transport: TransportBinding, context: ExecutionContext): boolean | Promise<boolean> {
     if (plan.throttles.length === 0) return true;
-    const request = context.getArgByIndex(0);
-    if (markHandled(request)) return true;
-    const ctx = httpThrottleContext(context, request, context.getArgByIndex(1), plan.scope, this.settings);
+    if (markHandled(transport.requestToken(context))) return true;
+    const ctx = transport.createContext(context, plan.scope, this.settings);
     const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store);
-    if (isPromise(evaluation)) return evaluation.then((settled) => this.conclude(settled, ctx));
-    return this.conclude(evaluation, ctx);
+    if (isPromise(evaluation)) return evaluation.then((settled) => this.conclude(settled, ctx, transport));
+    return this.conclude(evaluation, ctx, transport);
   }
 
-  private conclude(evaluation: Evaluation, ctx: ThrottleContext): true {
-    const response = ctx.response;
-    writeRateLimitHeaders((name, value) => setResponseHeader(response, name, value), evaluation.decisions, this.settings.headers);
+  private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding): true {
+    writeRateLimitHeaders((name, value) => transport.setHeader(ctx, name, value), evaluation.decisions, this.settings.headers);
     if (evaluation.allowed) return true;
-    const exception = new ThrottledException(evaluation.wait);
-    if (exception.wait !== null && exception.wait > 0) setResponseHeader(response, 'Retry-After', String(exception.wait));
-    throw exception;
+    const error = transport.throttledError(evaluation.wait, ctx);
+    const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
+    if (wait !== null && wait > 0) transport.setHeader(ctx, 'Retry-After', String(wait));
+    throw error;
   }
 }

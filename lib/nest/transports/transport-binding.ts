@@ -1,0 +1,18 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { ThrottleContext } from '../../throttles/throttle.js';
+import type { ThrottlingSettings } from '../throttling-settings.js';
+
+/**
+ * What the enforcer needs from one Nest transport (http, graphql, ws, rpc): how to tell requests
+ * apart, how to describe one to throttles, where headers go and which error the client understands.
+ */
+export interface TransportBinding {
+  /** The object that stands for one request, so that it is throttled once whoever asks again. */
+  requestToken(context: ExecutionContext): object;
+  /** The ThrottleContext of the request. */
+  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext;
+  /** Writes a response header where the transport has a response; otherwise does nothing. */
+  setHeader(ctx: ThrottleContext, name: string, value: string): void;
+  /** The error thrown at a throttled request, in the transport's own terms. */
+  throttledError(wait: number | null, ctx: ThrottleContext): Error;
+}
