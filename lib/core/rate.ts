@@ -17,6 +17,10 @@ export type RateInput = string | { readonly limit: number; readonly duration: nu
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
 
+// DRF reads only the first letter, so a typo such as 'dya' would silently mean a day; only real
+// spellings of the four units are accepted, and anything else fails the boot quoting the string.
+const UNIT_WORD = /^(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)$/;
+
 // <count>/<optional amount of units, optionally followed by '-'><unit word>
 const RATE_PATTERN = /^\s*(\d+)\s*\/\s*(?:(\d+(?:\.\d+)?)\s*-?\s*)?([a-zA-Z]+)\s*$/;
 
@@ -44,7 +48,7 @@ function parseRateString(text: string, where: string): Rate {
   if (unit === 'ms' || unit.startsWith('milli')) {
     throw new ThrottleConfigError(`${where}: invalid rate '${text}': milliseconds are not a supported unit; use s, m, h or d`);
   }
-  const unitSeconds = UNIT_SECONDS[unit[0]];
+  const unitSeconds = UNIT_WORD.test(unit) ? UNIT_SECONDS[unit[0]] : undefined;
   if (unitSeconds === undefined) {
     throw new ThrottleConfigError(`${where}: invalid rate '${text}': unknown unit '${unitWord}'; use second, minute, hour or day`);
   }

@@ -62,9 +62,10 @@ export abstract class SimpleRateThrottle implements Throttle {
 
   /**
    * The rate in force for a scope: the class's own `rate`, else `rates[scope]`.
-   * Returns null when switched off; undefined when nothing configures it.
+   * Returns null when switched off; undefined when nothing configures it. Override it to pick a
+   * rate per request (e.g. by the user's plan); `ctx` is absent when called at boot for validation.
    */
-  rateFor(scope: string | undefined): Rate | null | undefined {
+  rateFor(scope: string | undefined, _ctx?: ThrottleContext): Rate | null | undefined {
     if (this.rate !== undefined) {
       if (this.rate !== this.parsedFrom) {
         this.parsedRate = parseRate(this.rate, `${this.constructor.name}.rate`);
@@ -107,7 +108,7 @@ export abstract class SimpleRateThrottle implements Throttle {
 
   /** The store check for this request, or null when the request is not throttled by this class. */
   planCheck(ctx: ThrottleContext): WindowCheck | null {
-    const rate = this.rateFor(this.scopeFor(ctx));
+    const rate = this.rateFor(this.scopeFor(ctx), ctx);
     if (!rate) return null;
     const key = this.getCacheKey(ctx);
     if (key === null) return null;

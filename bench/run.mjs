@@ -1,0 +1,246 @@
+// `npm run bench`: throughput of a one-route Nest app on Fastify with no guard, with this module
+// (memory store, two throttles per request), with this module plus a global no-op interceptor, and
+// with @nestjs/throttler 6.7 (same two limits), side by side in one run. Writes bench/RESULTS.md.
+//
+// Every server runs in its own process (bench/server.mjs); autocannon loads one server at a time
+// from this process. Each scenario starts fresh servers, warms each one up, then runs ROUNDS rounds
+// in a rotating order and reports the median. Everything is bounded: each load lasts DURATION
+// seconds and the whole run is killed after HARD_LIMIT_MS.
+//
+// Knobs (environment): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 2),
+// BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c").
+import autocannon from 'autocannon';
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DURATION = positiveNumber('BENCH_DURATION', 5);
+const WARMUP = positiveNumber('BENCH_WARMUP', 2);
+const ROUNDS = positiveNumber('BENCH_ROUNDS', 3);
+const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
+const HARD_LIMIT_MS = 12 * 60_000;
+
+const VARIANTS = [
+  { id: 'none', label: 'no guard' },
+  { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
+  { id: 'ours-interceptor', label: 'nestjs-throttling + global no-op interceptor (2b)' },
+  { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 (2 named throttlers)' },
+];
+
+// Limits are chosen so that no client reaches them during the run: we measure the allow path.
+const SCENARIOS = [
+  { id: 'a', title: '(a) 10,000 distinct clients, 100/min + 1000/hour', clients: 10_000, limits: { minute: 100, hour: 1_000 }, targets: { vsNone: 0.9, vsThrottler: 1.5 } },
+  { id: 'b', title: '(b) 100 clients, 10,000/min + 100,000/hour', clients: 100, limits: { minute: 10_000, hour: 100_000 }, targets: { vsNone: 0.9 } },
+  { id: 'c', title: '(c) one hot client, 1,000,000/min + 10,000,000/hour', clients: 1, limits: { minute: 1_000_000, hour: 10_000_000 }, targets: { vsNone: 0.9, vsThrottler: 5 } },
+].filter((scenario) => (process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',').includes(scenario.id));
+
+const children = new Set();
+const hardStop = setTimeout(() => {
+  console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes, giving up`);
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(2);
+}, HARD_LIMIT_MS);
+hardStop.unref();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function positiveNumber(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench: ${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+/** Forks one server and resolves with its port once it listens. */
+function startServer(variant, limits) {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'server.mjs'), [variant, JSON.stringify(limits)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    const timer = setTimeout(() => reject(new Error(`bench: server '${variant}' did not start within 30 s`)), 30_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve({ child, port: message.port });
+    });
+    child.once('exit', (code) => {
+      children.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`bench: server '${variant}' exited with code ${code} before listening`));
+    });
+  });
+}
+
+function stopServer({ child }) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve();
+    });
+    child.send('stop');
+  });
+}
+
+/** The address of the i-th simulated client, as its proxy would append it to X-Forwarded-For. */
+function clientAddress(i) {
+  return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+}
+
+/**
+ * One autocannon load. Connection k cycles through clients k, k + C, k + 2C, ... so every client is
+ * seen evenly and each request carries a prebuilt buffer (no per-request setup in the load generator).
+ */
+async function load(port, clients, seconds) {
+  let nextConnection = 0;
+  const connections = Math.min(CONNECTIONS, Math.max(clients, CONNECTIONS));
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/`,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 10,
+    setupClient(client) {
+      const k = nextConnection++;
+      const requests = [];
+      for (let i = k % clients; i < clients; i += connections) {
+        requests.push({ method: 'GET', path: '/', headers: { 'x-forwarded-for': clientAddress(i) } });
+      }
+      client.setRequests(requests);
+    },
+  });
+  return {
+    rps: result.requests.average,
+    total: result.requests.total,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >>> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function runScenario(scenario) {
+  console.log(`\n${scenario.title}`);
+  const servers = new Map();
+  try {
+    for (const variant of VARIANTS) servers.set(variant.id, await startServer(variant.id, scenario.limits));
+    for (const variant of VARIANTS) {
+      const warm = await load(servers.get(variant.id).port, scenario.clients, WARMUP);
+      console.log(`  warm-up ${variant.id.padEnd(17)} ${Math.round(warm.rps)} req/s`);
+    }
+    const runs = new Map(VARIANTS.map((variant) => [variant.id, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order each round, so no variant always runs first or right after another.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+      for (const variant of order) {
+        const run = await load(servers.get(variant.id).port, scenario.clients, DURATION);
+        runs.get(variant.id).push(run);
+        console.log(`  round ${round + 1} ${variant.id.padEnd(17)} ${Math.round(run.rps)} req/s  non-2xx ${run.non2xx}  errors ${run.errors}`);
+      }
+    }
+    return { scenario, runs };
+  } finally {
+    await Promise.all([...servers.values()].map(stopServer));
+  }
+}
+
+function summarize({ scenario, runs }) {
+  const rows = VARIANTS.map((variant) => {
+    const list = runs.get(variant.id);
+    return {
+      variant,
+      rps: median(list.map((run) => run.rps)),
+      min: Math.min(...list.map((run) => run.rps)),
+      max: Math.max(...list.map((run) => run.rps)),
+      total: list.reduce((sum, run) => sum + run.total, 0),
+      non2xx: list.reduce((sum, run) => sum + run.non2xx, 0),
+      errors: list.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
+    };
+  });
+  const byId = new Map(rows.map((row) => [row.variant.id, row]));
+  const none = byId.get('none').rps;
+  const throttler = byId.get('nestjs-throttler').rps;
+  const ours = byId.get('ours').rps;
+  const verdicts = [];
+  const vsNone = ours / none;
+  verdicts.push({ text: `this module >= ${scenario.targets.vsNone * 100}% of no guard`, measured: `${(vsNone * 100).toFixed(1)}%`, met: vsNone >= scenario.targets.vsNone });
+  if (scenario.targets.vsThrottler !== undefined) {
+    const vsThrottler = ours / throttler;
+    verdicts.push({ text: `this module >= ${scenario.targets.vsThrottler}x @nestjs/throttler`, measured: `${vsThrottler.toFixed(2)}x`, met: vsThrottler >= scenario.targets.vsThrottler });
+  }
+  return { scenario, rows, none, throttler, verdicts };
+}
+
+function table(summary) {
+  const lines = [
+    `### ${summary.scenario.title}`,
+    '',
+    '| server | req/s (median) | min .. max | vs no guard | vs @nestjs/throttler | responses | non-2xx | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const row of summary.rows) {
+    lines.push(
+      `| ${row.variant.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${Math.round(row.min).toLocaleString('en-US')} .. ${Math.round(row.max).toLocaleString('en-US')} | ` +
+        `${((row.rps / summary.none) * 100).toFixed(1)}% | ${(row.rps / summary.throttler).toFixed(2)}x | ${row.total.toLocaleString('en-US')} | ${row.non2xx} | ${row.errors} |`,
+    );
+  }
+  lines.push('');
+  for (const verdict of summary.verdicts) lines.push(`- Target: ${verdict.text}: measured ${verdict.measured}, **${verdict.met ? 'met' : 'MISSED'}**`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+function report(summaries, startedAt, elapsedMs) {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return [
+    '# Benchmark results',
+    '',
+    'Produced by `npm run bench` (builds the library, then `node bench/run.mjs`), which rewrites this file.',
+    '',
+    `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
+    `- Machine: ${os.availableParallelism()} cores (nproc), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}, ${process.platform} ${os.release()}`,
+    `- Load: autocannon (programmatic API) from the parent process, ${CONNECTIONS} connections, pipelining 1, ` +
+      `${DURATION} s per run, ${WARMUP} s warm-up per server, ${ROUNDS} rounds in rotating order; the table shows the median ` +
+      'of the rounds (min .. max beside it). "responses", "non-2xx" and "errors" add up all rounds.',
+    '- Servers: a one-route Nest app (GET / returns a string) on Fastify (@nestjs/platform-fastify), logger off, each in ' +
+      'its own process on 127.0.0.1, fresh servers for each scenario. The load generator and the server share the 2 cores.',
+    '',
+    '## How the comparison is kept fair',
+    '',
+    '- Every request carries `X-Forwarded-For: <client address>`; each connection cycles through its share of the ' +
+      'scenario\'s clients, so the servers see that many distinct identities. The no-guard server gets the same requests.',
+    '- This module: `ThrottlingModule.forRoot({ defaultThrottles: [UserThrottle.with({ scope: \'minute\', rate }), ' +
+      'UserThrottle.with({ scope: \'hour\', rate })], numProxies: 1 })`: the default memory store, IETF RateLimit headers on.',
+    '- @nestjs/throttler 6.7: `ThrottlerModule.forRoot({ throttlers: [{ name: \'minute\', ... }, { name: \'hour\', ... }], ' +
+      'getTracker })` with ThrottlerGuard as APP_GUARD, its default in-memory storage and its X-RateLimit headers on. Its ' +
+      '`getTracker` reads the same X-Forwarded-For header (rightmost address, as `numProxies: 1` does), so both identify ' +
+      'clients the same way; with its default tracker (`req.ip`) every request would be one client.',
+    '- 2b is this module plus a global interceptor (`APP_INTERCEPTOR`) whose `intercept` returns `next.handle()`: it shows ' +
+      'what a global interceptor costs in itself (for example with `enforceAt: \'interceptor\'`).',
+    '- Limits are high enough that clients stay under them: the allow path is measured. The non-2xx column shows it.',
+    '',
+    '## Results',
+    '',
+    ...summaries.map(table),
+  ].join('\n');
+}
+
+const startedAt = new Date();
+const started = Date.now();
+const summaries = [];
+for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(scenario)));
+const markdown = report(summaries, startedAt, Date.now() - started);
+const outFile = process.env.BENCH_OUT ?? join(here, 'RESULTS.md');
+writeFileSync(outFile, `${markdown}\n`);
+console.log(`\n${markdown}\nWritten to ${outFile}`);

@@ -1,0 +1,28 @@
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { AnonThrottle, ThrottlingModule, UserThrottle } from '../lib/index.js';
+import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
+import { ContactsModule } from './contacts/contacts.module.js';
+import { HealthController } from './health.controller.js';
+import { PlansModule } from './plans/plans.module.js';
+
+/**
+ * The sample API. Anonymous clients get 20 requests a minute, signed-in users 60
+ * (send `Authorization: Bearer <user-id>`; see DemoAuthMiddleware).
+ */
+@Module({
+  imports: [
+    ThrottlingModule.forRoot({
+      defaultThrottles: [AnonThrottle, UserThrottle],
+      rates: { anon: '20/min', user: '60/min', uploads: '5/min', burst: '10/min', sustained: '200/day' },
+      // Behind one reverse proxy in production? Set numProxies: 1.
+    }),
+    ContactsModule,
+    PlansModule,
+  ],
+  controllers: [HealthController],
+})
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(DemoAuthMiddleware).forRoutes('*');
+  }
+}
