@@ -8,7 +8,7 @@ export interface Rate {
 
 /**
  * What users may write for a rate:
- * - DRF strings: `'100/day'`, `'5/second'`, `'3/min'` (only the first letter of the unit counts);
+ * - DRF strings: `'100/day'`, `'5/second'`, `'3/min'` (s/sec/second, m/min/minute, h/hr/hour, d/day, plurals too);
  * - a count of units: `'10/5m'`, `'2/30s'`, `'500/1.5h'`, `'1/2-sec'`;
  * - an object `{ limit, duration }` with the duration in seconds;
  * - `null`: the throttle is switched off.

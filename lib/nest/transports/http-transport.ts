@@ -21,7 +21,8 @@ export const httpTransport: TransportBinding = {
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
 export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {
-  const user = request.user;
+  // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
+  const user = request.user ?? request.raw?.user;
   const id = settings.userId(request, user);
   return {
     transport: 'http',

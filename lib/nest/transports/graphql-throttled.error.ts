@@ -1,0 +1,22 @@
+import { IntrinsicException } from '@nestjs/common';
+import { throttledMessage } from '../throttled.exception.js';
+
+/**
+ * The throttled error of a GraphQL resolver. GraphQL's executor copies `extensions` of the error
+ * a resolver throws into the response, so Apollo and Mercurius both answer
+ * `{ errors: [{ message, extensions: { code: 'TOO_MANY_REQUESTS', retryAfter } }] }` without this
+ * library importing `graphql`. An IntrinsicException, so Nest does not log every throttled call.
+ */
+export class GraphQLThrottledError extends IntrinsicException {
+  /** Whole seconds until the client may retry (rounded up), or null when unknown. */
+  readonly wait: number | null;
+  readonly extensions: { readonly code: 'TOO_MANY_REQUESTS'; readonly retryAfter: number | null };
+
+  constructor(wait: number | null) {
+    const seconds = wait === null ? null : Math.ceil(wait);
+    super(throttledMessage(seconds));
+    this.name = 'GraphQLThrottledError';
+    this.wait = seconds;
+    this.extensions = { code: 'TOO_MANY_REQUESTS', retryAfter: seconds };
+  }
+}

@@ -1,0 +1,193 @@
+import { type Clock, systemClock } from '../core/clock.js';
+import type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { MemoryThrottleStore } from './memory-throttle-store.js';
+import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
+
+/**
+ * What to do while the store fails or is too slow:
+ * - 'local': count in this process (an in-memory store) until it is back: limits keep working, per instance;
+ * - 'allow': let every request through, unthrottled;
+ * - 'deny': refuse every throttled request (the Nest layer answers 503 Service Unavailable).
+ */
+export type StoreErrorPolicy = 'allow' | 'deny' | 'local';
+export const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['allow', 'deny', 'local'];
+
+/** An outage edge: reported once when the store starts failing and once when it answers again. */
+export type StoreStateChange = { readonly state: 'down'; readonly error: unknown } | { readonly state: 'up'; readonly downForMs: number };
+
+export interface FailSafeThrottleStoreOptions {
+  /** Default 'local'. */
+  readonly onStoreError?: StoreErrorPolicy;
+  /** How long one store call may take before the policy applies, in ms. Default 100. */
+  readonly timeoutMs?: number;
+  /** While down, how often one request tries the store again, in ms. Default 1000. */
+  readonly retryIntervalMs?: number;
+  /** The clock of the 'local' fallback store. Default Date.now. */
+  readonly clock?: Clock;
+  /** Max keys of the 'local' fallback store. Default 100,000. */
+  readonly maxKeys?: number;
+  /** Called on each outage edge (e.g. to log). Errors it throws are ignored. */
+  readonly onStateChange?: (change: StoreStateChange) => void;
+  /** close() also closes the wrapped store. Default true. */
+  readonly closeInner?: boolean;
+}
+
+const NOTHING_SEEN = (now: number): HitResult => ({ allowed: true, count: 0, oldest: null, now });
+
+/**
+ * Wraps a networked store so that its failures follow a policy instead of failing requests:
+ * every call is bounded by a timeout; the first failure starts an outage (reported once), during
+ * which requests get the policy at once while one request per retry interval probes the store;
+ * the first probe that succeeds ends the outage (reported once). A reply that arrives after its
+ * timeout is dropped, never an unhandled rejection.
+ */
+export class FailSafeThrottleStore implements ThrottleStore {
+  readonly policy: StoreErrorPolicy;
+  private readonly timeoutMs: number;
+  private readonly retryIntervalMs: number;
+  private readonly clock: Clock;
+  private readonly onStateChange: ((change: StoreStateChange) => void) | undefined;
+  private readonly closeInner: boolean;
+  private readonly local: MemoryThrottleStore | undefined;
+  private downSince: number | null = null;
+  private nextProbeAt = 0;
+  private probing = false;
+
+  constructor(
+    readonly inner: ThrottleStore,
+    options: FailSafeThrottleStoreOptions = {},
+  ) {
+    this.policy = options.onStoreError ?? 'local';
+    if (!STORE_ERROR_POLICIES.includes(this.policy)) {
+      throw new ThrottleConfigError(`onStoreError must be 'allow', 'deny' or 'local', got ${JSON.stringify(this.policy)}`);
+    }
+    this.timeoutMs = positive(options.timeoutMs ?? 100, 'storeTimeout');
+    this.retryIntervalMs = positive(options.retryIntervalMs ?? 1000, 'retryIntervalMs');
+    this.clock = options.clock ?? systemClock;
+    this.onStateChange = options.onStateChange;
+    this.closeInner = options.closeInner ?? true;
+    if (this.policy === 'local') this.local = new MemoryThrottleStore({ clock: this.clock, maxKeys: options.maxKeys });
+  }
+
+  /** Whether the wrapped store is considered down now. */
+  get isDown(): boolean {
+    return this.downSince !== null;
+  }
+
+  hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    return this.guarded(() => this.inner.hit(checks), () => {
+      if (this.policy === 'local') return this.local!.hit(checks);
+      const now = this.clock();
+      return checks.map(() => NOTHING_SEEN(now));
+    });
+  }
+
+  record(hits: readonly RecordedHit[]): Promise<void> {
+    // A record follows a request that was already served: under 'deny' there is nothing left to refuse.
+    return this.guarded(() => this.inner.record(hits), () => (this.policy === 'local' ? this.local!.record(hits) : undefined), false);
+  }
+
+  peek(key: string, windowMs: number): Promise<WindowState> {
+    return this.guarded(() => this.inner.peek(key, windowMs), () => {
+      if (this.policy === 'local') return this.local!.peek(key, windowMs);
+      return { count: 0, oldest: null, now: this.clock() };
+    });
+  }
+
+  async reset(key: string): Promise<void> {
+    this.local?.reset(key);
+    try {
+      await this.bounded(() => this.inner.reset(key));
+    } catch (error) {
+      throw new StoreUnavailableError(`cannot reset '${key}': ${(error as Error)?.message ?? String(error)}`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.local?.close();
+    if (this.closeInner) await this.inner.close?.();
+  }
+
+  /** Runs the call against the store when up (or when it is time to probe), else the policy. */
+  private async guarded<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies = true): Promise<T> {
+    if (this.downSince !== null) {
+      const now = Date.now();
+      if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined);
+      this.probing = true;
+      this.nextProbeAt = now + this.retryIntervalMs;
+    }
+    try {
+      const result = await this.bounded(call);
+      this.markUp();
+      return result;
+    } catch (error) {
+      this.markDown(error);
+      return this.applyPolicy(fallback, denies, error);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private applyPolicy<T>(fallback: () => Awaitable<T>, denies: boolean, error: unknown): Awaitable<T> {
+    if (this.policy === 'deny' && denies) {
+      throw new StoreUnavailableError('the throttle store is unavailable', error);
+    }
+    return fallback();
+  }
+
+  /** The call, or a StoreTimeoutError after timeoutMs; a late reply or rejection is swallowed. */
+  private bounded<T>(call: () => Awaitable<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new StoreTimeoutError(this.timeoutMs));
+      }, this.timeoutMs);
+      timer.unref?.();
+      const finish = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        outcome();
+      };
+      try {
+        Promise.resolve(call()).then(
+          (value) => finish(() => resolve(value)),
+          (error) => finish(() => reject(error)),
+        );
+      } catch (error) {
+        finish(() => reject(error));
+      }
+    });
+  }
+
+  private markDown(error: unknown): void {
+    if (this.downSince !== null) return;
+    this.downSince = Date.now();
+    this.nextProbeAt = this.downSince + this.retryIntervalMs;
+    this.report({ state: 'down', error });
+  }
+
+  private markUp(): void {
+    if (this.downSince === null) return;
+    const downForMs = Date.now() - this.downSince;
+    this.downSince = null;
+    this.report({ state: 'up', downForMs });
+  }
+
+  private report(change: StoreStateChange): void {
+    try {
+      this.onStateChange?.(change);
+    } catch {
+      // A failing logger must not turn an outage into failed requests.
+    }
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ThrottleConfigError(`${name} must be a positive number of milliseconds, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

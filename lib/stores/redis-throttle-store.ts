@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { hashTagOf } from './redis/hash-tag.js';
+import { adaptRedisClient, type RedisScriptClient } from './redis/redis-script-client.js';
+import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './redis/throttle-script.js';
+
+export interface RedisThrottleStoreOptions {
+  /** Prepended to every key, to keep throttle keys apart from the app's own. Default 'throttle:'. */
+  readonly keyPrefix?: string;
+  /**
+   * FOR TESTS ONLY. By default the time is the Redis server's (TIME), so instances whose clocks
+   * disagree still share one window. Given a clock, the store sends its time instead, so a test can
+   * replay DRF's scenarios (t = 0, 20, 40 s...) against real Redis without sleeping.
+   */
+  readonly clock?: Clock;
+  /** Disconnect the client in close(). Default false: the client is the application's. */
+  readonly closeClient?: boolean;
+}
+
+/** Unique per process: with a counter it names each hit, so two hits in the same ms both count. */
+const PROCESS_NONCE = randomBytes(6).toString('base64url');
+let callCounter = 0;
+
+/**
+ * Sliding logs in Redis or Valkey (single node or Cluster), atomic across every process and machine
+ * that shares the server.
+ *
+ * - One round trip per request: every check of a request is evaluated and recorded by one EVALSHA
+ *   of a Lua script (loaded on NOSCRIPT), with DRF's rules exactly (lib/core/sliding-log.ts).
+ * - The time is the server's (TIME, in ms), so app instances with skewed clocks agree.
+ * - One sorted set per key, with a PEXPIRE of the retention, so idle keys disappear on their own.
+ * - Cluster: the last `_`-separated part of a key (the identity, in `throttle_<scope>_<ident>`) is
+ *   its hash tag, so the keys of one request (anon, user, scoped...) live in one slot and one call.
+ *   Checks whose keys land on different hash tags are sent as one call per tag, in parallel.
+ */
+export class RedisThrottleStore implements ThrottleStore {
+  private readonly redis: RedisScriptClient;
+  private readonly keyPrefix: string;
+  private readonly clock: Clock | undefined;
+  private readonly closeClient: boolean;
+
+  constructor(client: unknown, options: RedisThrottleStoreOptions = {}) {
+    this.redis = adaptRedisClient(client, 'RedisThrottleStore');
+    const keyPrefix = options.keyPrefix ?? 'throttle:';
+    if (typeof keyPrefix !== 'string') throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must be a string, got ${typeof keyPrefix}`);
+    if (options.clock !== undefined && typeof options.clock !== 'function') {
+      throw new ThrottleConfigError(`RedisThrottleStore: clock must be a function returning milliseconds, got ${typeof options.clock}`);
+    }
+    this.keyPrefix = keyPrefix;
+    this.clock = options.clock;
+    this.closeClient = options.closeClient === true;
+  }
+
+  /** The Redis key of a store key: `<prefix><head>{<identity>}`, the identity being the hash tag. */
+  redisKey(key: string): string {
+    const cut = key.lastIndexOf('_') + 1;
+    if (cut === 0 || cut === key.length) return `${this.keyPrefix}{${key}}`;
+    return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
+  }
+
+  async hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    if (checks.length === 0) return [];
+    const keys = checks.map((check) => this.redisKey(check.key));
+    const groups = this.slotGroups(keys);
+    if (groups === null) return this.runChecks('h', keys, checks);
+    // Cluster, several hash tags: one atomic call per tag, in parallel, stitched back in input order.
+    const results = new Array<HitResult>(checks.length);
+    await Promise.all(
+      groups.map(async (indexes) => {
+        const answers = await this.runChecks('h', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]));
+        indexes.forEach((i, j) => (results[i] = answers[j]));
+      }),
+    );
+    return results;
+  }
+
+  async record(hits: readonly RecordedHit[]): Promise<void> {
+    if (hits.length === 0) return;
+    const checks = hits.map((hit): WindowCheck => ({ key: hit.key, limit: Infinity, windowMs: hit.windowMs, ttlMs: hit.ttlMs, record: true }));
+    const keys = checks.map((check) => this.redisKey(check.key));
+    const groups = this.slotGroups(keys);
+    if (groups === null) {
+      await this.runChecks('r', keys, checks);
+      return;
+    }
+    await Promise.all(groups.map((indexes) => this.runChecks('r', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]))));
+  }
+
+  async peek(key: string, windowMs: number): Promise<WindowState> {
+    const [result] = await this.runChecks('p', [this.redisKey(key)], [{ key, limit: Infinity, windowMs, record: false }]);
+    return { count: result.count, oldest: result.oldest, now: result.now };
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.redis.del(this.redisKey(key));
+  }
+
+  async close(): Promise<void> {
+    if (this.closeClient) await this.redis.quit();
+  }
+
+  /** Null when one call can take every key; else the indexes of the keys, grouped by hash tag. */
+  private slotGroups(keys: readonly string[]): number[][] | null {
+    if (!this.redis.cluster || keys.length === 1) return null;
+    const byTag = new Map<string, number[]>();
+    keys.forEach((key, index) => {
+      const tag = hashTagOf(key);
+      const group = byTag.get(tag);
+      if (group === undefined) byTag.set(tag, [index]);
+      else group.push(index);
+    });
+    return byTag.size === 1 ? null : [...byTag.values()];
+  }
+
+  private async runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const args = new Array<string>(3 + checks.length * 4);
+    args[0] = mode;
+    args[1] = this.clock === undefined ? '' : String(this.clock());
+    args[2] = `${PROCESS_NONCE}${(callCounter = (callCounter + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i];
+      const base = 3 + i * 4;
+      args[base] = check.limit === Infinity ? '1e308' : String(check.limit);
+      args[base + 1] = String(check.windowMs);
+      args[base + 2] = check.record ? '1' : '0';
+      args[base + 3] = String(Math.max(check.windowMs, check.ttlMs ?? check.windowMs));
+    }
+    return parseReply(await this.evaluate(keys, args), checks.length);
+  }
+
+  /** EVALSHA; on NOSCRIPT (a restarted or new node) EVAL, which also caches the script there. */
+  private async evaluate(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args);
+    } catch (error) {
+      if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+      return this.redis.eval(THROTTLE_SCRIPT, keys, args);
+    }
+  }
+}
+
+function parseReply(reply: unknown, expected: number): HitResult[] {
+  if (!Array.isArray(reply) || reply.length !== 1 + expected * 3) {
+    throw new Error(`RedisThrottleStore: unexpected reply from the throttle script: ${JSON.stringify(reply)}`);
+  }
+  const now = Number(reply[0]);
+  const results = new Array<HitResult>(expected);
+  for (let i = 0; i < expected; i++) {
+    const oldest = reply[2 + i * 3 + 1];
+    results[i] = {
+      allowed: Number(reply[1 + i * 3]) === 1,
+      count: Number(reply[2 + i * 3]),
+      oldest: oldest === '' || oldest === null || oldest === undefined ? null : Number(oldest),
+      now,
+    };
+  }
+  return results;
+}

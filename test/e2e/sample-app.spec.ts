@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { AppModule } from '../../sample/app.module.js';
+import { PLATFORMS, startApp } from '../support/http-app.js';
+
+describe.each(PLATFORMS)('the sample API on %s', (platform) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp(platform, AppModule);
+  });
+  afterAll(async () => app?.close());
+
+  test('anonymous clients get the anon and user policies on default routes', async () => {
+    const res = await request(app.getHttpServer()).get('/contacts').expect(200);
+    expect(res.headers['ratelimit-policy']).toBe('"anon";q=20;w=60, "user";q=60;w=60');
+  });
+
+  test('signed-in users are counted by id, not by the anonymous policy', async () => {
+    const res = await request(app.getHttpServer()).get('/contacts').set('Authorization', 'Bearer carol').expect(200);
+    expect(res.headers['ratelimit']).toBe('"user";r=59;t=60');
+  });
+
+  test('the health route is never throttled and sends no rate-limit headers', async () => {
+    for (let i = 0; i < 30; i++) {
+      const res = await request(app.getHttpServer()).get('/health').expect(200);
+      expect(res.headers['ratelimit']).toBeUndefined();
+    }
+  });
+
+  test('uploads are limited to 5 a minute with a Retry-After', async () => {
+    for (let i = 0; i < 5; i++) await request(app.getHttpServer()).post('/contacts/upload').send({}).expect(201);
+    const res = await request(app.getHttpServer()).post('/contacts/upload').send({}).expect(429);
+    expect(res.headers['retry-after']).toBe('60');
+    expect(res.body.message).toBe('Request was throttled. Expected available in 60 seconds.');
+  });
+
+  test('the plan throttle reads the plan through an injected service', async () => {
+    for (let i = 0; i < 5; i++) await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer dave').expect(200);
+    await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer dave').expect(429);
+    // alice is on the pro plan: 100/min
+    for (let i = 0; i < 10; i++) await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer alice').expect(200);
+    // ops is internal: not throttled, so no headers
+    const res = await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer ops').expect(200);
+    expect(res.headers['ratelimit']).toBeUndefined();
+  });
+
+  test('exports carry both the burst and the sustained policy', async () => {
+    const res = await request(app.getHttpServer()).get('/contacts/export').set('Authorization', 'Bearer erin').expect(200);
+    expect(res.headers['ratelimit-policy']).toBe('"burst";q=10;w=60, "sustained";q=200;w=86400');
+  });
+});

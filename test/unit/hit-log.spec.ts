@@ -1,0 +1,101 @@
+import { describe, expect, test } from '@jest/globals';
+import { HitLog } from '../../lib/core/hit-log.js';
+
+/** The buffer size is the one thing shrinking changes, and it has no public getter. */
+const capacityOf = (log: HitLog): number => (log as unknown as { times: Float64Array }).times.length;
+
+describe('HitLog', () => {
+  test('keeps hits oldest first and reports size, oldest and at()', () => {
+    const log = new HitLog();
+    for (const time of [10, 20, 30]) log.push(time);
+    expect(log.size).toBe(3);
+    expect(log.oldest).toBe(10);
+    expect([log.at(0), log.at(1), log.at(2)]).toEqual([10, 20, 30]);
+    expect(log.toArray()).toEqual([10, 20, 30]);
+  });
+
+  test('wraps around the ring when the head has moved and keeps order', () => {
+    const log = new HitLog(4);
+    for (const time of [1, 2, 3, 4]) log.push(time);
+    log.dropUpTo(2); // head moves to index 2
+    log.push(5);
+    log.push(6); // these two land at indexes 0 and 1
+    expect(capacityOf(log)).toBe(4);
+    expect(log.toArray()).toEqual([3, 4, 5, 6]);
+    expect(log.oldest).toBe(3);
+    log.dropUpTo(4);
+    expect(log.toArray()).toEqual([5, 6]);
+  });
+
+  test('grows past its capacity, also from a wrapped state, without losing or reordering hits', () => {
+    const log = new HitLog(4);
+    for (const time of [1, 2, 3, 4]) log.push(time);
+    log.dropUpTo(2);
+    for (let time = 5; time <= 40; time++) log.push(time);
+    expect(log.size).toBe(38);
+    expect(capacityOf(log)).toBeGreaterThanOrEqual(38);
+    expect(log.toArray()).toEqual(Array.from({ length: 38 }, (_, i) => i + 3));
+  });
+
+  test('shrinks a large buffer once a burst has drained', () => {
+    const log = new HitLog();
+    for (let time = 1; time <= 4096; time++) log.push(time);
+    expect(capacityOf(log)).toBe(4096);
+    log.dropUpTo(4000); // 96 left, fewer than 4096 / 8
+    expect(capacityOf(log)).toBe(1024);
+    expect(log.toArray()).toEqual(Array.from({ length: 96 }, (_, i) => i + 4001));
+  });
+
+  test('does not shrink small buffers', () => {
+    const log = new HitLog();
+    for (let time = 1; time <= 1024; time++) log.push(time);
+    log.dropUpTo(1020);
+    expect(capacityOf(log)).toBe(1024);
+    expect(log.size).toBe(4);
+  });
+
+  test('dropUpTo drops hits at the cutoff too (DRF: <= now - duration)', () => {
+    const log = HitLog.from([100, 200, 300]);
+    log.dropUpTo(200);
+    expect(log.toArray()).toEqual([300]);
+    log.dropUpTo(299);
+    expect(log.toArray()).toEqual([300]);
+    log.dropUpTo(300);
+    expect(log.size).toBe(0);
+  });
+
+  test('countAfter counts only hits strictly after the cutoff', () => {
+    const log = HitLog.from([10, 20, 20, 30, 40]);
+    expect(log.countAfter(5)).toBe(5);
+    expect(log.countAfter(10)).toBe(4);
+    expect(log.countAfter(20)).toBe(2);
+    expect(log.countAfter(39)).toBe(1);
+    expect(log.countAfter(40)).toBe(0);
+    expect(new HitLog().countAfter(0)).toBe(0);
+  });
+
+  test('countAfter works on a wrapped ring', () => {
+    const log = new HitLog(4);
+    for (const time of [1, 2, 3, 4]) log.push(time);
+    log.dropUpTo(2);
+    log.push(5);
+    log.push(6);
+    expect(log.countAfter(3)).toBe(3);
+    expect(log.countAfter(5)).toBe(1);
+  });
+
+  test('a clock that goes backwards is clamped to the newest hit, keeping the log sorted', () => {
+    const log = HitLog.from([100, 200]);
+    log.push(150);
+    expect(log.toArray()).toEqual([100, 200, 200]);
+  });
+
+  test('clear forgets every hit', () => {
+    const log = HitLog.from([1, 2, 3]);
+    log.clear();
+    expect(log.size).toBe(0);
+    expect(log.toArray()).toEqual([]);
+    log.push(7);
+    expect(log.toArray()).toEqual([7]);
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, test } from '@jest/globals';
+import { MemoryThrottleStore, ThrottleConfigError, type WindowCheck } from '../../lib/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { describeSlidingWindowStore } from '../support/store-semantics.js';
+
+describeSlidingWindowStore('MemoryThrottleStore', () => {
+  const clock = new FakeClock();
+  return { store: new MemoryThrottleStore({ clock: clock.read }), clock };
+});
+
+const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
+
+describe('MemoryThrottleStore', () => {
+  test('answers synchronously (no promise on the hot path)', () => {
+    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
+    const results = store.hit([check('k')]);
+    expect(Array.isArray(results)).toBe(true);
+  });
+
+  test('a limit of 1,000,000 admits exactly 1,000,000 hits in the window, then denies', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const hot = [check('hot', 1_000_000, 60_000)];
+    let allowed = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      if (i % 1000 === 0) clock.now = i / 1000; // spread over the first second
+      if (store.hit(hot)[0].allowed) allowed++;
+    }
+    expect(allowed).toBe(1_000_000);
+    const [denied] = store.hit(hot);
+    expect(denied).toMatchObject({ allowed: false, count: 1_000_000, oldest: 0 });
+    clock.now = 60_000; // the 1,000 hits of t=0 leave the window
+    expect(store.hit(hot)[0]).toMatchObject({ allowed: true, count: 999_000 });
+  });
+
+  test('past maxKeys it evicts the least recently used key and keeps recently used ones', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys: 3 });
+    store.hit([check('a')]);
+    store.hit([check('b')]);
+    store.hit([check('c')]);
+    store.hit([check('a')]); // a is now the most recently used
+    store.hit([check('d')]); // evicts b
+    expect(store.size).toBe(3);
+    expect(store.peek('a', 1000).count).toBe(2);
+    expect(store.peek('b', 1000).count).toBe(0);
+    expect(store.peek('c', 1000).count).toBe(1);
+    expect(store.peek('d', 1000).count).toBe(1);
+    store.record([{ key: 'e', windowMs: 1000 }]); // evicts c, the least recently used now
+    expect(store.peek('c', 1000).count).toBe(0);
+    expect(store.peek('a', 1000).count).toBe(2);
+    expect(store.size).toBe(3);
+  });
+
+  test('expired keys are reclaimed by the incremental sweep without being touched', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    for (let i = 0; i < 20; i++) store.hit([check(`idle-${i}`, 10, 1000)]);
+    store.hit([check('long-lived', 10, 3_600_000)]);
+    expect(store.size).toBe(21);
+    clock.set(2); // every idle key has expired; the long-lived one has not
+    let operations = 0;
+    while (store.size > 2 && operations < 100) {
+      store.hit([check('active', 1000, 3_600_000)]);
+      operations++;
+    }
+    expect(store.size).toBe(2);
+    // Each operation inspects a bounded number of entries, so reclaiming 20 keys takes several.
+    expect(operations).toBeGreaterThan(5);
+    expect(store.peek('long-lived', 3_600_000).count).toBe(1);
+    expect(store.peek('active', 3_600_000).count).toBe(operations);
+  });
+
+  test('a touched expired key starts afresh', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('k', 1, 1000)]);
+    clock.set(5);
+    expect(store.hit([check('k', 1, 1000)])[0]).toEqual({ allowed: true, count: 0, oldest: null, now: 5000 });
+  });
+
+  test('close() forgets every key', () => {
+    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
+    store.hit([check('a'), check('b')]);
+    store.close();
+    expect(store.size).toBe(0);
+  });
+
+  test.each([0, -1, 1.5, Number.NaN])('maxKeys %p is refused naming the value', (maxKeys) => {
+    expect(() => new MemoryThrottleStore({ maxKeys })).toThrow(ThrottleConfigError);
+    expect(() => new MemoryThrottleStore({ maxKeys })).toThrow(`got ${String(maxKeys)}`);
+  });
+});
