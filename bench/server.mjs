@@ -1,9 +1,9 @@
 // One benchmark server: a one-route Nest app on Fastify, in its own process.
 // Usage (from bench/run.mjs, via child_process.fork): node bench/server.mjs <variant> <limitsJson>
-//   variant: none | ours | ours-interceptor | nestjs-throttler
+//   variant: none | noop-guard | ours | ours-interceptor | nestjs-throttler
 //   limits:  {"minute": <count per minute>, "hour": <count per hour>}
-// Reports {port} to the parent over IPC once listening on 127.0.0.1 (ephemeral port), and exits
-// when the parent disconnects or sends 'stop'.
+// Reports {port} to the parent over IPC once listening on 127.0.0.1 (ephemeral port), answers 'cpu'
+// with its process.cpuUsage(), and exits when the parent disconnects or sends 'stop'.
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
@@ -30,6 +30,14 @@ class NoopInterceptor {
   }
 }
 Injectable()(NoopInterceptor);
+
+/** A global guard that lets everything through: what Nest itself charges for having any guard. */
+class AllowAllGuard {
+  canActivate() {
+    return true;
+  }
+}
+Injectable()(AllowAllGuard);
 
 /** X-Forwarded-For with one trusted proxy: the rightmost address, like our numProxies: 1. */
 function forwardedForTracker(req) {
@@ -71,6 +79,8 @@ async function moduleMetadata() {
   switch (variant) {
     case 'none':
       return { imports: [], providers: [] };
+    case 'noop-guard':
+      return { imports: [], providers: [{ provide: APP_GUARD, useClass: AllowAllGuard }] };
     case 'ours':
       return { imports: [ourModule()], providers: [] };
     case 'ours-interceptor':
@@ -96,6 +106,8 @@ const stop = async () => {
 };
 process.on('message', (message) => {
   if (message === 'stop') void stop();
+  // CPU time the server spent (user + system, µs): the parent turns it into CPU per request.
+  if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
 });
 process.on('disconnect', () => void stop());
 process.send({ port, pid: process.pid });

@@ -35,3 +35,27 @@ export type {
   UserIdReader,
 } from './nest/throttling-options.interface.js';
 export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';
+export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis-throttle-store.js';
+export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErrorPolicy, type StoreStateChange } from './stores/fail-safe-throttle-store.js';
+export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
+
+// Transports: GraphQL, WebSockets, microservices (the guard picks the binding by context type).
+export type { TransportBinding } from './nest/transports/transport-binding.js';
+export { TRANSPORT_BINDINGS } from './nest/transports/transport-bindings.js';
+export { GraphQLThrottledError } from './nest/transports/graphql-throttled.error.js';
+export { rememberWsUpgradeRequest } from './nest/transports/ws-upgrade-requests.js';
+export type { WsThrottledPayload } from './nest/transports/ws-throttled-error.js';
+export type { RpcThrottledPayload } from './nest/transports/rpc-errors.js';
+export type { RpcIdentityReader } from './nest/throttling-options.interface.js';
+
+// Tastypie: throttles, manual checks, the access log.
+export { NoThrottle, type TastypieStyleThrottle, type TastypieThrottleOptions } from './throttles/tastypie/no-throttle.js';
+export { CacheThrottle } from './throttles/tastypie/cache-throttle.js';
+export { CacheDBThrottle } from './throttles/tastypie/cache-db-throttle.js';
+export { TastypieThrottleAdapter, fromTastypieAnswer } from './throttles/tastypie/tastypie-throttle-adapter.js';
+export { ACCESS_LOG } from './throttles/tastypie/access-log-token.js';
+export type { ThrottleClass } from './throttles/throttle-class.js';
+export { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log/access-log.js';
+export { PostgresAccessLog, type AccessLogLogger, type AccessLogStats, type AccessRange, type PgQueryable, type PostgresAccessLogOptions } from './access-log/postgres-access-log.js';
+export { ThrottlingService, type ManualCheckOptions, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
+export { ThrottleAccessInterceptor } from './nest/throttle-access.interceptor.js';

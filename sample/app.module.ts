@@ -4,6 +4,7 @@ import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
 import { ContactsModule } from './contacts/contacts.module.js';
 import { HealthController } from './health.controller.js';
 import { PlansModule } from './plans/plans.module.js';
+import { ChatModule } from './gateway/chat.module.js';
 
 /**
  * The sample API. Anonymous clients get 20 requests a minute, signed-in users 60
@@ -18,6 +19,7 @@ import { PlansModule } from './plans/plans.module.js';
     }),
     ContactsModule,
     PlansModule,
+    ChatModule,
   ],
   controllers: [HealthController],
 })

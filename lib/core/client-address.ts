@@ -29,7 +29,18 @@ export function identFromForwardedFor(socketAddress: string | undefined, forward
     return normalizeAddress(socketAddress);
   }
   const header = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',');
-  const addresses = header.split(',');
-  const chosen = addresses[addresses.length - Math.min(numProxies, addresses.length)];
-  return normalizeAddress(chosen);
+  return normalizeAddress(nthFromRight(header, numProxies));
+}
+
+/**
+ * `header.split(',')[length - min(n, length)]` without building the array (this runs on every
+ * request): the n-th comma-separated entry from the right, or the leftmost when there are fewer.
+ */
+function nthFromRight(header: string, n: number): string {
+  let end = header.length;
+  for (let i = 1; ; i++) {
+    const comma = end === 0 ? -1 : header.lastIndexOf(',', end - 1);
+    if (i >= n || comma === -1) return header.slice(comma + 1, end);
+    end = comma;
+  }
 }

@@ -14,7 +14,12 @@ import type { HitResult, WindowCheck, WindowState } from './store.js';
 export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): HitResult {
   const count = pruneAndCount(log, check.windowMs, check.ttlMs, now);
   const oldest = count === 0 ? null : log.at(log.size - count);
-  if (count >= check.limit) return { allowed: false, count, oldest, now };
+  if (count >= check.limit) {
+    // More hits than the limit (recorded by `accessed` after concurrent checks): the slot frees when
+    // the limit-th newest leaves, not the oldest.
+    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(log.size - check.limit) };
+    return { allowed: false, count, oldest, now };
+  }
   if (check.record) recordSlidingLog(log, check.windowMs, check.ttlMs, now);
   return { allowed: true, count, oldest, now };
 }

@@ -37,6 +37,12 @@ export interface WindowState {
 /** The outcome of one check. Denied checks never record a hit. */
 export interface HitResult extends WindowState {
   readonly allowed: boolean;
+  /**
+   * On a denial: the time of the `limit`-th newest hit in the window, the one whose leaving frees a
+   * slot (Tastypie's wait). Only reported when the window holds more than `limit` hits; otherwise
+   * (or from a store that does not report it) it is undefined and `oldest` is that hit.
+   */
+  readonly blockingHit?: number | null;
 }
 
 /** A hit to record without a check (Tastypie's `accessed`). */

@@ -1,13 +1,16 @@
-import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { writeRateLimitHeaders } from '../http/rate-limit-headers.js';
+import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
 import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
+import { rememberAccess } from './pending-accesses.js';
 import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 import type { TransportBinding } from './transports/transport-binding.js';
 import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
+import { hasOwnThrottleMetadata } from './transports/own-throttle-metadata.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's
@@ -24,6 +27,7 @@ export class ThrottleEnforcer {
   enforce(context: ExecutionContext): boolean | Promise<boolean> {
     const transport = TRANSPORT_BINDINGS[context.getType()];
     if (transport === undefined) return true;
+    if (transport.countsByDefault?.(context) === false && !hasOwnThrottleMetadata(context.getHandler())) return true;
     const plan = this.registry.planFor(context.getClass(), context.getHandler());
     if (isPromise(plan)) return plan.then((resolved) => this.enforcePlan(resolved, transport, context));
     return this.enforcePlan(plan, transport, context);
@@ -31,10 +35,13 @@ export class ThrottleEnforcer {
 
   private enforcePlan(plan: RoutePlan, transport: TransportBinding, context: ExecutionContext): boolean | Promise<boolean> {
     if (plan.throttles.length === 0) return true;
-    if (markHandled(transport.requestToken(context))) return true;
+    const token = transport.requestToken(context);
+    if (markHandled(token)) return true;
     const ctx = transport.createContext(context, plan.scope, this.settings);
+    // Throttles that record after the handler (Tastypie) get this context from the access interceptor.
+    if (plan.accessedThrottles.length > 0) rememberAccess(token, { ctx, throttles: plan.accessedThrottles });
     const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store);
-    if (isPromise(evaluation)) return evaluation.then((settled) => this.conclude(settled, ctx, transport));
+    if (isPromise(evaluation)) return evaluation.then((settled) => this.conclude(settled, ctx, transport), storeUnavailableAs503);
     return this.conclude(evaluation, ctx, transport);
   }
 
@@ -46,4 +53,10 @@ export class ThrottleEnforcer {
     if (wait !== null && wait > 0) transport.setHeader(ctx, 'Retry-After', String(wait));
     throw error;
   }
+}
+
+/** onStoreError 'deny': the store's outage is the server's problem, so 503, not 429 or 500. */
+function storeUnavailableAs503(error: unknown): never {
+  if (error instanceof StoreUnavailableError) throw new ServiceUnavailableException('Rate limiting is temporarily unavailable', { cause: error });
+  throw error;
 }

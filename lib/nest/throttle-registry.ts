@@ -5,6 +5,7 @@ import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import type { Awaitable } from '../core/store.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
+import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { assertThrottleClass, describe, type ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
 
@@ -32,6 +33,8 @@ export class ThrottleRegistry implements OnModuleInit {
   private readonly resolved = new Map<Function, Throttle>();
   private readonly plans = new Map<Function, Map<Function, RoutePlan>>();
   private readonly pendingPlans = new Map<Function, Promise<RoutePlan>>();
+  /** The module that declares each controller and provider, for handlers planned lazily. */
+  private readonly hostRefs = new Map<Function, ModuleRef>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -47,11 +50,12 @@ export class ThrottleRegistry implements OnModuleInit {
       const target = targetOf(wrapper);
       if (target === undefined) continue;
       const { type, prototype } = target;
+      const hostRef = hostModuleRef(wrapper) ?? this.moduleRef;
+      if (!this.hostRefs.has(type)) this.hostRefs.set(type, hostRef);
       const methods = this.scanner.getAllMethodNames(prototype);
       // Providers (resolvers, gateways) are planned up front only when they carry our metadata;
       // any other handler is planned on its first request.
       if (!controllers.includes(wrapper) && !hasThrottleMetadata(type, prototype, methods)) continue;
-      const hostRef = hostModuleRef(wrapper) ?? this.moduleRef;
       for (const method of methods) {
         const plan = await this.buildPlan(type, prototype[method], hostRef, `${type.name}.${method}`, usedScopes);
         this.store(type, prototype[method], plan);
@@ -69,7 +73,8 @@ export class ThrottleRegistry implements OnModuleInit {
     if (plan !== undefined) return plan;
     let pending = this.pendingPlans.get(handler);
     if (pending === undefined) {
-      pending = this.buildPlan(type, handler, this.moduleRef, `${type.name}.${handler.name}`, new Set()).then((built) => {
+      const hostRef = this.hostRefs.get(type) ?? this.moduleRef;
+      pending = this.buildPlan(type, handler, hostRef, `${type.name}.${handler.name}`, new Set()).then((built) => {
         this.store(type, handler, built);
         this.pendingPlans.delete(handler);
         return built;
@@ -84,7 +89,8 @@ export class ThrottleRegistry implements OnModuleInit {
     let instance = this.instances.get(throttleClass);
     if (instance === undefined) {
       assertThrottleClass(throttleClass, where);
-      instance = this.instantiate(throttleClass, hostRef, where);
+      // Tastypie-style classes (shouldBeThrottled/accessed) are checked and adapted to Throttle here.
+      instance = this.instantiate(throttleClass, hostRef, where).then((created) => prepareThrottle(created, where));
       this.instances.set(throttleClass, instance);
       instance.then((created) => this.resolved.set(throttleClass, created), () => this.instances.delete(throttleClass));
     }

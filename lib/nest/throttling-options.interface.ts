@@ -3,7 +3,10 @@ import type { Clock } from '../core/clock.js';
 import type { RateInput } from '../core/rate.js';
 import type { Awaitable, ThrottleStore } from '../core/store.js';
 import type { RateLimitHeaderMode } from '../http/rate-limit-headers.js';
-import type { Throttle } from '../throttles/throttle.js';
+import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
+import type { AccessLog } from '../access-log/access-log.js';
+import type { PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
+import type { ThrottleClass } from '../throttles/throttle-class.js';
 
 /** Where throttles are enforced: see README, "Throttling per user when auth guards sit on controllers". */
 export type EnforcementPoint = 'guard' | 'interceptor';
@@ -11,9 +14,15 @@ export type EnforcementPoint = 'guard' | 'interceptor';
 /** Reads the authenticated user's id from a request. Return null or undefined for an anonymous request. */
 export type UserIdReader = (request: any, user: unknown) => string | number | null | undefined;
 
+/**
+ * Reads the identity of a microservice message's sender: `(data, context)` with the payload and the
+ * transport context (TcpContext, ...). Return null or undefined when the message carries none.
+ */
+export type RpcIdentityReader = (data: any, context: any) => string | number | null | undefined;
+
 export interface ThrottlingModuleOptions {
   /** Throttles for every route that names none (DRF DEFAULT_THROTTLE_CLASSES). Default: none. */
-  readonly defaultThrottles?: readonly Type<Throttle>[];
+  readonly defaultThrottles?: readonly ThrottleClass[];
   /** scope -> rate (DRF DEFAULT_THROTTLE_RATES); `null` switches a scope off. */
   readonly rates?: Readonly<Record<string, RateInput>>;
   /**
@@ -31,8 +40,28 @@ export interface ThrottlingModuleOptions {
   readonly userId?: UserIdReader;
   /** 'guard' (default) or 'interceptor' (after every guard, so controller-level auth has run). */
   readonly enforceAt?: EnforcementPoint;
+  /**
+   * Microservices: who sent a message, as a payload field path (`'clientId'`, `'meta.tenant'`) or a
+   * function `(data, context) => identity`. Unset: the user's id (see `userId`, read from `data.user`).
+   * A throttled message with neither is refused (RpcException, status 400), never pooled in one bucket.
+   */
+  readonly rpcIdentity?: string | RpcIdentityReader;
   /** Most keys the default memory store keeps (least recently used are forgotten). Default 100,000. */
   readonly maxKeys?: number;
+  /**
+   * Where CacheDBThrottle writes every access: PostgresAccessLog options (the module creates the log,
+   * flushes it in the background and closes it at shutdown) or your own AccessLog instance (flushed at
+   * shutdown, never closed). Default: none (CacheDBThrottle then fails the boot).
+   */
+  readonly accessLog?: PostgresAccessLogOptions | AccessLog;
+  /**
+   * What a networked store's failure (error, or no answer within `storeTimeout`) means for requests:
+   * 'local' (default) counts in this process until the store is back; 'allow' lets requests through;
+   * 'deny' answers 503 Service Unavailable. Never a 429, never a 500.
+   */
+  readonly onStoreError?: StoreErrorPolicy;
+  /** How long one store call may take, in ms, before `onStoreError` applies. Default 100. */
+  readonly storeTimeout?: number;
 }
 
 export interface ThrottlingOptionsFactory {
@@ -49,5 +78,11 @@ export interface ThrottlingModuleAsyncOptions extends Pick<ModuleMetadata, 'impo
    * time whether to register the global interceptor.
    */
   readonly enforceAt?: EnforcementPoint;
+  /**
+   * Set to true when the factory's `defaultThrottles` include a throttle that records accesses after
+   * the handler (CacheThrottle, CacheDBThrottle, a custom one with accessed()): Nest must know at import
+   * time to register the global access interceptor. The boot fails with a clear error when it is missing.
+   */
+  readonly recordAccesses?: boolean;
   readonly extraProviders?: Provider[];
 }

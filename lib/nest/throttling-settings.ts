@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
 import { type Clock, systemClock } from '../core/clock.js';
 import { parseRate, type Rate } from '../core/rate.js';
@@ -6,9 +7,12 @@ import type { ThrottleStore } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { RATE_LIMIT_HEADER_MODES, type RateLimitHeaderMode } from '../http/rate-limit-headers.js';
 import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
+import { FailSafeThrottleStore, STORE_ERROR_POLICIES, type StoreStateChange } from '../stores/fail-safe-throttle-store.js';
 import type { Throttle } from '../throttles/throttle.js';
+import { isTastypieStyleClass } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { ThrottlingRuntime } from '../throttles/throttling-runtime.js';
-import type { EnforcementPoint, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
+import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
+import { rpcIdentityReader } from './transports/rpc-identity.js';
 
 /** The options once validated, with defaults filled in and the store built. */
 export interface ThrottlingSettings {
@@ -17,6 +21,8 @@ export interface ThrottlingSettings {
   readonly numProxies: number | undefined;
   readonly headers: RateLimitHeaderMode;
   readonly userId: UserIdReader;
+  /** Microservices: the sender's identity, from the `rpcIdentity` option. */
+  readonly rpcIdentity: RpcIdentityReader | undefined;
   readonly enforceAt: EnforcementPoint;
   /** Scopes whose rate did not parse, reported by the registry with the throttle that uses them. */
   readonly badRates: ReadonlyMap<string, ThrottleConfigError>;
@@ -24,7 +30,7 @@ export interface ThrottlingSettings {
   readonly ownsStore: boolean;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -58,6 +64,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   }
   const userId = options.userId ?? defaultUserId;
   if (typeof userId !== 'function') throw new ThrottleConfigError(`ThrottlingModule: userId must be a function (request, user) => id, got ${describe(userId)}`);
+  const rpcIdentity = rpcIdentityReader(options.rpcIdentity);
 
   const enforceAt = options.enforceAt ?? staticEnforceAt ?? 'guard';
   if (enforceAt !== 'guard' && enforceAt !== 'interceptor') {
@@ -66,13 +73,14 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   if (staticEnforceAt !== undefined && options.enforceAt !== undefined && options.enforceAt !== staticEnforceAt) {
     throw new ThrottleConfigError(`ThrottlingModule: enforceAt '${options.enforceAt}' from the factory differs from '${staticEnforceAt}' given to forRootAsync(); give it to forRootAsync() only`);
   }
-  const { store, ownsStore } = await createStore(options, clock, moduleRef);
+  const { store, ownsStore } = withFailurePolicy(options, clock, await createStore(options, clock, moduleRef));
   return {
     runtime: { store, rates, clock },
     defaultThrottles,
     numProxies,
     headers,
     userId,
+    rpcIdentity,
     enforceAt,
     badRates,
     ownsStore,
@@ -101,14 +109,17 @@ function validateDefaultThrottles(input: ThrottlingModuleOptions['defaultThrottl
   if (input === undefined) return [];
   if (!Array.isArray(input)) throw new ThrottleConfigError(`ThrottlingModule: defaultThrottles must be an array of throttle classes, got ${describe(input)}`);
   input.forEach((candidate, index) => assertThrottleClass(candidate, `ThrottlingModule: defaultThrottles[${index}]`));
-  return [...input];
+  // Tastypie-style classes are adapted to Throttle when the registry resolves them.
+  return [...input] as Type<Throttle>[];
 }
 
-/** A throttle class has an allowRequest(ctx) method on its prototype. */
+/** A throttle class has an allowRequest(ctx) method, or Tastypie's shouldBeThrottled + accessed, on its prototype. */
 export function assertThrottleClass(candidate: unknown, where: string): asserts candidate is Type<Throttle> {
   const prototype = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype : undefined;
-  if (typeof prototype?.allowRequest !== 'function') {
-    throw new ThrottleConfigError(`${where}: ${describe(candidate)} is not a throttle class (a class with an allowRequest(ctx) method)`);
+  if (typeof prototype?.allowRequest !== 'function' && !isTastypieStyleClass(candidate)) {
+    throw new ThrottleConfigError(
+      `${where}: ${describe(candidate)} is not a throttle class (a class with an allowRequest(ctx) method, or Tastypie's shouldBeThrottled(identifier, ctx) and accessed(identifier, ctx))`,
+    );
   }
 }
 
@@ -126,6 +137,37 @@ async function createStore(options: ThrottlingModuleOptions, clock: Clock, modul
 }
 
 /**
+ * Every store but the embedded one talks to something that can fail: wrap it so a failure follows
+ * `onStoreError` within `storeTimeout` instead of failing requests. The wrapper is the module's to
+ * close; it closes the wrapped store only when the module created that too.
+ */
+function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built: { store: ThrottleStore; ownsStore: boolean }): { store: ThrottleStore; ownsStore: boolean } {
+  const { onStoreError, storeTimeout } = options;
+  if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError)) {
+    throw new ThrottleConfigError(`ThrottlingModule: onStoreError must be 'allow', 'deny' or 'local', got ${describe(onStoreError)}`);
+  }
+  if (storeTimeout !== undefined && (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout <= 0)) {
+    throw new ThrottleConfigError(`ThrottlingModule: storeTimeout must be a positive number of milliseconds, got ${describe(storeTimeout)}`);
+  }
+  if (built.store instanceof MemoryThrottleStore || built.store instanceof FailSafeThrottleStore) return built;
+  const logger = new Logger('ThrottlingModule');
+  const store = new FailSafeThrottleStore(built.store, {
+    onStoreError,
+    timeoutMs: storeTimeout,
+    clock,
+    closeInner: built.ownsStore,
+    onStateChange: (change: StoreStateChange) => {
+      if (change.state === 'down') {
+        logger.error(`Throttle store ${built.store.constructor.name} is unavailable (${(change.error as Error)?.message ?? String(change.error)}); onStoreError '${onStoreError ?? 'local'}' applies until it answers again`);
+      } else {
+        logger.log(`Throttle store ${built.store.constructor.name} answers again after ${change.downForMs} ms`);
+      }
+    },
+  });
+  return { store, ownsStore: true };
+}
+
+/**
  * A store class is created through DI. A class that stays free of Nest names what it needs in a
  * static `inject` list instead (e.g. CacheManagerThrottleStore: the 'CACHE_MANAGER' token); it then
  * receives those, followed by `{ clock }`.
@@ -133,11 +175,25 @@ async function createStore(options: ThrottlingModuleOptions, clock: Clock, modul
 async function createStoreFromClass(storeClass: Type<ThrottleStore> & { inject?: readonly unknown[] }, clock: Clock, moduleRef: ModuleRef): Promise<ThrottleStore> {
   try {
     if (storeClass.inject === undefined) return await moduleRef.create(storeClass);
-    const dependencies = storeClass.inject.map((token) => moduleRef.get(token as string, { strict: false }));
-    return new storeClass(...dependencies, { clock });
+    return new storeClass(...(await resolveTokens(storeClass.inject, moduleRef)), { clock });
   } catch (error) {
     throw new ThrottleConfigError(`ThrottlingModule: cannot create store ${storeClass.name}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Resolves tokens through the injector rather than moduleRef.get(): providers are created in
+ * parallel, and one with an async factory (CACHE_MANAGER) may not exist yet; the injector waits.
+ */
+async function resolveTokens(tokens: readonly unknown[], moduleRef: ModuleRef): Promise<unknown[]> {
+  class StoreDependencies {
+    readonly values: unknown[];
+    constructor(...values: unknown[]) {
+      this.values = values;
+    }
+  }
+  tokens.forEach((token, index) => Inject(token as string)(StoreDependencies, undefined, index));
+  return (await moduleRef.create(StoreDependencies)).values;
 }
 
 export function describe(value: unknown): string {

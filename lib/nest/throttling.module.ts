@@ -1,12 +1,15 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef } from '@nestjs/core';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './access-log.providers.js';
+import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
 import { ThrottleEnforcer } from './throttle-enforcer.js';
 import { ThrottleRegistry } from './throttle-registry.js';
 import type { EnforcementPoint, ThrottlingModuleAsyncOptions, ThrottlingModuleOptions, ThrottlingOptionsFactory } from './throttling-options.interface.js';
 import { createThrottlingSettings, type ThrottlingSettings } from './throttling-settings.js';
 import { ThrottlingGuard } from './throttling.guard.js';
 import { ThrottlingInterceptor } from './throttling.interceptor.js';
+import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
 
 /**
@@ -18,7 +21,8 @@ export class ThrottlingModule implements OnApplicationShutdown {
   constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
 
   static forRoot(options: ThrottlingModuleOptions = {}): DynamicModule {
-    return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }], [], options.enforceAt, undefined);
+    const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'ThrottlingModule.forRoot()');
+    return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
   }
 
   static forRootAsync(options: ThrottlingModuleAsyncOptions): DynamicModule {
@@ -26,7 +30,11 @@ export class ThrottlingModule implements OnApplicationShutdown {
     if (ways.length !== 1) {
       throw new ThrottleConfigError(`ThrottlingModule.forRootAsync() needs exactly one of useFactory, useClass or useExisting, got ${ways.length === 0 ? 'none' : ways.join(' and ')}`);
     }
-    return ThrottlingModule.build(asyncOptionsProviders(options), options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
+    if (options.recordAccesses !== undefined && typeof options.recordAccesses !== 'boolean') {
+      throw new ThrottleConfigError(`ThrottlingModule.forRootAsync(): recordAccesses must be true or false, got ${JSON.stringify(options.recordAccesses)}`);
+    }
+    const recording = accessRecordingProviders(options.recordAccesses === true, 'ThrottlingModule.forRootAsync()');
+    return ThrottlingModule.build([...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
   }
 
   private static build(optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
@@ -52,7 +60,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       global: true,
       imports: [DiscoveryModule, ...imports],
       providers,
-      exports: [THROTTLING_SETTINGS, THROTTLING_RUNTIME, ThrottleRegistry, ThrottleEnforcer, ThrottlingGuard, ThrottlingInterceptor],
+      exports: [THROTTLING_SETTINGS, THROTTLING_RUNTIME, ThrottleRegistry, ThrottleEnforcer, ThrottlingGuard, ThrottlingInterceptor, ThrottlingService, ThrottleAccessInterceptor, ACCESS_LOG],
     };
   }
 

@@ -3,6 +3,8 @@ import { HitLog } from '../core/hit-log.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { KeyedLock } from './keyed-lock.js';
+import { findKeyvRedisClient } from './redis/keyv-redis-client.js';
+import { RedisThrottleStore } from './redis-throttle-store.js';
 
 /** The part of a cache-manager 7 `Cache` this store uses (ttl in milliseconds). */
 export interface CacheLike {
@@ -25,6 +27,11 @@ export interface CacheManagerThrottleStoreOptions {
  * Across processes it is NOT atomic: two instances may read the same log, both admit, and one write
  * wins (as with DRF's and Tastypie's cache throttles). Use RedisThrottleStore when the app runs on
  * several processes or machines.
+ *
+ * Except when the cache keeps its entries in Redis or Valkey (a Keyv store from @keyv/redis or
+ * @keyv/valkey): then every call goes through that store's client to RedisThrottleStore's script,
+ * atomic across processes and in one round trip, with the server's time (unless a clock other than
+ * the system's was given, e.g. a test's).
  */
 export class CacheManagerThrottleStore implements ThrottleStore {
   /** Lets ThrottlingModule create it from `store: CacheManagerThrottleStore` with the app's cache. */
@@ -33,6 +40,11 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private readonly clock: Clock;
   private readonly keyPrefix: string;
   private readonly lock = new KeyedLock();
+  /** Resolves to the cache's Redis / Valkey client (connected), or null when the cache has none. */
+  private readonly connect: (() => Promise<unknown>) | null;
+  private readonly atomicClock: Clock | undefined;
+  private atomicStore: RedisThrottleStore | undefined;
+  private atomicClient: unknown;
 
   constructor(
     private readonly cache: CacheLike,
@@ -43,9 +55,27 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     }
     this.clock = options.clock ?? systemClock;
     this.keyPrefix = options.keyPrefix ?? '';
+    this.connect = findKeyvRedisClient(cache);
+    this.atomicClock = options.clock === undefined || options.clock === systemClock ? undefined : options.clock;
+  }
+
+  /** Whether calls go atomically through the cache's Redis / Valkey client. */
+  get isAtomic(): boolean {
+    return this.connect !== null;
+  }
+
+  /** The Redis store over the cache's client; asked each time, so a reconnected client is picked up. */
+  private async atomic(): Promise<RedisThrottleStore> {
+    const client = await this.connect!();
+    if (this.atomicStore === undefined || client !== this.atomicClient) {
+      this.atomicStore = new RedisThrottleStore(client, { keyPrefix: this.keyPrefix, clock: this.atomicClock });
+      this.atomicClient = client;
+    }
+    return this.atomicStore;
   }
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    if (this.connect !== null) return this.atomic().then((redis) => redis.hit(checks));
     const keys = uniqueKeys(checks.map((check) => check.key));
     return this.lock.run(keys, async () => {
       const logs = await this.load(keys);
@@ -57,6 +87,7 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   }
 
   record(hits: readonly RecordedHit[]): Promise<void> {
+    if (this.connect !== null) return this.atomic().then((redis) => redis.record(hits));
     const keys = uniqueKeys(hits.map((hit) => hit.key));
     return this.lock.run(keys, async () => {
       const logs = await this.load(keys);
@@ -67,11 +98,13 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   }
 
   async peek(key: string, windowMs: number): Promise<WindowState> {
+    if (this.connect !== null) return (await this.atomic()).peek(key, windowMs);
     const times = await this.cache.get<number[]>(this.keyPrefix + key);
     return readSlidingLog(HitLog.from(Array.isArray(times) ? times : []), windowMs, this.clock());
   }
 
   async reset(key: string): Promise<void> {
+    if (this.connect !== null) return (await this.atomic()).reset(key);
     await this.lock.run([key], () => this.cache.del(this.keyPrefix + key));
   }
 

@@ -17,20 +17,35 @@ export interface MemoryThrottleStoreOptions {
 /** How many entries each operation inspects for expiry: enough to outpace new keys, small enough to be free. */
 const SWEEP_STEPS_PER_OPERATION = 2;
 
+/** One key's log, linked into the recency list (older = less recently used). */
+class Entry {
+  older: Entry | null = null;
+  newer: Entry | null = null;
+  constructor(
+    readonly key: string,
+    readonly log: HitLog,
+  ) {}
+}
+
 /**
  * The embedded store: counts live in this process.
  *
  * - No timer per key or per hit: expiry is checked when a key is touched, and an incremental sweep
  *   inspects a couple of entries per operation, so reclaiming never pauses for all keys at once.
- * - A Map keeps keys in least-recently-used order (a touched key is moved to the end), so eviction
- *   past `maxKeys` drops the first entry in O(1).
+ * - A Map finds a key; a doubly linked list through the entries keeps them in least-recently-used
+ *   order (a touched key is relinked at the newest end, with no allocation, unlike deleting and
+ *   re-adding a Map entry), so eviction past `maxKeys` drops the oldest entry in O(1).
  * - Every operation is synchronous, so checks on one key are atomic within the process.
  */
 export class MemoryThrottleStore implements ThrottleStore {
-  private readonly logs = new Map<string, HitLog>();
+  private readonly entries = new Map<string, Entry>();
+  /** Least and most recently used ends of the recency list. */
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
+  /** The next entry the sweep inspects, walking from the oldest end; null: start over at the oldest. */
+  private sweepCursor: Entry | null = null;
   private readonly clock: Clock;
   private readonly maxKeys: number;
-  private sweeper: IterableIterator<[string, HitLog]> | undefined;
 
   constructor(options: MemoryThrottleStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -43,7 +58,7 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   /** How many keys are held now (for monitoring and tests). */
   get size(): number {
-    return this.logs.size;
+    return this.entries.size;
   }
 
   hit(checks: readonly WindowCheck[]): HitResult[] {
@@ -65,52 +80,75 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   peek(key: string, windowMs: number): WindowState {
     const now = this.clock();
-    const log = this.logs.get(key);
+    const log = this.entries.get(key)?.log;
     if (log === undefined || log.expiresAt <= now) return { count: 0, oldest: null, now };
     return readSlidingLog(log, windowMs, now);
   }
 
   reset(key: string): void {
-    this.logs.delete(key);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.remove(entry);
   }
 
   close(): void {
-    this.logs.clear();
-    this.sweeper = undefined;
+    this.entries.clear();
+    this.oldest = null;
+    this.newest = null;
+    this.sweepCursor = null;
   }
 
   /** Returns the key's log, fresh if it expired, and marks it most recently used. */
   private touch(key: string, now: number): HitLog {
-    let log = this.logs.get(key);
-    if (log === undefined) {
-      log = new HitLog();
-      this.logs.set(key, log);
-      if (this.logs.size > this.maxKeys) this.evictLeastRecentlyUsed();
-      return log;
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = new Entry(key, new HitLog());
+      this.entries.set(key, entry);
+      this.link(entry);
+      if (this.entries.size > this.maxKeys) this.remove(this.oldest!);
+      return entry.log;
     }
-    if (log.expiresAt <= now) log.clear();
-    this.logs.delete(key);
-    this.logs.set(key, log);
-    return log;
+    if (entry.log.expiresAt <= now) entry.log.clear();
+    if (entry !== this.newest) {
+      this.unlink(entry);
+      this.link(entry);
+    }
+    return entry.log;
   }
 
-  private evictLeastRecentlyUsed(): void {
-    const oldest = this.logs.keys().next();
-    if (!oldest.done) this.logs.delete(oldest.value);
-  }
-
-  /** Inspects the next few entries in map order and drops the expired ones. */
+  /** Inspects the next few entries from the least recently used end and drops the expired ones. */
   private sweep(now: number): void {
-    if (this.logs.size === 0) return;
+    if (this.entries.size === 0) return;
     for (let step = 0; step < SWEEP_STEPS_PER_OPERATION; step++) {
-      this.sweeper ??= this.logs.entries();
-      const next = this.sweeper.next();
-      if (next.done) {
-        this.sweeper = undefined;
-        return;
-      }
-      const [key, log] = next.value;
-      if (log.expiresAt <= now) this.logs.delete(key);
+      const entry = this.sweepCursor ?? this.oldest!;
+      // Reaching the newest end ends this pass; the next operation starts over at the oldest.
+      this.sweepCursor = entry.newer;
+      if (entry.log.expiresAt <= now) this.remove(entry);
+      if (this.sweepCursor === null) return;
     }
+  }
+
+  private remove(entry: Entry): void {
+    this.entries.delete(entry.key);
+    this.unlink(entry);
+  }
+
+  /** Appends at the newest end. */
+  private link(entry: Entry): void {
+    entry.older = this.newest;
+    entry.newer = null;
+    if (this.newest === null) this.oldest = entry;
+    else this.newest.newer = entry;
+    this.newest = entry;
+  }
+
+  /** Takes the entry out of the list, moving the sweep past it first. */
+  private unlink(entry: Entry): void {
+    if (this.sweepCursor === entry) this.sweepCursor = entry.newer;
+    if (entry.older === null) this.oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === null) this.newest = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = null;
+    entry.newer = null;
   }
 }

@@ -142,19 +142,22 @@ export class RedisThrottleStore implements ThrottleStore {
 }
 
 function parseReply(reply: unknown, expected: number): HitResult[] {
-  if (!Array.isArray(reply) || reply.length !== 1 + expected * 3) {
+  if (!Array.isArray(reply) || reply.length !== 1 + expected * 4) {
     throw new Error(`RedisThrottleStore: unexpected reply from the throttle script: ${JSON.stringify(reply)}`);
   }
   const now = Number(reply[0]);
   const results = new Array<HitResult>(expected);
   for (let i = 0; i < expected; i++) {
-    const oldest = reply[2 + i * 3 + 1];
-    results[i] = {
-      allowed: Number(reply[1 + i * 3]) === 1,
-      count: Number(reply[2 + i * 3]),
-      oldest: oldest === '' || oldest === null || oldest === undefined ? null : Number(oldest),
-      now,
-    };
+    const base = 1 + i * 4;
+    const allowed = Number(reply[base]) === 1;
+    const count = Number(reply[base + 1]);
+    const oldest = timeOrNull(reply[base + 2]);
+    const blockingHit = timeOrNull(reply[base + 3]);
+    results[i] = blockingHit === null ? { allowed, count, oldest, now } : { allowed, count, oldest, now, blockingHit };
   }
   return results;
+}
+
+function timeOrNull(value: unknown): number | null {
+  return value === '' || value === null || value === undefined ? null : Number(value);
 }

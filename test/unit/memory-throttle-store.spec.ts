@@ -52,6 +52,43 @@ describe('MemoryThrottleStore', () => {
     expect(store.size).toBe(3);
   });
 
+  test('eviction follows exact least-recently-used order through any mix of hits, records and resets', () => {
+    const clock = new FakeClock();
+    const maxKeys = 5;
+    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys });
+    // Reference model: a Map re-inserted on every use is in least-recently-used order.
+    const model = new Map<string, number>();
+    const use = (key: string, hits: number) => {
+      model.delete(key);
+      model.set(key, hits);
+      if (model.size > maxKeys) model.delete(model.keys().next().value!);
+    };
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const keys = Array.from({ length: 9 }, (_, i) => `k${i}`);
+    let firstMismatch: unknown = null;
+    for (let step = 0; step < 2000 && firstMismatch === null; step++) {
+      const key = keys[random(keys.length)];
+      const op = random(10);
+      if (op < 6) {
+        store.hit([check(key, 1_000_000, 3_600_000)]);
+        use(key, (model.get(key) ?? 0) + 1);
+      } else if (op < 9) {
+        store.record([{ key, windowMs: 3_600_000 }]);
+        use(key, (model.get(key) ?? 0) + 1);
+      } else {
+        store.reset(key);
+        model.delete(key);
+      }
+      const actual = keys.map((k) => store.peek(k, 3_600_000).count);
+      const expected = keys.map((k) => model.get(k) ?? 0);
+      if (store.size !== model.size || actual.join() !== expected.join()) {
+        firstMismatch = { step, size: store.size, expectedSize: model.size, actual, expected };
+      }
+    }
+    expect(firstMismatch).toBeNull();
+  });
+
   test('expired keys are reclaimed by the incremental sweep without being touched', () => {
     const clock = new FakeClock();
     const store = new MemoryThrottleStore({ clock: clock.read });

@@ -15,4 +15,10 @@ export interface TransportBinding {
   setHeader(ctx: ThrottleContext, name: string, value: string): void;
   /** The error thrown at a throttled request, in the transport's own terms. */
   throttledError(wait: number | null, ctx: ThrottleContext): Error;
+  /**
+   * Optional. False for an invocation that belongs to a request counted elsewhere (a GraphQL field
+   * resolver, a subscription): it is then throttled only when its handler method itself carries
+   * @ThrottleClasses or @ThrottleScope. Absent: every invocation is a request.
+   */
+  countsByDefault?(context: ExecutionContext): boolean;
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
  *
  *   1. drop hits at or before now - retention (retention = max(window, ttl));
  *   2. count the hits inside the window (after now - window) and find the oldest of them;
- *   3. deny when count >= limit (never recorded), else record `now` when asked to and push the
+ *   3. deny when count >= limit (never recorded; with more than `limit` hits, report the one whose
+ *      leaving frees a slot), else record `now` when asked to and push the
  *      key's expiry out to `now + retention`, so Redis memory is reclaimed without a sweeper.
  *
  * ARGV[1] mode: 'h' hit, 'r' record unconditionally, 'p' peek (read only)
@@ -14,7 +15,9 @@ import { createHash } from 'node:crypto';
  * ARGV[3] a nonce unique to this call: members are `<nonce>:<i>`, so two hits in the same ms both count
  * then per key, 4 arguments: limit, windowMs, record (1/0), retentionMs
  *
- * Returns { now, allowed1, count1, oldest1, allowed2, ... }; oldest is '' when the window is empty.
+ * Returns { now, allowed1, count1, oldest1, blocking1, allowed2, ... }; oldest is '' when the window
+ * is empty; blocking (a denial on a window holding more than `limit` hits: the limit-th newest hit,
+ * whose leaving frees a slot) is '' when not reported, as in sliding-log.ts.
  * Times travel as strings: Redis would truncate Lua numbers that are not integers.
  */
 export const THROTTLE_SCRIPT = `
@@ -50,6 +53,10 @@ for i, key in ipairs(KEYS) do
     end
   end
   local allowed = mode == 'r' or count < limit
+  local blocking = ''
+  if not allowed and count > limit and limit > 0 then
+    blocking = redis.call('ZRANGEBYSCORE', key, windowStart, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)[2]
+  end
   if allowed and mode ~= 'p' and (record or mode == 'r') then
     redis.call('ZADD', key, string.format('%.17g', now), nonce .. ':' .. i)
     redis.call('PEXPIRE', key, math.ceil(retention))
@@ -57,6 +64,7 @@ for i, key in ipairs(KEYS) do
   out[#out + 1] = allowed and 1 or 0
   out[#out + 1] = count
   out[#out + 1] = first or ''
+  out[#out + 1] = blocking
 end
 return out
 `;

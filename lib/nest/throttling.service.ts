@@ -1,0 +1,172 @@
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { setResponseHeader } from '../http/http-client.js';
+import { writeRateLimitHeaders } from '../http/rate-limit-headers.js';
+import type { RateInput } from '../core/rate.js';
+import type { WindowState } from '../core/store.js';
+import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { type Evaluation, evaluateThrottles } from '../throttles/evaluate-throttles.js';
+import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
+import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
+import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
+import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
+import { UserThrottle } from '../throttles/user-throttle.js';
+import { ThrottledException } from './throttled.exception.js';
+import { ThrottleRegistry } from './throttle-registry.js';
+import type { ThrottlingSettings } from './throttling-settings.js';
+import { THROTTLING_SETTINGS } from './tokens.js';
+import { httpRequestContext } from './transports/http-transport.js';
+
+/** Who is checked: an Express/Fastify request, or any identity (a username, an API key, ...). */
+export type ThrottleTarget = { readonly identity: string } | object;
+
+/** A throttle class (DRF or Tastypie style, resolved through DI), or a named rate (`rate` omitted: the module's `rates[scope]`). */
+export type ThrottleSpec = Type<unknown> | { readonly scope: string; readonly rate?: RateInput };
+
+export interface ManualCheckOptions {
+  /** The scope ScopedThrottle reads (what @ThrottleScope gives on a route). */
+  readonly scope?: string;
+  /** Where to write Retry-After and RateLimit headers (Express response or Fastify reply). */
+  readonly response?: unknown;
+  /** For identity targets: the URL and method recorded by CacheDBThrottle. */
+  readonly url?: string;
+  readonly method?: string;
+}
+
+/** The verdict of a manual check: Evaluation plus the Retry-After value the guard would send. */
+export interface ThrottleVerdict extends Evaluation {
+  /** ceil(wait) when the request is throttled and the wait is known, else null. */
+  readonly retryAfter: number | null;
+}
+
+/** The state of one throttle's bucket for a target. */
+export interface ThrottleKeyState extends WindowState {
+  readonly key: string;
+  readonly limit: number;
+  /** Requests left in the window. */
+  readonly remaining: number;
+  readonly windowMs: number;
+}
+
+/**
+ * Throttling by hand, Tastypie's throttle_check / log_throttled_access, for custom endpoints,
+ * GraphQL resolvers, gateways, and brute-force protection keyed by e.g. a username.
+ *
+ * - check(): the decision object (rate throttles record their hit, like the guard; Tastypie
+ *   throttles record nothing until accessed());
+ * - enforce(): the same, throwing the guard's ThrottledException (429) when throttled;
+ * - accessed(): records an access with every throttle that has accessed() (Tastypie);
+ * - peek() / reset(): a bucket's state, or forget it (e.g. after a successful login).
+ */
+@Injectable()
+export class ThrottlingService {
+  /** One class per named rate, so `{ scope, rate }` specs resolve to singletons like any throttle. */
+  private readonly rateClasses = new Map<string, Type<Throttle>>();
+
+  constructor(
+    private readonly registry: ThrottleRegistry,
+    @Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings,
+  ) {}
+
+  async check(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
+    const ctx = this.contextFor(target, options);
+    const throttles = await this.resolveAll(specs);
+    const evaluation = await evaluateThrottles(throttles, ctx, this.settings.runtime.store);
+    const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
+    if (options.response !== undefined) {
+      writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers);
+      if (retryAfter !== null) setResponseHeader(options.response, 'Retry-After', String(retryAfter));
+    }
+    return { ...evaluation, retryAfter };
+  }
+
+  /** check(), throwing ThrottledException (429, DRF's message) when throttled. */
+  async enforce(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
+    const verdict = await this.check(target, specs, options);
+    if (!verdict.allowed) throw new ThrottledException(verdict.wait);
+    return verdict;
+  }
+
+  /** Tastypie's log_throttled_access: records the access with every throttle that records accesses. */
+  async accessed(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<void> {
+    const ctx = this.contextFor(target, options);
+    const throttles = await this.resolveAll(specs);
+    await Promise.all(throttles.map((throttle) => throttle.accessed?.(ctx)));
+  }
+
+  /** The state of one throttle's bucket for a target, without changing it. */
+  async peek(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions = {}): Promise<ThrottleKeyState> {
+    const bucket = await this.bucketOf(target, spec, options);
+    const state = await this.settings.runtime.store.peek(bucket.key, bucket.windowMs);
+    return { ...state, ...bucket, remaining: Math.max(0, bucket.limit - state.count) };
+  }
+
+  /** Forgets one throttle's bucket for a target. */
+  async reset(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions = {}): Promise<void> {
+    const { key } = await this.bucketOf(target, spec, options);
+    await this.settings.runtime.store.reset(key);
+  }
+
+  /** The ThrottleContext of a target: the guard's own for a request, a synthetic one for an identity. */
+  contextFor(target: ThrottleTarget, options: ManualCheckOptions = {}): ThrottleContext {
+    if (target === null || typeof target !== 'object') {
+      throw new TypeError(`ThrottlingService: the target must be a request or { identity }, got ${target === null ? 'null' : typeof target}`);
+    }
+    const identity = (target as { identity?: unknown }).identity;
+    if (identity === undefined) return httpRequestContext(target, options.response, options.scope, this.settings);
+    if (typeof identity !== 'string' || identity.length === 0) {
+      throw new TypeError(`ThrottlingService: identity must be a non-empty string, got ${JSON.stringify(identity) ?? String(identity)}`);
+    }
+    return {
+      transport: 'http',
+      request: undefined,
+      response: options.response,
+      ident: identity,
+      user: undefined,
+      userId: null,
+      scope: options.scope,
+      controller: undefined,
+      handler: undefined,
+      method: options.method ?? '',
+      url: options.url ?? '',
+    };
+  }
+
+  private async resolveAll(specs: ThrottleSpec | readonly ThrottleSpec[]): Promise<Throttle[]> {
+    const list = Array.isArray(specs) ? specs : [specs];
+    return Promise.all(list.map((spec) => this.resolve(spec as ThrottleSpec)));
+  }
+
+  private resolve(spec: ThrottleSpec): Promise<Throttle> {
+    if (typeof spec === 'function') return this.registry.resolve(spec as Type<Throttle>);
+    if (spec === null || typeof spec !== 'object' || typeof (spec as { scope?: unknown }).scope !== 'string') {
+      throw new ThrottleConfigError(`ThrottlingService: expected a throttle class or { scope, rate }, got ${JSON.stringify(spec) ?? String(spec)}`);
+    }
+    const { scope, rate } = spec as { scope: string; rate?: RateInput };
+    const id = `${scope}\u0000${JSON.stringify(rate)}`;
+    let rateClass = this.rateClasses.get(id);
+    if (rateClass === undefined) {
+      rateClass = UserThrottle.with({ scope, rate });
+      this.rateClasses.set(id, rateClass);
+    }
+    return this.registry.resolve(rateClass).then((throttle) => {
+      // Validate once, the way the registry validates routes at boot: a bad rate is named here.
+      if (throttle instanceof SimpleRateThrottle) throttle.validate(scope, 'ThrottlingService');
+      return throttle;
+    });
+  }
+
+  private async bucketOf(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions): Promise<{ key: string; limit: number; windowMs: number }> {
+    const ctx = this.contextFor(target, options);
+    const throttle = await this.resolve(spec);
+    if (throttle instanceof SimpleRateThrottle) {
+      const check = throttle.planCheck(ctx);
+      if (check === null) throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} does not throttle this target, so it has no bucket`);
+      return { key: check.key, limit: check.limit, windowMs: check.windowMs };
+    }
+    if (throttle instanceof TastypieThrottleAdapter && throttle.inner instanceof CacheThrottle) {
+      const inner = throttle.inner;
+      return { key: inner.cacheKey(throttle.identifierFor(ctx)), limit: inner.throttleAt, windowMs: inner.timeframe * 1000 };
+    }
+    throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} keeps no bucket in the store that peek() or reset() could read`);
+  }
+}

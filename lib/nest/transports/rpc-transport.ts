@@ -1,0 +1,57 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { normalizeAddress } from '../../core/client-address.js';
+import type { ThrottleContext } from '../../throttles/throttle.js';
+import type { ThrottlingSettings } from '../throttling-settings.js';
+import { rpcMissingIdentityError, rpcThrottledError } from './rpc-errors.js';
+import type { TransportBinding } from './transport-binding.js';
+
+/**
+ * Microservice message and event handlers (@nestjs/microservices, any transport). One message is
+ * one request: the handler's argument list, created per message, is the token.
+ *
+ * A microservice's callers are usually a few other services, so the socket address would put
+ * everybody in one bucket. The identity comes from the message instead: `ident` is what the
+ * `rpcIdentity` option reads (a payload field or a function), `user` is `data.user` and `userId`
+ * what the `userId` option reads from it. A message with neither is refused, never pooled.
+ */
+export const rpcTransport: TransportBinding = {
+  requestToken: (context) => context.getArgs(),
+
+  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+    const rpc = context.switchToRpc();
+    const data = rpc.getData();
+    const rpcContext = rpc.getContext();
+    const user = data !== null && typeof data === 'object' ? data.user : undefined;
+    const id = settings.userId(data, user);
+    const userId = id === null || id === undefined ? null : String(id);
+    const identity = settings.rpcIdentity?.(data, rpcContext);
+    const pattern = describePattern(rpcContext);
+    const ident = identity === null || identity === undefined || identity === '' ? userId : normalizeAddress(String(identity));
+    if (ident === null) throw rpcMissingIdentityError(pattern);
+    return {
+      transport: 'rpc',
+      request: data,
+      response: undefined,
+      ident,
+      user,
+      userId,
+      scope,
+      controller: context.getClass(),
+      handler: context.getHandler(),
+      method: 'RPC',
+      url: pattern,
+    };
+  },
+
+  // A message reply has no headers.
+  setHeader: () => undefined,
+
+  throttledError: (wait) => rpcThrottledError(wait),
+};
+
+/** The pattern as the transport context reports it (TcpContext.getPattern(), and the like). */
+function describePattern(rpcContext: any): string {
+  const pattern = typeof rpcContext?.getPattern === 'function' ? rpcContext.getPattern() : undefined;
+  if (pattern === undefined) return '';
+  return typeof pattern === 'string' ? pattern : JSON.stringify(pattern);
+}

@@ -1,0 +1,24 @@
+import { throttledMessage } from '../throttled.exception.js';
+import { importOptionalPeer } from './optional-peer.js';
+
+type WebSocketsPackage = typeof import('@nestjs/websockets');
+
+// Nest's BaseWsExceptionFilter delivers only WsException payloads as they are; anything else
+// becomes "Internal server error". Loaded when installed: apps without gateways need no @nestjs/websockets.
+const websockets = await importOptionalPeer<WebSocketsPackage>('@nestjs/websockets');
+
+/** The payload a throttled WebSocket client receives in its `exception` event. */
+export interface WsThrottledPayload {
+  readonly status: 'error';
+  readonly message: string;
+  /** Whole seconds until the client may retry, or null when unknown. */
+  readonly retryAfter: number | null;
+}
+
+/** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */
+export function wsThrottledError(wait: number | null): Error {
+  const retryAfter = wait === null ? null : Math.ceil(wait);
+  const payload: WsThrottledPayload = { status: 'error', message: throttledMessage(retryAfter), retryAfter };
+  if (websockets === undefined) throw new Error('nestjs-throttling: a ws request was throttled but @nestjs/websockets is not installed');
+  return new websockets.WsException(payload);
+}

@@ -1,0 +1,75 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { identFromForwardedFor, normalizeAddress } from '../../core/client-address.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import type { ThrottleContext } from '../../throttles/throttle.js';
+import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { TransportBinding } from './transport-binding.js';
+import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
+import { wsThrottledError } from './ws-throttled-error.js';
+
+/**
+ * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
+ * request: the handler's argument list, created per message, is the token.
+ */
+export const wsTransport: TransportBinding = {
+  requestToken: (context) => context.getArgs(),
+
+  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+    const ws = context.switchToWs();
+    const client = ws.getClient();
+    const user = wsUserOf(client);
+    const id = settings.userId(client, user);
+    const pattern = ws.getPattern();
+    return {
+      transport: 'ws',
+      request: client,
+      response: undefined,
+      ident: wsClientIdent(client, settings.numProxies),
+      user,
+      userId: id === null || id === undefined ? null : String(id),
+      scope,
+      controller: context.getClass(),
+      handler: context.getHandler(),
+      method: 'WS',
+      url: typeof pattern === 'string' ? pattern : String(pattern ?? ''),
+    };
+  },
+
+  // A message has no response to carry headers.
+  setHeader: () => undefined,
+
+  throttledError: (wait) => wsThrottledError(wait),
+};
+
+/**
+ * Where an auth step leaves the user of a socket: socket.io's `client.data.user` (the documented
+ * per-socket store), else `client.user`, else the upgrade request's `user` (socket.io's `client.request`).
+ */
+export function wsUserOf(client: any): unknown {
+  return client?.data?.user ?? client?.user ?? client?.request?.user;
+}
+
+/**
+ * The client address of a socket, by DRF's NUM_PROXIES rules on the handshake.
+ * socket.io keeps the handshake (`client.handshake.address` / `.headers`); a native `ws` client
+ * keeps only its TCP socket, so behind proxies the gateway must hand over the upgrade request
+ * with rememberWsUpgradeRequest() in handleConnection.
+ */
+export function wsClientIdent(client: any, numProxies: number | undefined): string {
+  const handshake = client?.handshake;
+  if (handshake !== undefined) {
+    if (numProxies === undefined) return normalizeAddress(handshake.address);
+    return identFromForwardedFor(handshake.address, handshake.headers?.['x-forwarded-for'], numProxies);
+  }
+  const upgrade = wsUpgradeRequestOf(client);
+  const socketAddress: string | undefined = upgrade?.socket?.remoteAddress ?? client?._socket?.remoteAddress;
+  if (numProxies === undefined || numProxies === 0) return normalizeAddress(socketAddress);
+  if (upgrade === undefined) {
+    // Without the headers every client behind the proxy would share the proxy's bucket.
+    throw new ThrottleConfigError(
+      `ThrottlingModule: numProxies is ${numProxies} but this ws gateway did not hand over the upgrade request; ` +
+        `call rememberWsUpgradeRequest(client, request) in its handleConnection(client, request)`,
+    );
+  }
+  return identFromForwardedFor(socketAddress, upgrade.headers?.['x-forwarded-for'], numProxies);
+}

@@ -1,0 +1,70 @@
+import type { Awaitable } from '../../core/store.js';
+import { isPromise } from '../evaluate-throttles.js';
+import { ALLOWED, DENIED, type Throttle, type ThrottleContext, type ThrottleDecision } from '../throttle.js';
+import { NoThrottle, type TastypieStyleThrottle, tastypieIdentifier } from './no-throttle.js';
+
+/** True for a class whose instances have Tastypie's shouldBeThrottled/accessed and no allowRequest. */
+export function isTastypieStyleClass(candidate: unknown): boolean {
+  const prototype = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype : undefined;
+  return typeof prototype?.shouldBeThrottled === 'function' && typeof prototype.accessed === 'function' && typeof prototype.allowRequest !== 'function';
+}
+
+/**
+ * Whether a throttle class records accesses after the handler, so its routes need the access
+ * interceptor. NoThrottle's no-op does not count.
+ */
+export function recordsAccesses(candidate: unknown): boolean {
+  const accessed = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype?.accessed : undefined;
+  return typeof accessed === 'function' && accessed !== NoThrottle.prototype.accessed;
+}
+
+/**
+ * Runs a Tastypie-style throttle as a Throttle: the identifier comes from the request (the
+ * throttle's identifierFor(), else the username, the user's id or the client address), `shouldBeThrottled`
+ * becomes allowRequest and `accessed(identifier, ctx)` becomes accessed(ctx).
+ */
+export class TastypieThrottleAdapter implements Throttle {
+  /** Present only when the throttle records something, so routes without it skip the interceptor. */
+  readonly accessed?: (ctx: ThrottleContext) => Awaitable<void>;
+
+  constructor(readonly inner: TastypieStyleThrottle & Partial<Pick<NoThrottle, 'identifierFor' | 'check'>>) {
+    if (typeof inner.accessed === 'function' && inner.accessed !== NoThrottle.prototype.accessed) {
+      this.accessed = (ctx) => inner.accessed(this.identifierFor(ctx), ctx);
+    }
+  }
+
+  identifierFor(ctx: ThrottleContext): string {
+    return typeof this.inner.identifierFor === 'function' ? this.inner.identifierFor(ctx) : tastypieIdentifier(ctx);
+  }
+
+  allowRequest(ctx: ThrottleContext): Awaitable<boolean | ThrottleDecision> {
+    const identifier = this.identifierFor(ctx);
+    if (typeof this.inner.check === 'function') return this.inner.check(identifier, ctx);
+    const answer = this.inner.shouldBeThrottled(identifier, ctx);
+    return isPromise(answer) ? answer.then(fromTastypieAnswer) : fromTastypieAnswer(answer);
+  }
+}
+
+/** Tastypie's truthiness: false (or 0) lets through, true throttles with no known wait, n > 0 waits n s. */
+export function fromTastypieAnswer(answer: boolean | number | null | undefined): ThrottleDecision {
+  if (answer === true) return DENIED;
+  if (typeof answer === 'number' && answer > 0 && Number.isFinite(answer)) return { allowed: false, wait: answer };
+  return ALLOWED;
+}
+
+/**
+ * The Throttle to run for a freshly resolved throttle instance: Tastypie-style ones are checked
+ * (throttleAt, timeframe, an access log for CacheDBThrottle) and adapted.
+ */
+export function prepareThrottle(instance: unknown, where: string): Throttle {
+  const ready = (instance as { assertReady?: (where: string) => void }).assertReady;
+  if (typeof ready === 'function') ready.call(instance, where);
+  return asThrottle(instance);
+}
+
+/** The Throttle to run for a throttle instance: Tastypie-style ones are adapted. */
+export function asThrottle(instance: unknown): Throttle {
+  const candidate = instance as Partial<Throttle & TastypieStyleThrottle>;
+  if (typeof candidate.allowRequest === 'function') return candidate as Throttle;
+  return new TastypieThrottleAdapter(candidate as TastypieStyleThrottle);
+}

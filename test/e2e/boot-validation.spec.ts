@@ -1,0 +1,173 @@
+import { Controller, Get, Injectable } from '@nestjs/common';
+import { describe, expect, test } from '@jest/globals';
+import {
+  MemoryThrottleStore,
+  ScopedThrottle,
+  type Throttle,
+  ThrottleClasses,
+  ThrottleConfigError,
+  type ThrottleContext,
+  ThrottleScope,
+  type ThrottlingModuleOptions,
+  UserThrottle,
+} from '../../lib/index.js';
+import { bootError } from '../support/http-app.js';
+import { testModule } from '../support/test-app.js';
+
+@Controller('defaults')
+class DefaultsController {
+  @Get() list() { return 'ok'; }
+}
+
+class NotAThrottle {
+  check() { return true; }
+}
+
+/** Boots an app and returns the message of the error that stopped it. */
+async function failure(options: ThrottlingModuleOptions, controllers: any[] = [DefaultsController], providers: any[] = []): Promise<string> {
+  const error = await bootError(testModule({ options, controllers, providers }));
+  expect(error).toBeInstanceOf(ThrottleConfigError);
+  return error!.message;
+}
+
+describe('options are validated at boot, naming the throttle, the scope and the bad value', () => {
+  test('a valid configuration boots', async () => {
+    expect(await bootError(testModule({ options: { defaultThrottles: [UserThrottle], rates: { user: '100/day' } }, controllers: [DefaultsController] }))).toBeUndefined();
+  });
+
+  test('a malformed rate for a scope in use', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle], rates: { user: '100/dya' } });
+    expect(message).toContain('UserThrottle');
+    expect(message).toContain("scope 'user'");
+    expect(message).toContain("'100/dya'");
+    expect(message).toContain('DefaultsController.list');
+  });
+
+  test.each(['-1/min', '1.5/min', 'abc', '5/ms'])('a malformed rate %j', async (rate) => {
+    const message = await failure({ defaultThrottles: [UserThrottle], rates: { user: rate } });
+    expect(message).toContain("scope 'user'");
+    expect(message).toContain(`'${rate}'`);
+  });
+
+  test('a malformed rate that no route uses still fails the boot', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle], rates: { user: '10/min', uploads: '20/dya' } });
+    expect(message).toContain('rates.uploads');
+    expect(message).toContain("'20/dya'");
+  });
+
+  test('a malformed rate fixed on a throttle class', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle.with({ scope: 'burst', rate: '60/mni' })] });
+    expect(message).toContain('UserThrottle(burst, 60/mni)');
+    expect(message).toContain("scope 'burst'");
+    expect(message).toContain("'60/mni'");
+  });
+
+  test('a scope with no rate (defaultThrottles)', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle], rates: {} });
+    expect(message).toContain('UserThrottle');
+    expect(message).toContain("scope 'user'");
+    expect(message).toContain('has no rate');
+  });
+
+  test('a @ThrottleScope with no rate (ScopedThrottle)', async () => {
+    @Controller('uploads')
+    @ThrottleClasses(ScopedThrottle)
+    class UploadsController {
+      @Get() @ThrottleScope('uploads') upload() { return 'ok'; }
+    }
+    const message = await failure({ rates: { contacts: '10/min' } }, [UploadsController]);
+    expect(message).toContain('UploadsController.upload');
+    expect(message).toContain('ScopedThrottle');
+    expect(message).toContain("'uploads'");
+  });
+
+  test('a .with({ scope }) variant whose scope has no rate', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle.with({ scope: 'burst' })], rates: { user: '10/min' } });
+    expect(message).toContain('UserThrottle(burst)');
+    expect(message).toContain("'burst'");
+  });
+
+  test('a defaultThrottles entry that is not a throttle class', async () => {
+    const message = await failure({ defaultThrottles: [UserThrottle, NotAThrottle as never], rates: { user: '10/min' } });
+    expect(message).toContain('defaultThrottles[1]');
+    expect(message).toContain('NotAThrottle');
+    expect(message).toContain('is not a throttle class');
+  });
+
+  test('a defaultThrottles entry that is a string', async () => {
+    const message = await failure({ defaultThrottles: ['user' as never] });
+    expect(message).toContain('defaultThrottles[0]');
+    expect(message).toContain("'user'");
+  });
+
+  test('defaultThrottles that is not a list', async () => {
+    expect(await failure({ defaultThrottles: UserThrottle as never })).toContain('defaultThrottles must be an array');
+  });
+
+  test('@ThrottleClasses() naming something that is not a throttle class', async () => {
+    @Controller('odd')
+    class OddController {
+      @Get() @ThrottleClasses(NotAThrottle as never) odd() { return 'ok'; }
+    }
+    const message = await failure({}, [OddController]);
+    expect(message).toContain('OddController.odd');
+    expect(message).toContain('NotAThrottle');
+  });
+
+  test('a throttle whose dependencies cannot be resolved', async () => {
+    @Injectable()
+    class MissingService {}
+    @Injectable()
+    class NeedsService implements Throttle {
+      constructor(readonly service: MissingService) {}
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+    @Controller('needs')
+    class NeedsController {
+      @Get() @ThrottleClasses(NeedsService) get() { return 'ok'; }
+    }
+    const message = await failure({}, [NeedsController]);
+    expect(message).toContain('NeedsController.get');
+    expect(message).toContain('cannot create throttle NeedsService');
+  });
+
+  test('an unknown option', async () => {
+    const message = await failure({ rate: '5/min' } as never);
+    expect(message).toContain("unknown option 'rate'");
+  });
+
+  test.each([
+    [-1, 'got -1'],
+    [1.5, 'got 1.5'],
+    ['1', "got '1'"],
+  ])('numProxies %p', async (numProxies, quoted) => {
+    const message = await failure({ numProxies: numProxies as never });
+    expect(message).toContain('numProxies');
+    expect(message).toContain(quoted);
+  });
+
+  test('headers that is not a known mode', async () => {
+    expect(await failure({ headers: 'ieft' as never })).toContain("got 'ieft'");
+  });
+
+  test('rates that is not an object', async () => {
+    expect(await failure({ rates: '100/day' as never })).toContain("got '100/day'");
+  });
+
+  test('a store that does not implement ThrottleStore', async () => {
+    expect(await failure({ store: { hit() {} } as never })).toContain('missing record()');
+  });
+
+  test('maxKeys with a store of your own', async () => {
+    expect(await failure({ store: new MemoryThrottleStore(), maxKeys: 10 })).toContain('maxKeys applies to the default memory store only');
+  });
+
+  test('a clock or userId that is not a function', async () => {
+    expect(await failure({ clock: 5 as never })).toContain('clock must be a function');
+    expect(await failure({ userId: 'id' as never })).toContain("got 'id'");
+  });
+
+  test('enforceAt that is neither guard nor interceptor', async () => {
+    expect(await failure({ enforceAt: 'middleware' as never })).toContain("got 'middleware'");
+  });
+});

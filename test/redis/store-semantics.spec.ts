@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import KeyvRedis from '@keyv/redis';
+import KeyvValkey from '@keyv/valkey';
+import { createCache, type Cache } from 'cache-manager';
+import { Redis } from 'ioredis';
+import IoValkey from 'iovalkey';
+import { Keyv } from 'keyv';
+import { createClient } from 'redis';
+import { CacheManagerThrottleStore, MemoryThrottleStore, RedisThrottleStore } from '../../lib/index.js';
+import { THROTTLE_SCRIPT_SHA } from '../../lib/stores/redis/throttle-script.js';
+import { REDIS_URL, serviceAvailable } from '../support/services.js';
+import { deleteKeys, runPrefix } from './support/redis-keys.js';
+import { RedisServerProcess } from './support/redis-server-process.js';
+import { describeStoreSemantics } from './support/store-semantics.js';
+
+const runs = await serviceAvailable('Redis', REDIS_URL);
+const suite = runs ? describe : describe.skip;
+const prefix = runPrefix('semantics');
+
+// The reference: the embedded store, on the same spec.
+describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
+
+suite('on real Redis', () => {
+  const io = new Redis(REDIS_URL, { lazyConnect: true });
+  const valkey = new IoValkey.default(REDIS_URL, { lazyConnect: true });
+  const nodeRedis = createClient({ url: REDIS_URL });
+  let keyvRedisCache: Cache;
+  let keyvValkeyCache: Cache;
+  let keyvRedis: KeyvRedis<unknown>;
+  let keyvValkey: KeyvValkey;
+
+  beforeAll(async () => {
+    await Promise.all([io.connect(), valkey.connect(), nodeRedis.connect()]);
+    keyvRedis = new KeyvRedis(REDIS_URL);
+    keyvValkey = new KeyvValkey(REDIS_URL);
+    keyvRedisCache = createCache({ stores: [new Keyv({ store: keyvRedis })] });
+    keyvValkeyCache = createCache({ stores: [new Keyv({ store: keyvValkey })] });
+  });
+
+  afterAll(async () => {
+    await deleteKeys(prefix);
+    await Promise.all([io.quit(), valkey.quit(), nodeRedis.close(), keyvRedis.disconnect(), keyvValkey.disconnect()]);
+  });
+
+  describeStoreSemantics('RedisThrottleStore over ioredis', (clock) => ({ store: new RedisThrottleStore(io, { keyPrefix: `${prefix}io:`, clock }) }));
+  describeStoreSemantics('RedisThrottleStore over node-redis', (clock) => ({ store: new RedisThrottleStore(nodeRedis, { keyPrefix: `${prefix}nr:`, clock }) }));
+  describeStoreSemantics('RedisThrottleStore over iovalkey', (clock) => ({ store: new RedisThrottleStore(valkey, { keyPrefix: `${prefix}vk:`, clock }) }));
+  describeStoreSemantics('CacheManagerThrottleStore on a @keyv/redis cache', (clock) => ({ store: new CacheManagerThrottleStore(keyvRedisCache, { keyPrefix: `${prefix}kr:`, clock }) }));
+  describeStoreSemantics('CacheManagerThrottleStore on a @keyv/valkey cache', (clock) => ({ store: new CacheManagerThrottleStore(keyvValkeyCache, { keyPrefix: `${prefix}kv:`, clock }) }));
+
+  describe('Redis specifics', () => {
+    const check = (key: string, limit = 5, windowMs = 60_000) => ({ key, limit, windowMs, record: true });
+
+    test('without a clock the time is the Redis server time, in milliseconds', async () => {
+      const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}time:` });
+      const [serverSeconds, micros] = await io.time();
+      const [result] = await store.hit([check('throttle_time_a')]);
+      const serverMs = Number(serverSeconds) * 1000 + Math.floor(Number(micros) / 1000);
+      expect(result.now).toBeGreaterThanOrEqual(serverMs);
+      expect(result.now - serverMs).toBeLessThan(1000);
+      expect(Number.isInteger(result.now)).toBe(true);
+    });
+
+    test('keys expire on their own after their retention, and carry the identity as hash tag', async () => {
+      const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}ttl:` });
+      await store.hit([check('throttle_user_42', 5, 2_000), { ...check('throttle_burst_42', 5, 1_000), ttlMs: 30_000 }]);
+      expect(await io.exists(`${prefix}ttl:throttle_user_{42}`, `${prefix}ttl:throttle_burst_{42}`)).toBe(2);
+      const userTtl = await io.pttl(`${prefix}ttl:throttle_user_{42}`);
+      const burstTtl = await io.pttl(`${prefix}ttl:throttle_burst_{42}`);
+      expect(userTtl).toBeGreaterThan(0);
+      expect(userTtl).toBeLessThanOrEqual(2_000);
+      expect(burstTtl).toBeGreaterThan(2_000);
+      expect(burstTtl).toBeLessThanOrEqual(30_000);
+    });
+
+    test('the key prefix defaults to throttle:', async () => {
+      const store = new RedisThrottleStore(io);
+      expect(store.redisKey('throttle_anon_127.0.0.1')).toBe('throttle:throttle_anon_{127.0.0.1}');
+      expect(store.redisKey('no-identity')).toBe('throttle:{no-identity}');
+    });
+
+    test('a flushed script cache (restart, failover) is reloaded on NOSCRIPT, for every client', async () => {
+      for (const client of [io, nodeRedis, valkey]) {
+        const store = new RedisThrottleStore(client, { keyPrefix: `${prefix}noscript:` });
+        await io.script('FLUSH');
+        expect(await io.script('EXISTS', THROTTLE_SCRIPT_SHA)).toEqual([0]);
+        expect((await store.hit([check('throttle_flush_x', 100)]))[0].allowed).toBe(true);
+        expect(await io.script('EXISTS', THROTTLE_SCRIPT_SHA)).toEqual([1]);
+      }
+    });
+
+    test('one request with three throttles is one Redis command', async () => {
+      // A server of this test's own: nothing else sends it commands between the two readings.
+      const server = await RedisServerProcess.start();
+      const own = new Redis(server.url);
+      try {
+        const store = new RedisThrottleStore(own, { keyPrefix: `${prefix}one:` });
+        await store.hit([check('throttle_warm_1')]);
+        const before = await commandCalls(own);
+        for (let i = 0; i < 10; i++) await store.hit([check('throttle_anon_9'), check('throttle_user_9'), check('throttle_uploads_9')]);
+        const after = await commandCalls(own);
+        // Commandstats also counts what the script calls inside Redis; the client sent the rest
+        // (INFO itself counts once between the two readings).
+        expect(after.sentByClients - before.sentByClients - 1).toBe(10);
+        expect(after.evalsha - before.evalsha).toBe(10);
+      } finally {
+        own.disconnect();
+        await server.stop();
+      }
+    });
+
+    test('a client that is not a Redis client is refused with a clear error', () => {
+      expect(() => new RedisThrottleStore({ get() {} })).toThrow('RedisThrottleStore needs a Redis client (ioredis, iovalkey, or node-redis createClient()/createCluster()), got an instance of Object');
+      expect(() => new RedisThrottleStore(undefined)).toThrow('got undefined');
+    });
+
+    test('the cache-manager store takes the atomic path only on a Redis or Valkey backed cache', () => {
+      expect(new CacheManagerThrottleStore(keyvRedisCache).isAtomic).toBe(true);
+      expect(new CacheManagerThrottleStore(keyvValkeyCache).isAtomic).toBe(true);
+      expect(new CacheManagerThrottleStore(createCache()).isAtomic).toBe(false);
+    });
+  });
+});
+
+/** The commands our Lua script calls inside Redis: counted by commandstats, never sent by a client. */
+const SCRIPT_INTERNAL = new Set(['time', 'zremrangebyscore', 'zcount', 'zrangebyscore', 'zadd', 'pexpire']);
+
+async function commandCalls(redis: Redis): Promise<{ sentByClients: number; evalsha: number }> {
+  const info = await redis.info('commandstats');
+  let sentByClients = 0;
+  let evalsha = 0;
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (!SCRIPT_INTERNAL.has(match[1])) sentByClients += Number(match[2]);
+    if (match[1] === 'evalsha') evalsha = Number(match[2]);
+  }
+  return { sentByClients, evalsha };
+}

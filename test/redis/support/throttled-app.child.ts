@@ -1,0 +1,58 @@
+// One app instance of a multi-process test, started with child_process.fork():
+//   node --import ./test/redis/support/ts-register.mjs throttled-app.child.ts <json config>
+// config: { redisUrl, keyPrefix, rate, platform: 'express' | 'fastify', clockOffsetMs }
+// Listens on an ephemeral loopback port, sends { port } to the parent, exits on 'stop' or disconnect.
+import 'reflect-metadata';
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Redis } from 'ioredis';
+import { AnonThrottle, RedisThrottleStore, ThrottlingModule } from '../../../lib/index.js';
+
+interface ChildConfig {
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly rate: string;
+  readonly platform: 'express' | 'fastify';
+  /** This instance's clock runs this far from the real one: the store must not care. */
+  readonly clockOffsetMs: number;
+}
+
+const config = JSON.parse(process.argv[2]) as ChildConfig;
+const redis = new Redis(config.redisUrl);
+
+@Controller()
+class HelloController {
+  @Get('hello')
+  hello() {
+    return { pid: process.pid };
+  }
+}
+
+@Module({
+  imports: [
+    ThrottlingModule.forRoot({
+      defaultThrottles: [AnonThrottle],
+      rates: { anon: config.rate },
+      store: new RedisThrottleStore(redis, { keyPrefix: config.keyPrefix }),
+      clock: () => Date.now() + config.clockOffsetMs,
+      storeTimeout: 5000,
+    }),
+  ],
+  controllers: [HelloController],
+})
+class ChildAppModule {}
+
+const app = await NestFactory.create(ChildAppModule, config.platform === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+await app.listen(0, '127.0.0.1');
+const address = app.getHttpServer().address() as { port: number };
+process.send!({ port: address.port });
+
+const stop = async () => {
+  await app.close();
+  redis.disconnect();
+  process.exit(0);
+};
+process.on('message', (message) => message === 'stop' && void stop());
+process.on('disconnect', () => void stop());

@@ -1,0 +1,232 @@
+/**
+ * GraphQL resolvers behind the global guard, through real HTTP: Apollo on Express and Mercurius on
+ * Fastify. Queries and mutations count, one operation counts once whatever its root fields, field
+ * resolvers do not count unless decorated, and the throttled error speaks GraphQL.
+ */
+import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { Args, Field, ID, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, GraphQLModule } from '@nestjs/graphql';
+import request from 'supertest';
+import { AnonThrottle, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { type Platform, startApp } from '../support/http-app.js';
+import { SuccessLogThrottle } from './support/success-log.throttle.js';
+
+// @nestjs/apollo loads @as-integrations/express5 on Express; it is not installed in this tree.
+jest.unstable_mockModule('@as-integrations/express5', () => import('./support/apollo-express-integration.js'), { virtual: true });
+// Mercurius requires @fastify/static (for its GraphiQL page, off here), whose ESM-only dependency Jest
+// cannot require() on Node 20; a plugin that is never registered stands in for it.
+jest.mock('@fastify/static', () => Object.assign(async () => undefined, { default: async () => undefined }));
+const { ApolloDriver } = await import('@nestjs/apollo');
+const { MercuriusDriver } = await import('@nestjs/mercurius');
+
+@ObjectType()
+class Contact {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+}
+
+const CONTACTS: Contact[] = [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `contact ${n}` }));
+let friendCalls = 0;
+let tagCalls = 0;
+
+@Resolver(() => Contact)
+class ContactsResolver {
+  @Query(() => [Contact]) contacts(): Contact[] { return CONTACTS; }
+  @Query(() => Int) contactCount(): number { return CONTACTS.length; }
+  @Mutation(() => Contact) addContact(@Args('name') name: string): Contact { return { id: '6', name }; }
+
+  @Mutation(() => Boolean)
+  @ThrottleClasses(ScopedThrottle)
+  @ThrottleScope('uploads')
+  uploadPhoto(): boolean { return true; }
+
+  @Query(() => Boolean)
+  @ThrottleClasses()
+  health(): boolean { return true; }
+
+  @Mutation(() => Boolean)
+  @ThrottleClasses(SuccessLogThrottle)
+  logged(@Args('fail') fail: boolean): boolean {
+    if (fail) throw new Error('failed on purpose');
+    return true;
+  }
+
+  // Runs once per contact: never a request of its own.
+  @ResolveField(() => Int) friends(@Parent() contact: Contact): number { friendCalls++; return Number(contact.id) * 2; }
+
+  // Decorated: throttled on its own bucket, once per operation however many contacts it resolves.
+  @ResolveField(() => [String])
+  @ThrottleClasses(UserThrottle.with({ scope: 'tags', rate: '2/min' }))
+  tags(): string[] { tagCalls++; return ['a']; }
+}
+
+type Server = 'apollo/express' | 'mercurius/fastify';
+const SERVERS: Server[] = ['apollo/express', 'mercurius/fastify'];
+
+/** Authenticates from `x-user-id`, as a GraphQL auth step that sets `req.user` would. */
+function authenticate(req: any): any {
+  const id = req.headers['x-user-id'];
+  if (typeof id === 'string' && id.length > 0) req.user = { id };
+  return req;
+}
+
+function graphqlModule(server: Server): DynamicModule {
+  const common = { autoSchemaFile: true as const, fieldResolverEnhancers: ['guards' as const] };
+  if (server === 'apollo/express') {
+    return GraphQLModule.forRoot({ ...common, driver: ApolloDriver, graphiql: false, context: ({ req }: { req: any }) => ({ req: authenticate(req) }) } as any);
+  }
+  // Mercurius hands (request, reply) to the context function and adds `reply` to the context.
+  return GraphQLModule.forRoot({ ...common, driver: MercuriusDriver, context: (request: any) => { authenticate(request); return {}; } } as any);
+}
+
+function appModule(server: Server, options: ThrottlingModuleOptions): Type<unknown> {
+  class GraphQLAppModule {}
+  Module({ imports: [ThrottlingModule.forRoot(options), graphqlModule(server)], providers: [ContactsResolver] })(GraphQLAppModule);
+  return GraphQLAppModule;
+}
+
+describe.each(SERVERS)('GraphQL on %s', (server) => {
+  const platform: Platform = server === 'apollo/express' ? 'express' : 'fastify';
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function boot(options: ThrottlingModuleOptions = {}) {
+    const clock = new FakeClock();
+    const rates = { anon: '3/min', user: '3/min', uploads: '1/min', ...options.rates };
+    app = await startApp(platform, appModule(server, { defaultThrottles: [AnonThrottle, UserThrottle], clock: clock.read, ...options, rates }));
+    const http = app.getHttpServer();
+    const gql = (query: string, user?: string) => {
+      const call = request(http).post('/graphql').set('content-type', 'application/json');
+      return (user === undefined ? call : call.set('x-user-id', user)).send({ query });
+    };
+    return { clock, gql };
+  }
+
+  function expectThrottled(res: request.Response, retryAfter: number) {
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors[0].message).toBe(`Request was throttled. Expected available in ${retryAfter} ${retryAfter === 1 ? 'second' : 'seconds'}.`);
+    expect(res.body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter });
+    expect(res.headers['retry-after']).toBe(String(retryAfter));
+  }
+
+  test('the fourth query in a minute is throttled with code TOO_MANY_REQUESTS, retryAfter and Retry-After', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) {
+      const ok = await gql('{ contactCount }').expect(200);
+      expect(ok.body).toEqual({ data: { contactCount: 5 } });
+    }
+    const throttled = await gql('{ contactCount }');
+    expectThrottled(throttled, 60);
+    expect(throttled.body.data).toBeNull();
+  });
+
+  test('rate-limit headers go on the HTTP response of a GraphQL request', async () => {
+    const { gql } = await boot();
+    const res = await gql('{ contactCount }').expect(200);
+    expect(res.headers['ratelimit']).toBe('"anon";r=2;t=60, "user";r=2;t=60');
+  });
+
+  test('mutations count like queries', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) await gql('mutation { addContact(name: "x") { id } }').expect(200);
+    expectThrottled(await gql('mutation { addContact(name: "y") { id } }'), 60);
+    expectThrottled(await gql('{ contactCount }'), 60);
+  });
+
+  test('one operation with several root fields counts once', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) {
+      const ok = await gql('{ a: contactCount b: contactCount contacts { id } }').expect(200);
+      expect(ok.body.errors).toBeUndefined();
+      expect(ok.body.data.a).toBe(5);
+    }
+    expectThrottled(await gql('{ contactCount }'), 60);
+  });
+
+  test('field resolvers are not counted, even with guards enabled on them', async () => {
+    const { gql } = await boot();
+    friendCalls = 0;
+    for (let i = 0; i < 3; i++) {
+      const ok = await gql('{ contacts { id friends } }').expect(200);
+      expect(ok.body.errors).toBeUndefined();
+      expect(ok.body.data.contacts.map((c: { friends: number }) => c.friends)).toEqual([2, 4, 6, 8, 10]);
+    }
+    expect(friendCalls).toBe(15);
+    expectThrottled(await gql('{ contactCount }'), 60);
+  });
+
+  test('a decorated field resolver counts once per operation on its own bucket', async () => {
+    const { gql } = await boot({ rates: { user: '10/min' } });
+    tagCalls = 0;
+    for (let i = 0; i < 2; i++) {
+      const ok = await gql('{ contacts { id tags } }', 'alice').expect(200);
+      expect(ok.body.errors).toBeUndefined();
+    }
+    expect(tagCalls).toBe(10);
+    const throttled = await gql('{ contacts { id tags } }', 'alice').expect(200);
+    // The root field passed; each contact's `tags` is refused with the throttled error.
+    expect(throttled.body.errors.length).toBeGreaterThan(0);
+    expect(throttled.body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter: 60 });
+    expect(throttled.body.errors[0].path.map(String)).toEqual(['contacts', '0', 'tags']);
+    // Another user's tags bucket is untouched.
+    const bob = await gql('{ contacts { id tags } }', 'bob').expect(200);
+    expect(bob.body.errors).toBeUndefined();
+  });
+
+  test('each user has their own bucket; anonymous clients have theirs', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) await gql('{ contactCount }', 'alice').expect(200);
+    expectThrottled(await gql('{ contactCount }', 'alice'), 60);
+    for (let i = 0; i < 3; i++) {
+      const ok = await gql('{ contactCount }', 'bob');
+      expect(ok.body.errors).toBeUndefined();
+    }
+    const anon = await gql('{ contactCount }');
+    expect(anon.body.errors).toBeUndefined();
+  });
+
+  test('a scoped mutation has its own bucket, shared by nothing else', async () => {
+    const { gql } = await boot();
+    const first = await gql('mutation { uploadPhoto }', 'alice');
+    expect(first.body).toEqual({ data: { uploadPhoto: true } });
+    expectThrottled(await gql("mutation { uploadPhoto }", "alice"), 60);
+    // The default throttles never saw the scoped mutation.
+    for (let i = 0; i < 3; i++) expect((await gql('{ contactCount }', 'alice')).body.errors).toBeUndefined();
+    expect((await gql('mutation { uploadPhoto }', 'bob')).body.errors).toBeUndefined();
+  });
+
+  test('@ThrottleClasses() with no throttles leaves a query unthrottled', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) await gql('{ contactCount }');
+    for (let i = 0; i < 5; i++) expect((await gql('{ health }')).body).toEqual({ data: { health: true } });
+  });
+
+  test('Retry-After follows DRF: 3/min at t=0, 20, 40 waits 20 s, then 40 s later', async () => {
+    const { gql, clock } = await boot({ rates: { anon: '3/min' } });
+    for (const t of [0, 20, 40]) {
+      clock.set(t);
+      expect((await gql('{ contactCount }')).body.errors).toBeUndefined();
+    }
+    clock.set(40);
+    expectThrottled(await gql('{ contactCount }'), 20);
+    clock.set(60);
+    expect((await gql('{ contactCount }')).body.errors).toBeUndefined();
+    clock.set(60);
+    expectThrottled(await gql('{ contactCount }'), 20);
+    clock.set(70);
+    expectThrottled(await gql('{ contactCount }'), 10);
+  });
+
+  test('accessed() runs once per operation whose resolver succeeded (Tastypie)', async () => {
+    const { gql } = await boot();
+    SuccessLogThrottle.entries.length = 0;
+    expect((await gql('mutation { logged(fail: false) }', 'alice')).body).toEqual({ data: { logged: true } });
+    expect((await gql('mutation { logged(fail: true) }', 'alice')).body.errors[0].message).toBe('failed on purpose');
+    expect((await gql('mutation { a: logged(fail: false) b: logged(fail: false) }', 'bob')).body.errors).toBeUndefined();
+    expect(SuccessLogThrottle.entries).toEqual(['graphql Mutation.logged alice', 'graphql Mutation.logged bob']);
+  });
+});
