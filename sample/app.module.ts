@@ -4,6 +4,8 @@ import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
 import { ContactsModule } from './contacts/contacts.module.js';
 import { HealthController } from './health.controller.js';
 import { PlansModule } from './plans/plans.module.js';
+import { SearchModule } from './search/search.module.js';
+import { LoginModule } from './login/login.module.js';
 import { ChatModule } from './gateway/chat.module.js';
 
 /**
@@ -19,6 +21,8 @@ import { ChatModule } from './gateway/chat.module.js';
     }),
     ContactsModule,
     PlansModule,
+    SearchModule,
+    LoginModule,
     ChatModule,
   ],
   controllers: [HealthController],

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { MemoryThrottleStore } from './memory-throttle-store.js';
 import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
 
@@ -53,6 +54,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
   private downSince: number | null = null;
   private nextProbeAt = 0;
   private probing = false;
+  private readonly deadlines: DeadlineQueue;
 
   constructor(
     readonly inner: ThrottleStore,
@@ -63,6 +65,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
       throw new ThrottleConfigError(`onStoreError must be 'allow', 'deny' or 'local', got ${JSON.stringify(this.policy)}`);
     }
     this.timeoutMs = positive(options.timeoutMs ?? 100, 'storeTimeout');
+    this.deadlines = new DeadlineQueue(this.timeoutMs);
     this.retryIntervalMs = positive(options.retryIntervalMs ?? 1000, 'retryIntervalMs');
     this.clock = options.clock ?? systemClock;
     this.onStateChange = options.onStateChange;
@@ -105,6 +108,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
   }
 
   async close(): Promise<void> {
+    this.deadlines.clear();
     this.local?.close();
     if (this.closeInner) await this.inner.close?.();
   }
@@ -139,25 +143,23 @@ export class FailSafeThrottleStore implements ThrottleStore {
   /** The call, or a StoreTimeoutError after timeoutMs; a late reply or rejection is swallowed. */
   private bounded<T>(call: () => Awaitable<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new StoreTimeoutError(this.timeoutMs));
-      }, this.timeoutMs);
-      timer.unref?.();
-      const finish = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        outcome();
-      };
+      const waiter = this.deadlines.add(() => reject(new StoreTimeoutError(this.timeoutMs)));
       try {
         Promise.resolve(call()).then(
-          (value) => finish(() => resolve(value)),
-          (error) => finish(() => reject(error)),
+          (value) => {
+            if (waiter.settled) return;
+            waiter.settled = true;
+            resolve(value);
+          },
+          (error) => {
+            if (waiter.settled) return;
+            waiter.settled = true;
+            reject(error);
+          },
         );
       } catch (error) {
-        finish(() => reject(error));
+        waiter.settled = true;
+        reject(error);
       }
     });
   }

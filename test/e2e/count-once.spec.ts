@@ -1,5 +1,5 @@
 import { Controller, Get, type INestApplication, Module, UseGuards } from '@nestjs/common';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import request from 'supertest';
 import { ThrottleClasses, ThrottlingGuard, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -30,9 +30,13 @@ function featureModule(options: ThrottlingModuleOptions) {
 describe.each(PLATFORMS)('a request is counted once on %s', (platform: Platform) => {
   let app: INestApplication | undefined;
   afterEach(async () => {
+    jest.restoreAllMocks();
     await app?.close();
     app = undefined;
   });
+
+  /** Counts guard runs, to show the guard really ran twice per request while the request counted once. */
+  const spyOnGuard = () => jest.spyOn(ThrottlingGuard.prototype, 'canActivate');
 
   async function firstThrottled(path: string): Promise<number> {
     const server = app!.getHttpServer();
@@ -50,12 +54,16 @@ describe.each(PLATFORMS)('a request is counted once on %s', (platform: Platform)
   test('ThrottlingModule.forRoot imported twice with different options (two global guards): still counted once', async () => {
     const clock = new FakeClock();
     app = await startApp(platform, testModule({ options: { clock: clock.read }, imports: [featureModule({ clock: clock.read, headers: 'both' })] }));
+    const guard = spyOnGuard();
     expect(await firstThrottled('/feature')).toBe(4);
+    expect(guard).toHaveBeenCalledTimes(7); // twice for each of 3 allowed requests; the 429 stops at the first
   });
 
   test('@UseGuards(ThrottlingGuard) on a controller as well as the global guard: the 4th request is the first 429', async () => {
     const clock = new FakeClock();
     app = await startApp(platform, testModule({ options: { clock: clock.read }, controllers: [GuardedController] }));
+    const guard = spyOnGuard();
     expect(await firstThrottled('/guarded')).toBe(4);
+    expect(guard).toHaveBeenCalledTimes(7); // twice for each of 3 allowed requests; the 429 stops at the first
   });
 });

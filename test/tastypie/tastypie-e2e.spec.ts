@@ -107,6 +107,9 @@ class DefaultController {
   @Get() get() {
     return { ok: true };
   }
+  @Get('private') @UseGuards(RequireUserGuard) mine() {
+    return { ok: true };
+  }
   @Get('bad') bad() {
     throw new BadRequestException();
   }
@@ -245,6 +248,8 @@ describe.each(PLATFORMS)('Tastypie throttles over HTTP on %s', (platform) => {
     try {
       const server = app.getHttpServer();
       await request(server).get('/default/bad').expect(400);
+      // The global guard passed it, then the route's auth guard refused it: not an access.
+      await request(server).get('/default/private').expect(401);
       await request(server).get('/default').expect(200);
       await request(server).get('/default').expect(429);
     } finally {

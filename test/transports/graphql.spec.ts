@@ -3,9 +3,12 @@
  * Fastify. Queries and mutations count, one operation counts once whatever its root fields, field
  * resolvers do not count unless decorated, and the throttled error speaks GraphQL.
  */
-import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
-import { Args, Field, ID, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, GraphQLModule } from '@nestjs/graphql';
+import { type CanActivate, type DynamicModule, type ExecutionContext, type INestApplication, Injectable, Module, type Type, UseGuards } from '@nestjs/common';
+import { afterAll, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
+import { Args, Field, ID, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, GraphQLModule, Subscription } from '@nestjs/graphql';
+import { createClient } from 'graphql-ws';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import request from 'supertest';
 import { AnonThrottle, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -52,6 +55,13 @@ class ContactsResolver {
     return true;
   }
 
+  // A subscription is a stream, not a request: not counted unless decorated.
+  @Subscription(() => String) ticks() { return oneEvent('ticks', 'tick'); }
+
+  @Subscription(() => String)
+  @ThrottleClasses(UserThrottle.with({ scope: 'alerts', rate: '1/min' }))
+  alerts() { return oneEvent('alerts', 'alert'); }
+
   // Runs once per contact: never a request of its own.
   @ResolveField(() => Int) friends(@Parent() contact: Contact): number { friendCalls++; return Number(contact.id) * 2; }
 
@@ -59,6 +69,29 @@ class ContactsResolver {
   @ResolveField(() => [String])
   @ThrottleClasses(UserThrottle.with({ scope: 'tags', rate: '2/min' }))
   tags(): string[] { tagCalls++; return ['a']; }
+}
+
+/** A subscription source that publishes one event and ends. */
+async function* oneEvent(field: string, value: string) {
+  yield { [field]: value };
+}
+
+/** An auth guard bound on the resolver, as apps usually do: it runs after the global guards. */
+@Injectable()
+class ResolverAuthGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const gqlContext = context.getArgByIndex(2);
+    const req = gqlContext.req ?? gqlContext.reply?.request;
+    const id = req.headers['x-guard-user'];
+    if (typeof id === 'string') req.user = { id };
+    return true;
+  }
+}
+
+@Resolver()
+@UseGuards(ResolverAuthGuard)
+class GuardedResolver {
+  @Query(() => String) whoami(): string { return 'me'; }
 }
 
 type Server = 'apollo/express' | 'mercurius/fastify';
@@ -74,7 +107,9 @@ function authenticate(req: any): any {
 function graphqlModule(server: Server): DynamicModule {
   const common = { autoSchemaFile: true as const, fieldResolverEnhancers: ['guards' as const] };
   if (server === 'apollo/express') {
-    return GraphQLModule.forRoot({ ...common, driver: ApolloDriver, graphiql: false, context: ({ req }: { req: any }) => ({ req: authenticate(req) }) } as any);
+    // Over HTTP Apollo passes { req }; over graphql-ws, graphql-ws's context, whose extra.request is the upgrade request.
+    const context = ({ req, extra }: { req?: any; extra?: any }) => ({ req: authenticate(req ?? extra.request) });
+    return GraphQLModule.forRoot({ ...common, driver: ApolloDriver, graphiql: false, subscriptions: { 'graphql-ws': true }, context } as any);
   }
   // Mercurius hands (request, reply) to the context function and adds `reply` to the context.
   return GraphQLModule.forRoot({ ...common, driver: MercuriusDriver, context: (request: any) => { authenticate(request); return {}; } } as any);
@@ -88,22 +123,27 @@ function appModule(server: Server, options: ThrottlingModuleOptions): Type<unkno
 
 describe.each(SERVERS)('GraphQL on %s', (server) => {
   const platform: Platform = server === 'apollo/express' ? 'express' : 'fastify';
+  // One app per server (building the schema is the slow part); every test starts an hour later on
+  // the fake clock, so the buckets of earlier tests have expired.
   let app: INestApplication | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
+  const clock = new FakeClock();
+  beforeAll(async () => {
+    const rates = { anon: '3/min', user: '3/min', uploads: '1/min' };
+    app = await startApp(platform, appModule(server, { defaultThrottles: [AnonThrottle, UserThrottle], clock: clock.read, rates }));
   });
+  beforeEach(() => clock.advance(3600));
+  afterAll(async () => app?.close());
 
-  async function boot(options: ThrottlingModuleOptions = {}) {
-    const clock = new FakeClock();
-    const rates = { anon: '3/min', user: '3/min', uploads: '1/min', ...options.rates };
-    app = await startApp(platform, appModule(server, { defaultThrottles: [AnonThrottle, UserThrottle], clock: clock.read, ...options, rates }));
-    const http = app.getHttpServer();
+  async function boot() {
+    const http = app!.getHttpServer();
     const gql = (query: string, user?: string) => {
       const call = request(http).post('/graphql').set('content-type', 'application/json');
       return (user === undefined ? call : call.set('x-user-id', user)).send({ query });
     };
-    return { clock, gql };
+    const start = clock.now / 1000;
+    // Seconds from the start of the test.
+    const at = (seconds: number) => clock.set(start + seconds);
+    return { at, gql };
   }
 
   function expectThrottled(res: request.Response, retryAfter: number) {
@@ -160,7 +200,7 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
   });
 
   test('a decorated field resolver counts once per operation on its own bucket', async () => {
-    const { gql } = await boot({ rates: { user: '10/min' } });
+    const { gql } = await boot();
     tagCalls = 0;
     for (let i = 0; i < 2; i++) {
       const ok = await gql('{ contacts { id tags } }', 'alice').expect(200);
@@ -206,18 +246,18 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
   });
 
   test('Retry-After follows DRF: 3/min at t=0, 20, 40 waits 20 s, then 40 s later', async () => {
-    const { gql, clock } = await boot({ rates: { anon: '3/min' } });
+    const { gql, at } = await boot();
     for (const t of [0, 20, 40]) {
-      clock.set(t);
+      at(t);
       expect((await gql('{ contactCount }')).body.errors).toBeUndefined();
     }
-    clock.set(40);
+    at(40);
     expectThrottled(await gql('{ contactCount }'), 20);
-    clock.set(60);
+    at(60);
     expect((await gql('{ contactCount }')).body.errors).toBeUndefined();
-    clock.set(60);
+    at(60);
     expectThrottled(await gql('{ contactCount }'), 20);
-    clock.set(70);
+    at(70);
     expectThrottled(await gql('{ contactCount }'), 10);
   });
 
@@ -228,5 +268,63 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
     expect((await gql('mutation { logged(fail: true) }', 'alice')).body.errors[0].message).toBe('failed on purpose');
     expect((await gql('mutation { a: logged(fail: false) b: logged(fail: false) }', 'bob')).body.errors).toBeUndefined();
     expect(SuccessLogThrottle.entries).toEqual(['graphql Mutation.logged alice', 'graphql Mutation.logged bob']);
+  });
+
+  if (server === 'apollo/express') {
+    test('subscriptions over graphql-ws are not counted unless decorated; a decorated one is, per user', async () => {
+      const { gql } = await boot();
+      const { port } = app!.getHttpServer().address() as AddressInfo;
+      const subscribe = (query: string, user?: string) =>
+        new Promise<{ data?: unknown; errors?: any[] }>((resolve, reject) => {
+          const client = createClient({
+            url: `ws://127.0.0.1:${port}/graphql`,
+            webSocketImpl: class extends WebSocket {
+              constructor(url: string, protocols: string[]) {
+                super(url, protocols, { headers: user === undefined ? {} : { 'x-user-id': user } });
+              }
+            },
+            retryAttempts: 0,
+          });
+          let first: { data?: unknown; errors?: any[] } | undefined;
+          client.subscribe({ query }, {
+            next: (value) => (first ??= value as { data?: unknown; errors?: any[] }),
+            error: (error) => {
+              void client.dispose();
+              if (Array.isArray(error)) resolve({ errors: error });
+              else reject(error);
+            },
+            complete: () => {
+              void client.dispose();
+              resolve(first ?? {});
+            },
+          });
+        });
+      for (let i = 0; i < 5; i++) expect(await subscribe('subscription { ticks }')).toEqual({ data: { ticks: 'tick' } });
+      // The five subscriptions left the anonymous client's query budget untouched.
+      for (let i = 0; i < 3; i++) expect((await gql('{ contactCount }')).body.errors).toBeUndefined();
+      expect(await subscribe('subscription { alerts }', 'alice')).toEqual({ data: { alerts: 'alert' } });
+      const throttled = await subscribe('subscription { alerts }', 'alice');
+      expect(throttled.errors?.[0]).toMatchObject({ message: 'Request was throttled. Expected available in 60 seconds.', extensions: { code: 'TOO_MANY_REQUESTS', retryAfter: 60 } });
+      expect(await subscribe('subscription { alerts }', 'bob')).toEqual({ data: { alerts: 'alert' } });
+    });
+  }
+
+  test("enforceAt: 'interceptor' sees the user set by a resolver-level auth guard", async () => {
+    class InterceptorAppModule {}
+    const clock = new FakeClock();
+    Module({
+      imports: [ThrottlingModule.forRoot({ defaultThrottles: [UserThrottle], rates: { user: '2/min' }, clock: clock.read, enforceAt: 'interceptor' }), graphqlModule(server)],
+      providers: [GuardedResolver],
+    })(InterceptorAppModule);
+    const guarded = await startApp(platform, InterceptorAppModule);
+    try {
+      const whoami = (user: string) => request(guarded.getHttpServer()).post('/graphql').set('x-guard-user', user).send({ query: '{ whoami }' });
+      for (let i = 0; i < 2; i++) expect((await whoami('alice')).body).toEqual({ data: { whoami: 'me' } });
+      expect((await whoami('alice')).body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter: 60 });
+      // Counted per user, not per address: bob, from the same address, is not throttled.
+      expect((await whoami('bob')).body).toEqual({ data: { whoami: 'me' } });
+    } finally {
+      await guarded.close();
+    }
   });
 });

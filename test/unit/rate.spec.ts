@@ -40,7 +40,7 @@ describe('parseRate accepts', () => {
 });
 
 describe('parseRate rejects with an error quoting the bad value', () => {
-  test.each(['100/dya', '-1/min', '1.5/min', 'abc', '5/ms', '5/millisecond', '10/0s', '', '5/', '/min', '5/x'])('%j', (input) => {
+  test.each(['100/dya', '100/month', '-1/min', '1.5/min', 'abc', '5/ms', '5/millisecond', '10/0s', '', '5/', '/min', '5/x'])('%j', (input) => {
     let caught: unknown;
     try {
       parseRate(input, 'rates.user');

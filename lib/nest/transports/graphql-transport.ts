@@ -66,7 +66,9 @@ function isRootOperationField(context: ExecutionContext): boolean {
  * `extra.request`.
  */
 export function graphqlRequestOf(gqlContext: any): any {
-  return gqlContext.req ?? gqlContext.request ?? gqlContext.reply?.request ?? gqlContext.extra?.request;
+  const request = gqlContext.req ?? gqlContext.request ?? gqlContext.reply?.request ?? gqlContext.extra?.request;
+  // Apollo's default context wraps whatever it is given as `req`: for graphql-ws, its own context.
+  return request?.extra?.request ?? request;
 }
 
 /** Where headers go: Express sets `req.res`; Mercurius and Apollo on Fastify hand us the reply. */

@@ -46,6 +46,10 @@ for i, key in ipairs(KEYS) do
   local first
   if mode == 'r' then
     count = 0
+  elseif mode == 'h' and retention <= window then
+    -- The common case: after pruning, every hit left is inside the window (O(1) reads).
+    count = redis.call('ZCARD', key)
+    if count > 0 then first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] end
   else
     count = redis.call('ZCOUNT', key, windowStart, '+inf')
     if count > 0 then

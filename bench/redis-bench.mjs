@@ -1,0 +1,267 @@
+// `npm run bench:redis`: this module on the Redis store (2 throttles per request) against
+// @nestjs/throttler 6.7 + @nest-lab/throttler-storage-redis (the same two limits), side by side in
+// one run, each server in its own process on Fastify, loaded one at a time by autocannon. Counts the
+// Redis commands the app sends per request with INFO commandstats before and after each load, on a
+// redis-server this script starts for itself (loopback, free port, no persistence), so no other
+// client's commands are counted. Writes bench/RESULTS-redis.md.
+//
+// Knobs (environment): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 5),
+// BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50), BENCH_CLIENTS (default 10000).
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { fork, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DURATION = positiveNumber('BENCH_DURATION', 5);
+const WARMUP = positiveNumber('BENCH_WARMUP', 5);
+const ROUNDS = positiveNumber('BENCH_ROUNDS', 3);
+const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
+const CLIENTS = positiveNumber('BENCH_CLIENTS', 10_000);
+const HARD_LIMIT_MS = 6 * 60_000;
+// Limits no client reaches during the run: we measure the allow path, as bench/run.mjs does.
+const LIMITS = { minute: 100, hour: 1_000 };
+
+const VARIANTS = [
+  { id: 'ours', label: 'nestjs-throttling, RedisThrottleStore (ioredis), 2 throttles' },
+  { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 + @nest-lab/throttler-storage-redis 1.2, 2 throttlers' },
+];
+
+/**
+ * Commands that only the Lua scripts call, inside Redis: commandstats counts them, but no client
+ * sends them (ours: the sliding-log script; theirs: the fixed-window script). Everything else was a
+ * command on the wire.
+ */
+const SCRIPT_INTERNAL = new Set(['time', 'zremrangebyscore', 'zcard', 'zrange', 'zcount', 'zrangebyscore', 'zadd', 'pexpire', 'incr', 'pttl', 'get', 'set', 'del']);
+
+const children = new Set();
+const hardStop = setTimeout(() => {
+  console.error(`bench:redis: still running after ${HARD_LIMIT_MS / 60_000} minutes, giving up`);
+  process.exit(2);
+}, HARD_LIMIT_MS);
+hardStop.unref();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+function positiveNumber(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench:redis: ${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+  children.add(child);
+  const url = `redis://127.0.0.1:${port}`;
+  const admin = new Redis(url, { retryStrategy: (times) => (times > 50 ? null : 100) });
+  admin.on('error', () => undefined);
+  await admin.ping();
+  return { url, admin, child };
+}
+
+function startServer(variant, redisUrl) {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'redis-bench-server.mjs'), [variant, JSON.stringify(LIMITS), redisUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    const timer = setTimeout(() => reject(new Error(`bench:redis: server '${variant}' did not start within 30 s`)), 30_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve({ child, port: message.port });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench:redis: server '${variant}' exited with code ${code} before listening`));
+    });
+  });
+}
+
+function stopServer({ child }) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve();
+    });
+    child.send('stop');
+  });
+}
+
+/** Requests the server handled so far (counted by the server: in-flight ones at a load's end included). */
+function handledRequests({ child }) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bench:redis: server did not report its request count')), 5_000);
+    const onMessage = (message) => {
+      if (message?.handled === undefined) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    child.send('handled');
+  });
+}
+
+/** Redis CPU time so far (user + sys, ms). */
+async function redisCpuMs(admin) {
+  const info = await admin.info('cpu');
+  const read = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (read('used_cpu_user') + read('used_cpu_sys')) * 1000;
+}
+
+/** Commands sent by clients so far, by name (commands only scripts call are left out). */
+async function sentCommands(admin) {
+  const info = await admin.info('commandstats');
+  const calls = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    // INFO is this script's own reading.
+    if (!SCRIPT_INTERNAL.has(match[1]) && match[1] !== 'info') calls[match[1]] = Number(match[2]);
+  }
+  return calls;
+}
+
+function clientAddress(i) {
+  return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+}
+
+let offset = 0;
+async function load(server, admin, seconds) {
+  const before = await sentCommands(admin);
+  const serverBefore = await handledRequests(server);
+  const cpuBefore = await redisCpuMs(admin);
+  let nextConnection = 0;
+  // A new range of clients for every load, so no client comes near its limits in the whole run.
+  const base = offset;
+  offset += CLIENTS;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}/`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 10,
+    setupClient(client) {
+      const k = nextConnection++;
+      const requests = [];
+      for (let i = k; i < CLIENTS; i += CONNECTIONS) requests.push({ method: 'GET', path: '/', headers: { 'x-forwarded-for': clientAddress(base + i) } });
+      client.setRequests(requests);
+    },
+  });
+  // Let the requests still in flight when the load stopped finish, then count both sides.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const serverAfter = await handledRequests(server);
+  const handled = serverAfter.handled - serverBefore.handled;
+  const appCpuUs = (serverAfter.cpuMicros - serverBefore.cpuMicros) / Math.max(1, handled);
+  const redisCpu = (await redisCpuMs(admin)) - cpuBefore;
+  const after = await sentCommands(admin);
+  const delta = {};
+  for (const [name, calls] of Object.entries(after)) {
+    const sent = calls - (before[name] ?? 0);
+    if (sent > 0) delta[name] = sent;
+  }
+  const commands = Object.values(delta).reduce((sum, calls) => sum + calls, 0);
+  return { rps: result.requests.average, total: handled, non2xx: result.non2xx, errors: result.errors + result.timeouts, commands, delta, appCpuUs, redisCpuUs: (redisCpu * 1000) / Math.max(1, handled) };
+}
+
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >>> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+const redis = await startRedis();
+const servers = new Map();
+const runs = new Map(VARIANTS.map((variant) => [variant.id, []]));
+try {
+  for (const variant of VARIANTS) servers.set(variant.id, await startServer(variant.id, redis.url));
+  for (const variant of VARIANTS) {
+    const warm = await load(servers.get(variant.id), redis.admin, WARMUP);
+    console.log(`warm-up ${variant.id.padEnd(17)} ${Math.round(warm.rps)} req/s`);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+    for (const variant of order) {
+      const run = await load(servers.get(variant.id), redis.admin, DURATION);
+      runs.get(variant.id).push(run);
+      console.log(`round ${round + 1} ${variant.id.padEnd(17)} ${Math.round(run.rps)} req/s  ${(run.commands / run.total).toFixed(3)} commands/req  ${run.appCpuUs.toFixed(1)} µs app CPU/req  ${run.redisCpuUs.toFixed(1)} µs Redis CPU/req ${JSON.stringify(run.delta)}  non-2xx ${run.non2xx}  errors ${run.errors}`);
+    }
+  }
+} finally {
+  await Promise.all([...servers.values()].map(stopServer));
+  redis.admin.disconnect();
+  redis.child.kill('SIGKILL');
+}
+
+const rows = VARIANTS.map((variant) => {
+  const list = runs.get(variant.id);
+  const total = list.reduce((sum, run) => sum + run.total, 0);
+  const commands = list.reduce((sum, run) => sum + run.commands, 0);
+  const byName = {};
+  for (const run of list) for (const [name, calls] of Object.entries(run.delta)) byName[name] = (byName[name] ?? 0) + calls;
+  return {
+    variant,
+    rps: median(list.map((run) => run.rps)),
+    min: Math.min(...list.map((run) => run.rps)),
+    max: Math.max(...list.map((run) => run.rps)),
+    total,
+    commandsPerRequest: commands / total,
+    redisCpuUs: median(list.map((run) => run.redisCpuUs)),
+    appCpuUs: median(list.map((run) => run.appCpuUs)),
+    byName,
+    non2xx: list.reduce((sum, run) => sum + run.non2xx, 0),
+    errors: list.reduce((sum, run) => sum + run.errors, 0),
+  };
+});
+const ours = rows.find((row) => row.variant.id === 'ours');
+const theirs = rows.find((row) => row.variant.id === 'nestjs-throttler');
+const ratio = ours.rps / theirs.rps;
+const verdicts = [
+  `- Throughput: ${ratio.toFixed(2)}x @nestjs/throttler + @nest-lab/throttler-storage-redis (target >= 1.5x): ${ratio >= 1.5 ? 'met' : 'NOT met'}.`,
+  `- Redis commands per request, ours: ${ours.commandsPerRequest.toFixed(3)} (target exactly 1): ${Math.abs(ours.commandsPerRequest - 1) < 0.005 ? 'met' : 'NOT met'}; theirs: ${theirs.commandsPerRequest.toFixed(3)}.`,
+];
+const cpu = os.cpus();
+const markdown = `# Redis benchmark
+
+Command: \`npm run bench:redis\` (\`BENCH_DURATION=${DURATION} BENCH_WARMUP=${WARMUP} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS} BENCH_CLIENTS=${CLIENTS}\`)
+
+Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${os.platform()} ${os.release()}, redis-server started by the script on loopback.
+Run at ${new Date().toISOString()}.
+
+A one-route Nest 12 app on Fastify, each variant in its own process, loaded one at a time with
+autocannon (${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s in rotating order after a ${WARMUP} s warm-up;
+the median round is shown). Each load uses ${CLIENTS.toLocaleString('en-US')} fresh clients (X-Forwarded-For, one trusted proxy) and the
+limits ${LIMITS.minute}/min + ${LIMITS.hour.toLocaleString('en-US')}/hour, so every request takes the allow path in both variants.
+Redis commands are counted with \`INFO commandstats\` before and after each load; commands that only the
+Lua scripts call inside Redis are not on the wire and are left out.
+
+| Variant | req/s (median) | min - max | app CPU / request | Redis CPU / request | Redis commands / request (sent) | non-2xx | errors |
+| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |
+${rows
+  .map((row) => `| ${row.variant.label} | ${Math.round(row.rps)} | ${Math.round(row.min)} - ${Math.round(row.max)} | ${row.appCpuUs.toFixed(1)} µs | ${row.redisCpuUs.toFixed(1)} µs | ${row.commandsPerRequest.toFixed(3)} (${Object.entries(row.byName).map(([name, calls]) => `${name}: ${calls}`).join(', ')} over ${row.total} requests handled) | ${row.non2xx} | ${row.errors} |`)
+  .join('\n')}
+
+${verdicts.join('\n')}
+`;
+writeFileSync(join(here, 'RESULTS-redis.md'), markdown);
+console.log(`\n${markdown}`);
+process.exit(0);
