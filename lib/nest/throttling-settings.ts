@@ -158,7 +158,7 @@ function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built
     closeInner: built.ownsStore,
     onStateChange: (change: StoreStateChange) => {
       if (change.state === 'down') {
-        logger.error(`Throttle store ${built.store.constructor.name} is unavailable (${(change.error as Error)?.message ?? String(change.error)}); onStoreError '${onStoreError ?? 'local'}' applies until it answers again`);
+        logger.error(`Throttle store ${built.store.constructor.name} is unavailable (${(change.error as Error)?.message ?? String(change.error)}); onStoreError '${onStoreError ?? 'local'}' applies until it recovers`);
       } else {
         logger.log(`Throttle store ${built.store.constructor.name} answers again after ${change.downForMs} ms`);
       }

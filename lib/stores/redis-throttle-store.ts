@@ -19,6 +19,9 @@ export interface RedisThrottleStoreOptions {
   readonly closeClient?: boolean;
 }
 
+/** How SimpleRateThrottle's keys start (DRF's cache format). */
+const DRF_KEY_START = 'throttle_';
+
 /** Unique per process: with a counter it names each hit, so two hits in the same ms both count. */
 const PROCESS_NONCE = randomBytes(6).toString('base64url');
 let callCounter = 0;
@@ -31,9 +34,9 @@ let callCounter = 0;
  *   of a Lua script (loaded on NOSCRIPT), with DRF's rules exactly (lib/core/sliding-log.ts).
  * - The time is the server's (TIME, in ms), so app instances with skewed clocks agree.
  * - One sorted set per key, with a PEXPIRE of the retention, so idle keys disappear on their own.
- * - Cluster: the last `_`-separated part of a key (the identity, in `throttle_<scope>_<ident>`) is
- *   its hash tag, so the keys of one request (anon, user, scoped...) live in one slot and one call.
- *   Checks whose keys land on different hash tags are sent as one call per tag, in parallel.
+ * - Cluster: the identity in DRF's `throttle_<scope>_<ident>` is the hash tag, so the keys of one
+ *   request (anon, user, scoped...) live in one slot and one call. Checks whose keys land on
+ *   different hash tags are sent as one call per tag, in parallel.
  */
 export class RedisThrottleStore implements ThrottleStore {
   private readonly redis: RedisScriptClient;
@@ -45,6 +48,8 @@ export class RedisThrottleStore implements ThrottleStore {
     this.redis = adaptRedisClient(client, 'RedisThrottleStore');
     const keyPrefix = options.keyPrefix ?? 'throttle:';
     if (typeof keyPrefix !== 'string') throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must be a string, got ${typeof keyPrefix}`);
+    // Redis Cluster hashes the first {...} of a key: braces in the prefix would put every key in one slot.
+    if (/[{}]/.test(keyPrefix)) throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must not contain '{' or '}' (it would become every key's hash tag), got '${keyPrefix}'`);
     if (options.clock !== undefined && typeof options.clock !== 'function') {
       throw new ThrottleConfigError(`RedisThrottleStore: clock must be a function returning milliseconds, got ${typeof options.clock}`);
     }
@@ -53,10 +58,16 @@ export class RedisThrottleStore implements ThrottleStore {
     this.closeClient = options.closeClient === true;
   }
 
-  /** The Redis key of a store key: `<prefix><head>{<identity>}`, the identity being the hash tag. */
+  /**
+   * The Redis key of a store key. DRF-format keys (`throttle_<scope>_<ident>`, what every
+   * SimpleRateThrottle makes) become `<prefix>throttle_<scope>_{<ident>}`: the identity is the hash
+   * tag, so all keys of one request share a Cluster slot. Any other key (Tastypie's, a custom
+   * throttle's) is kept whole and hashed whole, spreading over the Cluster. Either way the Redis key
+   * is a function of the store key alone, so peek() and reset() find it.
+   */
   redisKey(key: string): string {
     const cut = key.lastIndexOf('_') + 1;
-    if (cut === 0 || cut === key.length) return `${this.keyPrefix}{${key}}`;
+    if (!key.startsWith(DRF_KEY_START) || cut <= DRF_KEY_START.length || cut === key.length) return this.keyPrefix + key;
     return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
   }
 

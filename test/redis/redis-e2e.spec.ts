@@ -82,7 +82,8 @@ suite.each(PLATFORMS)('RedisThrottleStore through Nest on %s', (platform) => {
     const server = await boot({ store: new RedisThrottleStore(redis, { keyPrefix: freshPrefix() }) });
     for (let i = 0; i < 3; i++) await request(server).get('/minute').expect(200);
     const denied = await request(server).get('/minute').expect(429);
-    expect(denied.headers['retry-after']).toBe('60');
+    // 60 s minus the (real) time the four requests took: 60, or 59 on a very slow machine.
+    expect(['60', '59']).toContain(denied.headers['retry-after']);
     expect(denied.headers['ratelimit-policy']).toBeDefined();
     // The user throttle recorded every request too (DRF: all throttles see every request).
     const store = new RedisThrottleStore(redis, { keyPrefix: `${prefix}${platform}:${appCounter}:` });
@@ -143,7 +144,7 @@ suite.each(PLATFORMS)('RedisThrottleStore through Nest on %s', (platform) => {
     test("onStoreError 'local' (the default) keeps limiting, in this process", async () => {
       const server = await boot({ ...failing('local'), onStoreError: undefined });
       for (let i = 0; i < 3; i++) await request(server).get('/minute').expect(200);
-      expect((await request(server).get('/minute').expect(429)).headers['retry-after']).toBe('60');
+      expect(['60', '59']).toContain((await request(server).get('/minute').expect(429)).headers['retry-after']);
     });
 
     test('routes without throttles never touch the store', async () => {

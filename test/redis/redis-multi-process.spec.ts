@@ -49,7 +49,11 @@ suite('several app processes on one Redis', () => {
       expect(statuses).toEqual([200, 200, 200]);
       for (const app of [ahead, behind]) {
         const answer = await get(agent, app.port, '/hello');
-        expect(answer).toEqual({ status: 429, retryAfter: '60' });
+        expect(answer.status).toBe(429);
+        // 60 s minus the time since the first request (seconds at most, even on a loaded machine):
+        // were either instance's clock used, the wait would be off by minutes or the request admitted.
+        expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(50);
+        expect(Number(answer.retryAfter)).toBeLessThanOrEqual(60);
       }
     } finally {
       agent.destroy();

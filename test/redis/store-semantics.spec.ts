@@ -76,7 +76,14 @@ suite('on real Redis', () => {
     test('the key prefix defaults to throttle:', async () => {
       const store = new RedisThrottleStore(io);
       expect(store.redisKey('throttle_anon_127.0.0.1')).toBe('throttle:throttle_anon_{127.0.0.1}');
-      expect(store.redisKey('no-identity')).toBe('throttle:{no-identity}');
+      expect(store.redisKey('throttle_user_user_42')).toBe('throttle:throttle_user_user_{42}');
+      // Tastypie's and custom keys are hashed whole: they spread over a Cluster's slots.
+      expect(store.redisKey('tastypie:api/notes1.2.3.4_accesses')).toBe('throttle:tastypie:api/notes1.2.3.4_accesses');
+      expect(store.redisKey('no-identity')).toBe('throttle:no-identity');
+    });
+
+    test('a key prefix with braces is refused, since it would put every key in one Cluster slot', () => {
+      expect(() => new RedisThrottleStore(io, { keyPrefix: '{app}:' })).toThrow("RedisThrottleStore: keyPrefix must not contain '{' or '}' (it would become every key's hash tag), got '{app}:'");
     });
 
     test('a flushed script cache (restart, failover) is reloaded on NOSCRIPT, for every client', async () => {

@@ -327,4 +327,25 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
       await guarded.close();
     }
   });
+
+  if (server === 'mercurius/fastify') {
+    test('a static context object, which Mercurius shares between requests, still counts every request', async () => {
+      class StaticContextModule {}
+      Module({
+        imports: [
+          ThrottlingModule.forRoot({ defaultThrottles: [AnonThrottle], rates: { anon: '3/min', uploads: '1/min', tags: null }, clock: new FakeClock().read }),
+          GraphQLModule.forRoot({ autoSchemaFile: true, driver: MercuriusDriver, context: { tenant: 'acme' } } as any),
+        ],
+        providers: [ContactsResolver],
+      })(StaticContextModule);
+      const staticApp = await startApp(platform, StaticContextModule);
+      try {
+        const count = () => request(staticApp.getHttpServer()).post('/graphql').send({ query: '{ contactCount }' });
+        for (let i = 0; i < 3; i++) expect((await count()).body).toEqual({ data: { contactCount: 5 } });
+        expectThrottled(await count(), 60);
+      } finally {
+        await staticApp.close();
+      }
+    });
+  }
 });

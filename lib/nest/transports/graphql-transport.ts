@@ -9,17 +9,17 @@ import type { TransportBinding } from './transport-binding.js';
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
  * read directly (`[root, args, context, info]`), so apps without @nestjs/graphql need nothing.
  *
- * One operation is one request: its root fields share one token (the GraphQL context object),
- * so a query asking for three root fields counts once. Field resolvers and subscriptions run the
+ * One operation is one request: its root fields share one token (its GraphQL context and
+ * request), so a query asking for three root fields counts once. Field resolvers and subscriptions run the
  * guard only when the app enables `fieldResolverEnhancers: ['guards']` or subscribes; they are not
  * counted unless their own method carries @ThrottleClasses / @ThrottleScope, and then once per
  * operation and field resolver, however many parent objects it resolves.
  */
 export const graphqlTransport: TransportBinding = {
   requestToken(context) {
-    const gqlContext = graphqlContextOf(context);
-    if (isRootOperationField(context)) return gqlContext;
-    return fieldToken(gqlContext, context.getHandler());
+    const operation = operationToken(graphqlContextOf(context));
+    if (isRootOperationField(context)) return operation;
+    return fieldToken(operation, context.getHandler());
   },
 
   countsByDefault: (context) => isRootOperationField(context),
@@ -66,22 +66,40 @@ function isRootOperationField(context: ExecutionContext): boolean {
  * `extra.request`.
  */
 export function graphqlRequestOf(gqlContext: any): any {
-  const request = gqlContext.req ?? gqlContext.request ?? gqlContext.reply?.request ?? gqlContext.extra?.request;
+  // Mercurius sets `reply` on every request, while @nestjs/mercurius sets `req` on a static context once.
+  const request = gqlContext.reply?.request ?? gqlContext.req ?? gqlContext.request ?? gqlContext.extra?.request;
   // Apollo's default context wraps whatever it is given as `req`: for graphql-ws, its own context.
   return request?.extra?.request ?? request;
 }
 
 /** Where headers go: Express sets `req.res`; Mercurius and Apollo on Fastify hand us the reply. */
 function graphqlResponseOf(gqlContext: any, request: any): any {
-  return gqlContext.res ?? gqlContext.reply ?? request?.res;
+  return gqlContext.reply ?? gqlContext.res ?? request?.res;
+}
+
+/**
+ * One token per operation: the pair (GraphQL context, request). The context alone is not enough:
+ * a static `context` object is shared by every request under Mercurius, and graphql-ws shares one
+ * upgrade request between all operations of a connection. Weakly held on both sides.
+ */
+const operationTokens = new WeakMap<object, WeakMap<object, object>>();
+
+function operationToken(gqlContext: object): object {
+  const request = graphqlRequestOf(gqlContext);
+  if (request === null || typeof request !== 'object') return gqlContext;
+  let byContext = operationTokens.get(request);
+  if (byContext === undefined) operationTokens.set(request, (byContext = new WeakMap()));
+  let token = byContext.get(gqlContext);
+  if (token === undefined) byContext.set(gqlContext, (token = {}));
+  return token;
 }
 
 /** One token per operation and field resolver, so a decorated field counts once per operation. */
 const fieldTokens = new WeakMap<object, Map<Function, object>>();
 
-function fieldToken(gqlContext: object, handler: Function): object {
-  let byHandler = fieldTokens.get(gqlContext);
-  if (byHandler === undefined) fieldTokens.set(gqlContext, (byHandler = new Map()));
+function fieldToken(operation: object, handler: Function): object {
+  let byHandler = fieldTokens.get(operation);
+  if (byHandler === undefined) fieldTokens.set(operation, (byHandler = new Map()));
   let token = byHandler.get(handler);
   if (token === undefined) byHandler.set(handler, (token = {}));
   return token;

@@ -1,0 +1,95 @@
+import { Controller, Get, type LoggerService } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { FailSafeThrottleStore, MemoryThrottleStore, RedisThrottleStore, ThrottleClasses, ThrottleConfigError, UserThrottle, type ThrottlingModuleOptions } from '../../lib/index.js';
+import { bootError } from '../support/http-app.js';
+import { REDIS_URL, serviceAvailable } from '../support/services.js';
+import { testModule } from '../support/test-app.js';
+import { RedisServerProcess } from './support/redis-server-process.js';
+
+const runs = await serviceAvailable('Redis', REDIS_URL);
+const suite = runs ? describe : describe.skip;
+
+@Controller()
+class LimitedController {
+  @Get('limited')
+  @ThrottleClasses(UserThrottle.with({ scope: 'limited', rate: '100/min' }))
+  limited() {
+    return { ok: true };
+  }
+}
+
+describe('onStoreError and storeTimeout are validated at boot', () => {
+  const boot = (options: Record<string, unknown>) => bootError(testModule({ options: options as ThrottlingModuleOptions, controllers: [LimitedController] }));
+
+  test('an unknown policy names the option and the value', async () => {
+    const error = await boot({ onStoreError: 'block' });
+    expect(error).toBeInstanceOf(ThrottleConfigError);
+    expect(error?.message).toBe("ThrottlingModule: onStoreError must be 'allow', 'deny' or 'local', got 'block'");
+  });
+
+  test.each([0, -5, Number.NaN, '100'])('storeTimeout %p is refused', async (storeTimeout) => {
+    const error = await boot({ storeTimeout });
+    expect(error?.message).toMatch(/^ThrottlingModule: storeTimeout must be a positive number of milliseconds, got /);
+  });
+
+  test('the wrapper refuses a bad policy and a bad timeout too', () => {
+    const inner = new MemoryThrottleStore();
+    expect(() => new FailSafeThrottleStore(inner, { onStoreError: 'never' as never })).toThrow(`onStoreError must be 'allow', 'deny' or 'local', got "never"`);
+    expect(() => new FailSafeThrottleStore(inner, { timeoutMs: -1 })).toThrow('storeTimeout must be a positive number of milliseconds, got -1');
+  });
+});
+
+suite('the module logs a store outage once when it begins and once when it ends', () => {
+  let server: RedisServerProcess;
+  let client: Redis;
+
+  beforeAll(async () => {
+    server = await RedisServerProcess.start();
+    client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500 });
+    client.on('error', () => undefined);
+    await client.ping();
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await server.stop();
+  });
+
+  test('30 requests during a SIGSTOP give one error line and, after SIGCONT, one recovery line', async () => {
+    const lines: { level: string; message: string }[] = [];
+    const recorder: LoggerService = {
+      log: (message) => lines.push({ level: 'log', message: String(message) }),
+      error: (message) => lines.push({ level: 'error', message: String(message) }),
+      warn: (message) => lines.push({ level: 'warn', message: String(message) }),
+    };
+    const module = testModule({
+      options: { store: new RedisThrottleStore(client, { keyPrefix: 'log-edges:' }), onStoreError: 'allow', storeTimeout: 50 },
+      controllers: [LimitedController],
+    });
+    const testing = await Test.createTestingModule({ imports: [module] }).compile();
+    const app = testing.createNestApplication(new ExpressAdapter(), { logger: recorder });
+    await app.init();
+    try {
+      const http = app.getHttpServer();
+      await request(http).get('/limited').expect(200);
+      server.pause();
+      for (let i = 0; i < 30; i++) await request(http).get('/limited').expect(200);
+      server.resume();
+      const deadline = Date.now() + 5000;
+      while (!lines.some((line) => line.message.includes('answers again after')) && Date.now() < deadline) {
+        await request(http).get('/limited').expect(200);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const edges = lines.filter((line) => line.message.startsWith('Throttle store'));
+      expect(edges.map((line) => line.level)).toEqual(['error', 'log']);
+      expect(edges[0].message).toContain("RedisThrottleStore is unavailable (the throttle store did not answer within 50 ms); onStoreError 'allow' applies");
+      expect(edges[1].message).toMatch(/^Throttle store RedisThrottleStore answers again after \d+ ms$/);
+    } finally {
+      server.resume();
+      await app.close();
+    }
+  });
+});
