@@ -7,6 +7,7 @@ import { PlansModule } from './plans/plans.module.js';
 import { SearchModule } from './search/search.module.js';
 import { LoginModule } from './login/login.module.js';
 import { ChatModule } from './gateway/chat.module.js';
+import { NotesGraphqlModule } from './graphql/notes-graphql.module.js';
 
 /**
  * The sample API. Anonymous clients get 20 requests a minute, signed-in users 60
@@ -24,6 +25,7 @@ import { ChatModule } from './gateway/chat.module.js';
     SearchModule,
     LoginModule,
     ChatModule,
+    NotesGraphqlModule,
   ],
   controllers: [HealthController],
 })

@@ -15,8 +15,6 @@ import { FakeClock } from '../support/fake-clock.js';
 import { type Platform, startApp } from '../support/http-app.js';
 import { SuccessLogThrottle } from './support/success-log.throttle.js';
 
-// @nestjs/apollo loads @as-integrations/express5 on Express; it is not installed in this tree.
-jest.unstable_mockModule('@as-integrations/express5', () => import('./support/apollo-express-integration.js'), { virtual: true });
 // Mercurius requires @fastify/static (for its GraphiQL page, off here), whose ESM-only dependency Jest
 // cannot require() on Node 20; a plugin that is never registered stands in for it.
 jest.mock('@fastify/static', () => Object.assign(async () => undefined, { default: async () => undefined }));

@@ -2,26 +2,20 @@
  * The sample's GraphQL endpoint and socket.io chat, booted with the sample's AppModule on Express
  * and driven by real clients.
  */
-import { type INestApplication, Module } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
 import { startApp } from '../support/http-app.js';
 
-// @nestjs/apollo loads @as-integrations/express5 on Express; it is not installed in this tree.
-jest.unstable_mockModule('@as-integrations/express5', () => import('./support/apollo-express-integration.js'), { virtual: true });
-const { AppModule } = await import('../../sample/app.module.js');
-const { NotesGraphqlModule } = await import('../../sample/graphql/notes-graphql.module.js');
-
-@Module({ imports: [AppModule, NotesGraphqlModule] })
-class SampleWithGraphqlModule {}
+import { AppModule } from '../../sample/app.module.js';
 
 describe('the sample GraphQL endpoint and chat gateway', () => {
   let app: INestApplication;
   const sockets: Socket[] = [];
   beforeAll(async () => {
-    app = await startApp('express', SampleWithGraphqlModule);
+    app = await startApp('express', AppModule);
   });
   afterAll(async () => {
     for (const socket of sockets) socket.close();
