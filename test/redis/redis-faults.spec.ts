@@ -9,7 +9,7 @@ import { RedisServerProcess } from './support/redis-server-process.js';
 const runs = await serviceAvailable('Redis', REDIS_URL);
 const suite = runs ? describe : describe.skip;
 
-const TIMEOUT_MS = 100;
+const TIMEOUT_MS = 250;
 /** The 'local' fallback runs on this clock, so a result tells whether Redis or the fallback answered. */
 const LOCAL_EPOCH = 42;
 /** Slack on top of the timeout for the event loop and the child process (the bound is not a benchmark). */
@@ -39,12 +39,16 @@ suite('RedisThrottleStore when its server stops answering (SIGSTOP) or dies (kil
     { key: `throttle_tight_${id}`, limit: 5, windowMs: 60_000, record: false },
   ];
 
-  const setUp = (policy: StoreErrorPolicy) => {
+  const setUp = async (policy: StoreErrorPolicy) => {
     // The app's client, as an app would configure it: reconnects by itself.
     client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500 });
     client.on('error', () => undefined);
     const changes: StoreStateChange['state'][] = [];
-    const store = new FailSafeThrottleStore(new RedisThrottleStore(client, { keyPrefix: `faults:${policy}:` }), {
+    const redisStore = new RedisThrottleStore(client, { keyPrefix: `faults:${policy}:` });
+    // Connected and the script cached before the clock starts: a slow first call on a busy machine
+    // must not count as an outage.
+    await redisStore.hit(checks('warm-up'));
+    const store = new FailSafeThrottleStore(redisStore, {
       onStoreError: policy,
       timeoutMs: TIMEOUT_MS,
       retryIntervalMs: 100,
@@ -86,7 +90,7 @@ suite('RedisThrottleStore when its server stops answering (SIGSTOP) or dies (kil
 
   describe.each(['allow', 'deny', 'local'] as const)("onStoreError '%s'", (policy) => {
     test('SIGSTOP then SIGCONT: every request answered within the timeout by the policy, recovery on its own, one log per edge', async () => {
-      const { changes, load, untilRecovered } = setUp(policy);
+      const { changes, load, untilRecovered } = await setUp(policy);
       expect(new Set((await load(5, 'stop')).map((o) => o.kind))).toEqual(new Set(['redis']));
 
       server.pause();
@@ -101,7 +105,7 @@ suite('RedisThrottleStore when its server stops answering (SIGSTOP) or dies (kil
     });
 
     test('kill then restart: every request answered within the timeout by the policy, recovery on its own, one log per edge', async () => {
-      const { changes, load, untilRecovered } = setUp(policy);
+      const { changes, load, untilRecovered } = await setUp(policy);
       expect(new Set((await load(5, 'kill')).map((o) => o.kind))).toEqual(new Set(['redis']));
 
       await server.kill();
@@ -117,7 +121,7 @@ suite('RedisThrottleStore when its server stops answering (SIGSTOP) or dies (kil
   });
 
   test("'local' keeps enforcing limits in the process while Redis is down", async () => {
-    const { store } = setUp('local');
+    const { store } = await setUp('local');
     server.pause();
     const tight: WindowCheck = { key: 'throttle_tight_local', limit: 3, windowMs: 60_000, record: true };
     const answers: boolean[] = [];

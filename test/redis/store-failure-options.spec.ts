@@ -66,7 +66,7 @@ suite('the module logs a store outage once when it begins and once when it ends'
       warn: (message) => lines.push({ level: 'warn', message: String(message) }),
     };
     const module = testModule({
-      options: { store: new RedisThrottleStore(client, { keyPrefix: 'log-edges:' }), onStoreError: 'allow', storeTimeout: 50 },
+      options: { store: new RedisThrottleStore(client, { keyPrefix: 'log-edges:' }), onStoreError: 'allow', storeTimeout: 200 },
       controllers: [LimitedController],
     });
     const testing = await Test.createTestingModule({ imports: [module] }).compile();
@@ -85,7 +85,7 @@ suite('the module logs a store outage once when it begins and once when it ends'
       }
       const edges = lines.filter((line) => line.message.startsWith('Throttle store'));
       expect(edges.map((line) => line.level)).toEqual(['error', 'log']);
-      expect(edges[0].message).toContain("RedisThrottleStore is unavailable (the throttle store did not answer within 50 ms); onStoreError 'allow' applies");
+      expect(edges[0].message).toContain("RedisThrottleStore is unavailable (the throttle store did not answer within 200 ms); onStoreError 'allow' applies");
       expect(edges[1].message).toMatch(/^Throttle store RedisThrottleStore answers again after \d+ ms$/);
     } finally {
       server.resume();

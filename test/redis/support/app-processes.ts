@@ -44,9 +44,9 @@ export interface Answer {
 }
 
 /** GET on loopback, through a shared agent (so thousands of requests reuse sockets). */
-export function get(agent: Agent, port: number, path: string): Promise<Answer> {
+export function get(agent: Agent, port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 20_000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, headers, timeout: 20_000 }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined }));
     });

@@ -35,6 +35,8 @@ class HelloController {
     ThrottlingModule.forRoot({
       defaultThrottles: [AnonThrottle],
       rates: { anon: config.rate },
+      // The test names its client in X-Forwarded-For, so two tests on the same processes never share a bucket.
+      numProxies: 1,
       store: new RedisThrottleStore(redis, { keyPrefix: config.keyPrefix }),
       clock: () => Date.now() + config.clockOffsetMs,
       storeTimeout: 5000,
