@@ -189,6 +189,7 @@ function median(values) {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+const LOAD_AT_START = os.loadavg().map((load) => load.toFixed(2)).join(', ');
 const redis = await startRedis();
 const servers = new Map();
 const runs = new Map(VARIANTS.map((variant) => [variant.id, []]));
@@ -237,6 +238,7 @@ const theirs = rows.find((row) => row.variant.id === 'nestjs-throttler');
 const ratio = ours.rps / theirs.rps;
 const verdicts = [
   `- Throughput: ${ratio.toFixed(2)}x @nestjs/throttler + @nest-lab/throttler-storage-redis (target >= 1.5x): ${ratio >= 1.5 ? 'met' : 'NOT met'}.`,
+  `- CPU per request (app + Redis, measured by the processes themselves, immune to what else the machine runs): ours ${(ours.appCpuUs + ours.redisCpuUs).toFixed(0)} µs, theirs ${(theirs.appCpuUs + theirs.redisCpuUs).toFixed(0)} µs (${((theirs.appCpuUs + theirs.redisCpuUs) / (ours.appCpuUs + ours.redisCpuUs)).toFixed(2)}x). On loopback, with autocannon on the same cores, throughput follows total CPU; the second round trip the other store pays per request costs latency more than CPU, which a network between app and Redis would show.`,
   `- Redis commands per request, ours: ${ours.commandsPerRequest.toFixed(3)} (target exactly 1): ${Math.abs(ours.commandsPerRequest - 1) < 0.005 ? 'met' : 'NOT met'}; theirs: ${theirs.commandsPerRequest.toFixed(3)}.`,
 ];
 const cpu = os.cpus();
@@ -245,6 +247,7 @@ const markdown = `# Redis benchmark
 Command: \`npm run bench:redis\` (\`BENCH_DURATION=${DURATION} BENCH_WARMUP=${WARMUP} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS} BENCH_CLIENTS=${CLIENTS}\`)
 
 Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${os.platform()} ${os.release()}, redis-server started by the script on loopback.
+Load average when the run started: ${LOAD_AT_START} (anything above 0 is other work competing for the same cores).
 Run at ${new Date().toISOString()}.
 
 A one-route Nest 12 app on Fastify, each variant in its own process, loaded one at a time with

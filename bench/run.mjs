@@ -237,6 +237,12 @@ function table(summary) {
   );
   const gauge = summary.rows.find((row) => row.variant.id === 'noop-guard');
   lines.push(`- Noise gauge: the do-nothing guard, which does no more work than no guard, measured ${((gauge.rps / summary.none) * 100).toFixed(1)}% of its req/s in this run.`);
+  if (summary.scenario.targets.vsThrottler !== undefined) {
+    lines.push(
+      `- Ceiling: a guard that cost nothing at all would be ${(cpu.get('nestjs-throttler') / cpu.get('none')).toFixed(2)}x @nestjs/throttler here ` +
+        '(its server CPU per request over no guard\'s): the request through Nest and Fastify costs the same in both.',
+    );
+  }
   for (const verdict of summary.verdicts) lines.push(`- Target: ${verdict.text}: measured ${verdict.measured}, **${verdict.met ? 'met' : 'MISSED'}**`);
   lines.push('');
   return lines.join('\n');

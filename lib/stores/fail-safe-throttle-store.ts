@@ -115,7 +115,8 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
   /** Runs the call against the store when up (or when it is time to probe), else the policy. */
   private async guarded<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies = true): Promise<T> {
-    if (this.downSince !== null) {
+    const probe = this.downSince !== null;
+    if (probe) {
       const now = Date.now();
       if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined);
       this.probing = true;
@@ -129,7 +130,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
       this.markDown(error);
       return this.applyPolicy(fallback, denies, error);
     } finally {
-      this.probing = false;
+      if (probe) this.probing = false;
     }
   }
 

@@ -71,20 +71,20 @@ export class RedisThrottleStore implements ThrottleStore {
     return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
   }
 
-  async hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
-    if (checks.length === 0) return [];
+  hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    if (checks.length === 0) return Promise.resolve([]);
     const keys = checks.map((check) => this.redisKey(check.key));
     const groups = this.slotGroups(keys);
     if (groups === null) return this.runChecks('h', keys, checks);
     // Cluster, several hash tags: one atomic call per tag, in parallel, stitched back in input order.
     const results = new Array<HitResult>(checks.length);
-    await Promise.all(
-      groups.map(async (indexes) => {
-        const answers = await this.runChecks('h', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]));
-        indexes.forEach((i, j) => (results[i] = answers[j]));
-      }),
-    );
-    return results;
+    return Promise.all(
+      groups.map((indexes) =>
+        this.runChecks('h', indexes.map((i) => keys[i]), indexes.map((i) => checks[i])).then((answers) => {
+          indexes.forEach((i, j) => (results[i] = answers[j]));
+        }),
+      ),
+    ).then(() => results);
   }
 
   async record(hits: readonly RecordedHit[]): Promise<void> {
@@ -125,7 +125,7 @@ export class RedisThrottleStore implements ThrottleStore {
     return byTag.size === 1 ? null : [...byTag.values()];
   }
 
-  private async runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
+  private runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
     const args = new Array<string>(3 + checks.length * 4);
     args[0] = mode;
     args[1] = this.clock === undefined ? '' : String(this.clock());
@@ -138,17 +138,15 @@ export class RedisThrottleStore implements ThrottleStore {
       args[base + 2] = check.record ? '1' : '0';
       args[base + 3] = String(Math.max(check.windowMs, check.ttlMs ?? check.windowMs));
     }
-    return parseReply(await this.evaluate(keys, args), checks.length);
+    return this.evaluate(keys, args).then((reply) => parseReply(reply, checks.length));
   }
 
   /** EVALSHA; on NOSCRIPT (a restarted or new node) EVAL, which also caches the script there. */
-  private async evaluate(keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args);
-    } catch (error) {
+  private evaluate(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).catch((error: unknown) => {
       if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
       return this.redis.eval(THROTTLE_SCRIPT, keys, args);
-    }
+    });
   }
 }
 

@@ -39,18 +39,25 @@ for i, key in ipairs(KEYS) do
   local record = ARGV[base + 3] == '1'
   local retention = tonumber(ARGV[base + 4])
   local windowStart = '(' .. string.format('%.17g', now - window)
-  if mode ~= 'p' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
-  end
-  local count
+  local count = 0
   local first
-  if mode == 'r' then
-    count = 0
-  elseif mode == 'h' and retention <= window then
-    -- The common case: after pruning, every hit left is inside the window (O(1) reads).
-    count = redis.call('ZCARD', key)
-    if count > 0 then first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] end
+  if mode == 'h' and retention <= window then
+    -- The common case, in O(1) reads: the oldest hit tells whether anything needs pruning at all.
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if head[2] then
+      if tonumber(head[2]) <= now - retention then
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
+        head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      end
+      if head[2] then
+        first = head[2]
+        count = redis.call('ZCARD', key)
+      end
+    end
+  elseif mode == 'r' then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
   else
+    if mode == 'h' then redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention)) end
     count = redis.call('ZCOUNT', key, windowStart, '+inf')
     if count > 0 then
       first = redis.call('ZRANGEBYSCORE', key, windowStart, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
