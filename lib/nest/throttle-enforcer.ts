@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
 import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { rememberAccess } from './pending-accesses.js';
 import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
@@ -41,7 +42,16 @@ export class ThrottleEnforcer {
     // Throttles that record after the handler (Tastypie) get this context from the access interceptor.
     if (plan.accessedThrottles.length > 0) rememberAccess(token, { ctx, throttles: plan.accessedThrottles });
     const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store);
-    if (isPromise(evaluation)) return evaluation.then((settled) => this.conclude(settled, ctx, transport), storeUnavailableAs503);
+    if (isPromise(evaluation)) {
+      return evaluation.then(
+        (settled) => this.conclude(settled, ctx, transport),
+        (error: unknown) => {
+          // onStoreError 'deny': the store's outage is the server's problem, so a 503, not a 429 or a 500.
+          if (error instanceof StoreUnavailableError) throw transport.unavailableError?.(ctx) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
+          throw error;
+        },
+      );
+    }
     return this.conclude(evaluation, ctx, transport);
   }
 
@@ -53,10 +63,4 @@ export class ThrottleEnforcer {
     if (wait !== null && wait > 0) transport.setHeader(ctx, 'Retry-After', String(wait));
     throw error;
   }
-}
-
-/** onStoreError 'deny': the store's outage is the server's problem, so 503, not 429 or 500. */
-function storeUnavailableAs503(error: unknown): never {
-  if (error instanceof StoreUnavailableError) throw new ServiceUnavailableException('Rate limiting is temporarily unavailable', { cause: error });
-  throw error;
 }

@@ -1,5 +1,16 @@
 import { IntrinsicException } from '@nestjs/common';
+import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { throttledMessage } from '../throttled.exception.js';
+
+/** The error of a GraphQL resolver when the throttle store is down and onStoreError is 'deny'. */
+export class GraphQLStoreUnavailableError extends IntrinsicException {
+  readonly extensions = { code: 'SERVICE_UNAVAILABLE' } as const;
+
+  constructor() {
+    super(STORE_UNAVAILABLE_MESSAGE);
+    this.name = 'GraphQLStoreUnavailableError';
+  }
+}
 
 /**
  * The throttled error of a GraphQL resolver. GraphQL's executor copies `extensions` of the error

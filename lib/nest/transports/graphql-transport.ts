@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
-import { GraphQLThrottledError } from './graphql-throttled.error.js';
+import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
 
 /**
@@ -48,6 +48,8 @@ export const graphqlTransport: TransportBinding = {
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
 
   throttledError: (wait) => new GraphQLThrottledError(wait),
+
+  unavailableError: () => new GraphQLStoreUnavailableError(),
 };
 
 function graphqlContextOf(context: ExecutionContext): any {

@@ -1,4 +1,5 @@
-import type { ExecutionContext } from '@nestjs/common';
+import { type ExecutionContext, ServiceUnavailableException } from '@nestjs/common';
+import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from '../throttled.exception.js';
@@ -17,6 +18,8 @@ export const httpTransport: TransportBinding = {
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
 
   throttledError: (wait) => new ThrottledException(wait),
+
+  unavailableError: () => new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE),
 };
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */

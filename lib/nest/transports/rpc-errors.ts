@@ -1,3 +1,4 @@
+import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { throttledMessage } from '../throttled.exception.js';
 import { importOptionalPeer } from './optional-peer.js';
 
@@ -20,6 +21,11 @@ export function rpcThrottledError(wait: number | null): Error {
   const retryAfter = wait === null ? null : Math.ceil(wait);
   const payload: RpcThrottledPayload = { status: 429, message: throttledMessage(retryAfter), retryAfter };
   return rpcException(payload);
+}
+
+/** An RpcException `{ status: 503, message }` for a store outage under onStoreError 'deny'. */
+export function rpcStoreUnavailableError(): Error {
+  return rpcException({ status: 503, message: STORE_UNAVAILABLE_MESSAGE });
 }
 
 /**

@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { normalizeAddress } from '../../core/client-address.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
-import { rpcMissingIdentityError, rpcThrottledError } from './rpc-errors.js';
+import { rpcMissingIdentityError, rpcStoreUnavailableError, rpcThrottledError } from './rpc-errors.js';
 import type { TransportBinding } from './transport-binding.js';
 
 /**
@@ -47,6 +47,8 @@ export const rpcTransport: TransportBinding = {
   setHeader: () => undefined,
 
   throttledError: (wait) => rpcThrottledError(wait),
+
+  unavailableError: () => rpcStoreUnavailableError(),
 };
 
 /** The pattern as the transport context reports it (TcpContext.getPattern(), and the like). */

@@ -16,6 +16,11 @@ export interface TransportBinding {
   /** The error thrown at a throttled request, in the transport's own terms. */
   throttledError(wait: number | null, ctx: ThrottleContext): Error;
   /**
+   * Optional. The error thrown when the store is down and `onStoreError` is 'deny': the server's
+   * fault, so a 503 in the transport's terms, never a 429. Absent: an HTTP 503 exception.
+   */
+  unavailableError?(ctx: ThrottleContext): Error;
+  /**
    * Optional. False for an invocation that belongs to a request counted elsewhere (a GraphQL field
    * resolver, a subscription): it is then throttled only when its handler method itself carries
    * @ThrottleClasses or @ThrottleScope. Absent: every invocation is a request.

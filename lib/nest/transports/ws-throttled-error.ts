@@ -1,3 +1,4 @@
+import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { throttledMessage } from '../throttled.exception.js';
 import { importOptionalPeer } from './optional-peer.js';
 
@@ -13,6 +14,12 @@ export interface WsThrottledPayload {
   readonly message: string;
   /** Whole seconds until the client may retry, or null when unknown. */
   readonly retryAfter: number | null;
+}
+
+/** A WsException `{ status: 'error', message }` for a store outage under onStoreError 'deny'. */
+export function wsStoreUnavailableError(): Error {
+  if (websockets === undefined) throw new Error('nestjs-throttling: a ws request hit a store outage but @nestjs/websockets is not installed');
+  return new websockets.WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
 }
 
 /** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */

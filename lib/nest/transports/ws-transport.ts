@@ -5,7 +5,7 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
-import { wsThrottledError } from './ws-throttled-error.js';
+import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -39,6 +39,8 @@ export const wsTransport: TransportBinding = {
   setHeader: () => undefined,
 
   throttledError: (wait) => wsThrottledError(wait),
+
+  unavailableError: () => wsStoreUnavailableError(),
 };
 
 /**
