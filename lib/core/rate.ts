@@ -1,3 +1,4 @@
+import { describeValue } from './describe-value.js';
 import { ThrottleConfigError } from './throttle-config-error.js';
 
 /** A parsed rate: at most `limit` requests in any window of `durationMs` milliseconds. */
@@ -32,7 +33,7 @@ export function parseRate(input: RateInput | undefined, where = 'rate'): Rate | 
   if (input === null) return null;
   if (typeof input === 'string') return parseRateString(input, where);
   if (typeof input === 'object' && input !== undefined) return parseRateObject(input, where);
-  throw new ThrottleConfigError(`${where}: expected a rate such as '100/day' or { limit, duration }, got ${describe(input)}`);
+  throw new ThrottleConfigError(`${where}: expected a rate such as '100/day' or { limit, duration }, got ${describeValue(input)}`);
 }
 
 function parseRateString(text: string, where: string): Rate {
@@ -67,10 +68,10 @@ function parseRateString(text: string, where: string): Rate {
 function parseRateObject(input: { readonly limit: unknown; readonly duration: unknown }, where: string): Rate {
   const { limit, duration } = input;
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
-    throw new ThrottleConfigError(`${where}: invalid rate ${describe(input)}: limit must be a non-negative integer, got ${describe(limit)}`);
+    throw new ThrottleConfigError(`${where}: invalid rate ${describeValue(input)}: limit must be a non-negative integer, got ${describeValue(limit)}`);
   }
   if (typeof duration !== 'number' || !Number.isFinite(duration) || duration <= 0) {
-    throw new ThrottleConfigError(`${where}: invalid rate ${describe(input)}: duration must be a number of seconds > 0, got ${describe(duration)}`);
+    throw new ThrottleConfigError(`${where}: invalid rate ${describeValue(input)}: duration must be a number of seconds > 0, got ${describeValue(duration)}`);
   }
   return { limit, durationMs: Math.round(duration * 1000) };
 }
@@ -78,13 +79,4 @@ function parseRateObject(input: { readonly limit: unknown; readonly duration: un
 /** A short, human-readable form of a rate, e.g. `100/86400s`. */
 export function formatRate(rate: Rate): string {
   return `${rate.limit}/${rate.durationMs / 1000}s`;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -7,9 +7,10 @@ import { ACCESS_LOG } from '../throttles/tastypie/access-log-token.js';
 import { recordsAccesses } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
-import { describe, type ThrottlingSettings } from './throttling-settings.js';
+import type { ThrottlingSettings } from './throttling-settings.js';
 import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** The access log and whether the module created it (and so closes it), or only flushes it. */
 interface AccessLogHandle {
@@ -24,12 +25,12 @@ const ACCESS_RECORDING_CHECK = Symbol('nestjs-throttling:access-recording-check'
 export function createAccessLog(option: ThrottlingModuleOptions['accessLog']): AccessLogHandle {
   if (option === undefined) return { log: null, owned: false };
   if (option === null || typeof option !== 'object') {
-    throw new ThrottleConfigError(`ThrottlingModule: accessLog must be PostgresAccessLog options or an AccessLog instance, got ${describe(option)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: accessLog must be PostgresAccessLog options or an AccessLog instance, got ${describeValue(option)}`);
   }
   if (typeof (option as AccessLog).write === 'function') {
     for (const method of ['flush', 'close'] as const) {
       if (typeof (option as unknown as Record<string, unknown>)[method] !== 'function') {
-        throw new ThrottleConfigError(`ThrottlingModule: accessLog must implement AccessLog (missing ${method}()), got ${describe(option)}`);
+        throw new ThrottleConfigError(`ThrottlingModule: accessLog must implement AccessLog (missing ${method}()), got ${describeValue(option)}`);
       }
     }
     return { log: option as AccessLog, owned: false };

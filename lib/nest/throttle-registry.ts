@@ -6,8 +6,9 @@ import type { Awaitable } from '../core/store.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
 import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import { assertThrottleClass, describe, type ThrottlingSettings } from './throttling-settings.js';
+import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
@@ -116,7 +117,7 @@ export class ThrottleRegistry implements OnModuleInit {
   private async buildPlan(type: Function, handler: Function, hostRef: ModuleRef, where: string, usedScopes: Set<string>): Promise<RoutePlan> {
     const classes: unknown = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, type) ?? this.settings.defaultThrottles;
     const scope: string | undefined = Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
-    if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describe(classes)}, not a list of throttle classes`);
+    if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describeValue(classes)}, not a list of throttle classes`);
     if (classes.length === 0) return scope === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope };
 
     const throttles: Throttle[] = [];

@@ -4,6 +4,7 @@ import type { ModuleRef } from '@nestjs/core';
 import { type Clock, systemClock } from '../core/clock.js';
 import { parseRate, type Rate } from '../core/rate.js';
 import type { ThrottleStore } from '../core/store.js';
+import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { RATE_LIMIT_HEADER_MODES, type RateLimitHeaderMode } from '../http/rate-limit-headers.js';
 import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
@@ -43,32 +44,32 @@ export const defaultUserId: UserIdReader = (_request, user) => {
 /** Validates the user's options; every error names the option and quotes the bad value. */
 export async function createThrottlingSettings(options: ThrottlingModuleOptions | undefined, moduleRef: ModuleRef, staticEnforceAt?: EnforcementPoint): Promise<ThrottlingSettings> {
   if (options === null || typeof options !== 'object') {
-    throw new ThrottleConfigError(`ThrottlingModule: options must be an object, got ${describe(options)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: options must be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new ThrottleConfigError(`ThrottlingModule: unknown option '${key}'; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
   }
   const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'function') throw new ThrottleConfigError(`ThrottlingModule: clock must be a function returning milliseconds, got ${describe(clock)}`);
+  if (typeof clock !== 'function') throw new ThrottleConfigError(`ThrottlingModule: clock must be a function returning milliseconds, got ${describeValue(clock)}`);
 
   const { rates, badRates } = parseRates(options.rates);
   const defaultThrottles = validateDefaultThrottles(options.defaultThrottles);
 
   const numProxies = options.numProxies;
   if (numProxies !== undefined && (!Number.isSafeInteger(numProxies) || numProxies < 0)) {
-    throw new ThrottleConfigError(`ThrottlingModule: numProxies must be a non-negative integer, got ${describe(numProxies)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: numProxies must be a non-negative integer, got ${describeValue(numProxies)}`);
   }
   const headers = options.headers ?? 'ietf';
   if (!RATE_LIMIT_HEADER_MODES.includes(headers)) {
-    throw new ThrottleConfigError(`ThrottlingModule: headers must be 'ietf', 'legacy', 'both' or false, got ${describe(headers)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: headers must be 'ietf', 'legacy', 'both' or false, got ${describeValue(headers)}`);
   }
   const userId = options.userId ?? defaultUserId;
-  if (typeof userId !== 'function') throw new ThrottleConfigError(`ThrottlingModule: userId must be a function (request, user) => id, got ${describe(userId)}`);
+  if (typeof userId !== 'function') throw new ThrottleConfigError(`ThrottlingModule: userId must be a function (request, user) => id, got ${describeValue(userId)}`);
   const rpcIdentity = rpcIdentityReader(options.rpcIdentity);
 
   const enforceAt = options.enforceAt ?? staticEnforceAt ?? 'guard';
   if (enforceAt !== 'guard' && enforceAt !== 'interceptor') {
-    throw new ThrottleConfigError(`ThrottlingModule: enforceAt must be 'guard' or 'interceptor', got ${describe(enforceAt)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: enforceAt must be 'guard' or 'interceptor', got ${describeValue(enforceAt)}`);
   }
   if (staticEnforceAt !== undefined && options.enforceAt !== undefined && options.enforceAt !== staticEnforceAt) {
     throw new ThrottleConfigError(`ThrottlingModule: enforceAt '${options.enforceAt}' from the factory differs from '${staticEnforceAt}' given to forRootAsync(); give it to forRootAsync() only`);
@@ -92,7 +93,7 @@ function parseRates(input: ThrottlingModuleOptions['rates']): { rates: Map<strin
   const badRates = new Map<string, ThrottleConfigError>();
   if (input === undefined) return { rates, badRates };
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ThrottleConfigError(`ThrottlingModule: rates must be an object of scope -> rate, got ${describe(input)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: rates must be an object of scope -> rate, got ${describeValue(input)}`);
   }
   for (const [scope, value] of Object.entries(input)) {
     try {
@@ -107,7 +108,7 @@ function parseRates(input: ThrottlingModuleOptions['rates']): { rates: Map<strin
 
 function validateDefaultThrottles(input: ThrottlingModuleOptions['defaultThrottles']): readonly Type<Throttle>[] {
   if (input === undefined) return [];
-  if (!Array.isArray(input)) throw new ThrottleConfigError(`ThrottlingModule: defaultThrottles must be an array of throttle classes, got ${describe(input)}`);
+  if (!Array.isArray(input)) throw new ThrottleConfigError(`ThrottlingModule: defaultThrottles must be an array of throttle classes, got ${describeValue(input)}`);
   input.forEach((candidate, index) => assertThrottleClass(candidate, `ThrottlingModule: defaultThrottles[${index}]`));
   // Tastypie-style classes are adapted to Throttle when the registry resolves them.
   return [...input] as Type<Throttle>[];
@@ -118,7 +119,7 @@ export function assertThrottleClass(candidate: unknown, where: string): asserts 
   const prototype = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype : undefined;
   if (typeof prototype?.allowRequest !== 'function' && !isTastypieStyleClass(candidate)) {
     throw new ThrottleConfigError(
-      `${where}: ${describe(candidate)} is not a throttle class (a class with an allowRequest(ctx) method, or Tastypie's shouldBeThrottled(identifier, ctx) and accessed(identifier, ctx))`,
+      `${where}: ${describeValue(candidate)} is not a throttle class (a class with an allowRequest(ctx) method, or Tastypie's shouldBeThrottled(identifier, ctx) and accessed(identifier, ctx))`,
     );
   }
 }
@@ -130,7 +131,7 @@ async function createStore(options: ThrottlingModuleOptions, clock: Clock, modul
   if (typeof store === 'function') return { store: await createStoreFromClass(store, clock, moduleRef), ownsStore: true };
   for (const method of ['hit', 'record', 'peek', 'reset'] as const) {
     if (typeof (store as unknown as Record<string, unknown>)?.[method] !== 'function') {
-      throw new ThrottleConfigError(`ThrottlingModule: store must implement ThrottleStore (missing ${method}()), got ${describe(store)}`);
+      throw new ThrottleConfigError(`ThrottlingModule: store must implement ThrottleStore (missing ${method}()), got ${describeValue(store)}`);
     }
   }
   return { store, ownsStore: false };
@@ -144,10 +145,10 @@ async function createStore(options: ThrottlingModuleOptions, clock: Clock, modul
 function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built: { store: ThrottleStore; ownsStore: boolean }): { store: ThrottleStore; ownsStore: boolean } {
   const { onStoreError, storeTimeout } = options;
   if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError)) {
-    throw new ThrottleConfigError(`ThrottlingModule: onStoreError must be 'allow', 'deny' or 'local', got ${describe(onStoreError)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: onStoreError must be 'allow', 'deny' or 'local', got ${describeValue(onStoreError)}`);
   }
   if (storeTimeout !== undefined && (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout <= 0)) {
-    throw new ThrottleConfigError(`ThrottlingModule: storeTimeout must be a positive number of milliseconds, got ${describe(storeTimeout)}`);
+    throw new ThrottleConfigError(`ThrottlingModule: storeTimeout must be a positive number of milliseconds, got ${describeValue(storeTimeout)}`);
   }
   if (built.store instanceof MemoryThrottleStore || built.store instanceof FailSafeThrottleStore) return built;
   const logger = new Logger('ThrottlingModule');
@@ -194,18 +195,4 @@ async function resolveTokens(tokens: readonly unknown[], moduleRef: ModuleRef): 
   }
   tokens.forEach((token, index) => Inject(token as string)(StoreDependencies, undefined, index));
   return (await moduleRef.create(StoreDependencies)).values;
-}
-
-export function describe(value: unknown): string {
-  if (typeof value === 'function') return value.name ? `${value.name}` : 'an anonymous function';
-  if (typeof value === 'string') return `'${value}'`;
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'object' && value !== null && value.constructor !== Object && value.constructor !== Array) {
-    return `an instance of ${value.constructor?.name ?? 'an unknown class'}`;
-  }
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

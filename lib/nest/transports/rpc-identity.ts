@@ -1,5 +1,6 @@
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { RpcIdentityReader } from '../throttling-options.interface.js';
+import { describeValue } from '../../core/describe-value.js';
 
 /**
  * Turns the `rpcIdentity` option into a reader: a function is used as it is; a string is a path of
@@ -10,7 +11,7 @@ export function rpcIdentityReader(option: unknown): RpcIdentityReader | undefine
   if (typeof option === 'function') return option as RpcIdentityReader;
   if (typeof option !== 'string' || option.trim() === '' || option.split('.').some((part) => part === '')) {
     throw new ThrottleConfigError(
-      `ThrottlingModule: rpcIdentity must be a payload field path such as 'clientId' or 'meta.tenant', or a function (data, context) => identity, got ${describeOption(option)}`,
+      `ThrottlingModule: rpcIdentity must be a payload field path such as 'clientId' or 'meta.tenant', or a function (data, context) => identity, got ${describeValue(option)}`,
     );
   }
   const path = option.split('.');
@@ -22,13 +23,4 @@ export function rpcIdentityReader(option: unknown): RpcIdentityReader | undefine
     }
     return typeof value === 'string' || typeof value === 'number' ? value : undefined;
   };
-}
-
-function describeOption(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -3,6 +3,7 @@ import { boundedKeyPart } from '../../core/bounded-key-part.js';
 import type { Awaitable } from '../../core/store.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext, ThrottleDecision } from '../throttle.js';
+import { describeValue } from '../../core/describe-value.js';
 
 /** What `.with()` may override on a Tastypie throttle. */
 export interface TastypieThrottleOptions {
@@ -106,16 +107,16 @@ export function tastypieIdentifier(ctx: ThrottleContext): string {
 function validateTastypieOptions(options: TastypieThrottleOptions & Record<string, unknown>, where: string): void {
   const { throttleAt, timeframe, expiration, scope } = options;
   if (throttleAt !== undefined && (typeof throttleAt !== 'number' || !Number.isSafeInteger(throttleAt) || throttleAt < 0)) {
-    throw new ThrottleConfigError(`${where}: throttleAt must be a non-negative integer, got ${show(throttleAt)}`);
+    throw new ThrottleConfigError(`${where}: throttleAt must be a non-negative integer, got ${describeValue(throttleAt)}`);
   }
   if (timeframe !== undefined && (typeof timeframe !== 'number' || !Number.isFinite(timeframe) || timeframe <= 0)) {
-    throw new ThrottleConfigError(`${where}: timeframe must be a number of seconds > 0, got ${show(timeframe)}`);
+    throw new ThrottleConfigError(`${where}: timeframe must be a number of seconds > 0, got ${describeValue(timeframe)}`);
   }
   if (expiration !== undefined && (typeof expiration !== 'number' || !Number.isFinite(expiration) || expiration <= 0)) {
-    throw new ThrottleConfigError(`${where}: expiration must be a number of seconds > 0, got ${show(expiration)}`);
+    throw new ThrottleConfigError(`${where}: expiration must be a number of seconds > 0, got ${describeValue(expiration)}`);
   }
   if (scope !== undefined && (typeof scope !== 'string' || scope.length === 0)) {
-    throw new ThrottleConfigError(`${where}: scope must be a non-empty string, got ${show(scope)}`);
+    throw new ThrottleConfigError(`${where}: scope must be a non-empty string, got ${describeValue(scope)}`);
   }
   const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope']);
   if (options.constructor === Object) {
@@ -123,8 +124,4 @@ function validateTastypieOptions(options: TastypieThrottleOptions & Record<strin
       if (!known.has(key)) throw new ThrottleConfigError(`${where}: unknown option '${key}'; known options are ${[...known].join(', ')}`);
     }
   }
-}
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
 }
