@@ -295,11 +295,13 @@ function report(summaries, startedAt, elapsedMs) {
       'ThrottleContext, two sliding-log checks in one store call (Map lookup, ring buffer append, LRU relink), two ' +
       'decisions, and the two IETF headers (RateLimit-Policy, RateLimit), which Fastify and Node then validate and ' +
       'serialize with the response. With `headers: false` the last part goes away. A CPU profile of the server ' +
-      '(`node --cpu-prof`) in (a), taken while writing this benchmark, put the guard at about 8% of the server\'s busy ' +
-      'time, and an in-process loop over the guard alone measured 3 to 5 µs per request (1 to 10,000 clients): the ' +
-      'largest parts are the two Map lookups of freshly built key strings (hashing, cache misses with 20,000 keys), ' +
-      'the WeakSet that makes a request count once, and the headers. On a CPU-bound server that is close to the 90% target, ' +
-      'so whether a run shows it met depends on the noise described above.',
+      '(`node --cpu-prof`) in (a), taken while writing this benchmark, put the guard\'s own code at about 8% of the main ' +
+      'thread\'s busy time, and an in-process loop over the guard alone measured 3 to 5 µs of CPU per request (1 to ' +
+      '10,000 clients; the largest parts: two Map lookups of freshly built key strings, the WeakSet that makes a request ' +
+      'count once, the headers). The server CPU column shows a larger gap over no guard (often 20 to 50 µs) that is not in ' +
+      'the guard\'s code and was not explained when this was written: turning the headers off did not shrink it; work off ' +
+      'the main thread (garbage collection), which the profile does not show, is the next suspect. Until it is found, ' +
+      'treat the 90% target as not met.',
     '- @nestjs/throttler 6.7\'s in-memory storage keeps one expiry per hit and filters the whole list of a key on every ' +
       'request (O(hits in the window)), and hashes every key with SHA-256. With one hot client its cost per request grows ' +
       'as hits accumulate, so its figure in (c) falls, and our ratio over it rises, with the length of the run. This ' +
