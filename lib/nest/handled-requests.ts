@@ -2,13 +2,23 @@
  * Requests already throttled by some ThrottlingGuard or ThrottlingInterceptor.
  *
  * The module may be imported twice, and a user may also bind the guard with @UseGuards(): each
- * request must still be counted once. Weakly held, so a finished request is simply forgotten.
+ * request must still be counted once. The mark is a symbol-keyed property on the request object:
+ * invisible to JSON and for-in, gone with the request, and far cheaper for the garbage collector
+ * than a WeakSet entry per request (an ephemeron it must trace on every scavenge). Objects that
+ * cannot take a property (frozen) fall back to a WeakSet.
  */
-const handled = new WeakSet<object>();
+const HANDLED = Symbol('nestjs-throttling:handled');
+const handledFrozen = new WeakSet<object>();
 
 /** Marks the request and tells whether it was already marked. */
 export function markHandled(request: object): boolean {
-  if (handled.has(request)) return true;
-  handled.add(request);
+  const marked = request as { [HANDLED]?: true };
+  if (marked[HANDLED] === true) return true;
+  if (Object.isExtensible(request)) {
+    marked[HANDLED] = true;
+    return false;
+  }
+  if (handledFrozen.has(request)) return true;
+  handledFrozen.add(request);
   return false;
 }

@@ -1,0 +1,17 @@
+// Summaries of the rounds of one variant.
+
+export function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >>> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function sumOf(list, pick) {
+  return list.reduce((sum, item) => sum + pick(item), 0);
+}
+
+/** Median, min and max req/s over a variant's rounds. */
+export function throughput(runs) {
+  const rps = runs.map((run) => run.rps);
+  return { rps: median(rps), min: Math.min(...rps), max: Math.max(...rps) };
+}
