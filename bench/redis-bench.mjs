@@ -3,18 +3,25 @@
 // one run, each server in its own process on Fastify, loaded one at a time by autocannon. Counts the
 // Redis commands the app sends per request with INFO commandstats before and after each load, on a
 // redis-server this script starts for itself (loopback, free port, no persistence), so no other
-// client's commands are counted. Writes bench/RESULTS-redis.md.
+// client's commands are counted. `npm run bench` runs it after bench/run.mjs. Writes the "Redis store"
+// section of bench/RESULTS.md (or BENCH_OUT), replacing the one there and leaving the rest as it is.
 //
 // Knobs (environment): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 5),
-// BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50), BENCH_CLIENTS (default 10000).
-import autocannon from 'autocannon';
+// BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50), BENCH_CLIENTS (default 10000),
+// BENCH_OUT (the results file, default bench/RESULTS.md).
 import { Redis } from 'ioredis';
-import { fork, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { limitRunTime, ownChild } from './lib/child-processes.mjs';
+import { positiveNumber } from './lib/env.mjs';
+import { loadClients } from './lib/load.mjs';
+import { loadAverage, machineFacts } from './lib/machine.mjs';
+import { REDIS_SECTION, resultsPath, writeSection } from './lib/results-file.mjs';
+import { rotatingRounds } from './lib/rounds.mjs';
+import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
+import { median, sumOf, throughput } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION = positiveNumber('BENCH_DURATION', 5);
@@ -22,7 +29,7 @@ const WARMUP = positiveNumber('BENCH_WARMUP', 5);
 const ROUNDS = positiveNumber('BENCH_ROUNDS', 3);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 const CLIENTS = positiveNumber('BENCH_CLIENTS', 10_000);
-const HARD_LIMIT_MS = 6 * 60_000;
+limitRunTime('bench:redis', 6 * 60_000);
 // Limits no client reaches during the run: we measure the allow path, as bench/run.mjs does.
 const LIMITS = { minute: 100, hour: 1_000 };
 
@@ -38,25 +45,6 @@ const VARIANTS = [
  */
 const SCRIPT_INTERNAL = new Set(['time', 'zremrangebyscore', 'zcard', 'zrange', 'zcount', 'zrangebyscore', 'zadd', 'pexpire', 'incr', 'pttl', 'get', 'set', 'del']);
 
-const children = new Set();
-const hardStop = setTimeout(() => {
-  console.error(`bench:redis: still running after ${HARD_LIMIT_MS / 60_000} minutes, giving up`);
-  process.exit(2);
-}, HARD_LIMIT_MS);
-hardStop.unref();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-
-function positiveNumber(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench:redis: ${name} must be a positive number, got '${raw}'`);
-  return value;
-}
-
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -70,57 +58,13 @@ function freePort() {
 
 async function startRedis() {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
-  children.add(child);
+  const child = ownChild(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' }));
+  const failed = new Promise((_, reject) => child.once('error', (error) => reject(new Error(`bench:redis: cannot start redis-server (${error.message}); it must be on PATH`))));
   const url = `redis://127.0.0.1:${port}`;
   const admin = new Redis(url, { retryStrategy: (times) => (times > 50 ? null : 100) });
   admin.on('error', () => undefined);
-  await admin.ping();
+  await Promise.race([admin.ping(), failed]);
   return { url, admin, child };
-}
-
-function startServer(variant, redisUrl) {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(here, 'redis-bench-server.mjs'), [variant, JSON.stringify(LIMITS), redisUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.add(child);
-    const timer = setTimeout(() => reject(new Error(`bench:redis: server '${variant}' did not start within 30 s`)), 30_000);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve({ child, port: message.port });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bench:redis: server '${variant}' exited with code ${code} before listening`));
-    });
-  });
-}
-
-function stopServer({ child }) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve();
-    });
-    child.send('stop');
-  });
-}
-
-/** Requests the server handled so far (counted by the server: in-flight ones at a load's end included). */
-function handledRequests({ child }) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('bench:redis: server did not report its request count')), 5_000);
-    const onMessage = (message) => {
-      if (message?.handled === undefined) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message);
-    };
-    child.on('message', onMessage);
-    child.send('handled');
-  });
 }
 
 /** Redis CPU time so far (user + sys, ms). */
@@ -141,35 +85,18 @@ async function sentCommands(admin) {
   return calls;
 }
 
-function clientAddress(i) {
-  return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
-}
-
 let offset = 0;
 async function load(server, admin, seconds) {
   const before = await sentCommands(admin);
-  const serverBefore = await handledRequests(server);
+  const serverBefore = await serverStats(server);
   const cpuBefore = await redisCpuMs(admin);
-  let nextConnection = 0;
   // A new range of clients for every load, so no client comes near its limits in the whole run.
-  const base = offset;
+  const firstClient = offset;
   offset += CLIENTS;
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    pipelining: 1,
-    timeout: 10,
-    setupClient(client) {
-      const k = nextConnection++;
-      const requests = [];
-      for (let i = k; i < CLIENTS; i += CONNECTIONS) requests.push({ method: 'GET', path: '/', headers: { 'x-forwarded-for': clientAddress(base + i) } });
-      client.setRequests(requests);
-    },
-  });
+  const result = await loadClients({ port: server.port, connections: CONNECTIONS, clients: CLIENTS, seconds, firstClient });
   // Let the requests still in flight when the load stopped finish, then count both sides.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const serverAfter = await handledRequests(server);
+  const serverAfter = await serverStats(server);
   const handled = serverAfter.handled - serverBefore.handled;
   const appCpuUs = (serverAfter.cpuMicros - serverBefore.cpuMicros) / Math.max(1, handled);
   const redisCpu = (await redisCpuMs(admin)) - cpuBefore;
@@ -183,30 +110,21 @@ async function load(server, admin, seconds) {
   return { rps: result.requests.average, total: handled, non2xx: result.non2xx, errors: result.errors + result.timeouts, commands, delta, appCpuUs, redisCpuUs: (redisCpu * 1000) / Math.max(1, handled) };
 }
 
-function median(values) {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >>> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-const LOAD_AT_START = os.loadavg().map((load) => load.toFixed(2)).join(', ');
+const LOAD_AT_START = loadAverage();
 const redis = await startRedis();
 const servers = new Map();
-const runs = new Map(VARIANTS.map((variant) => [variant.id, []]));
+let runs;
 try {
-  for (const variant of VARIANTS) servers.set(variant.id, await startServer(variant.id, redis.url));
-  for (const variant of VARIANTS) {
-    const warm = await load(servers.get(variant.id), redis.admin, WARMUP);
-    console.log(`warm-up ${variant.id.padEnd(17)} ${Math.round(warm.rps)} req/s`);
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-    for (const variant of order) {
-      const run = await load(servers.get(variant.id), redis.admin, DURATION);
-      runs.get(variant.id).push(run);
-      console.log(`round ${round + 1} ${variant.id.padEnd(17)} ${Math.round(run.rps)} req/s  ${(run.commands / run.total).toFixed(3)} commands/req  ${run.appCpuUs.toFixed(1)} µs app CPU/req  ${run.redisCpuUs.toFixed(1)} µs Redis CPU/req ${JSON.stringify(run.delta)}  non-2xx ${run.non2xx}  errors ${run.errors}`);
-    }
-  }
+  for (const variant of VARIANTS) servers.set(variant.id, await startServer(join(here, 'redis-bench-server.mjs'), [variant.id, JSON.stringify(LIMITS), redis.url]));
+  runs = await rotatingRounds({
+    variants: VARIANTS,
+    rounds: ROUNDS,
+    seconds: DURATION,
+    warmupSeconds: WARMUP,
+    measure: (variant, seconds) => load(servers.get(variant.id), redis.admin, seconds),
+    describe: (run) =>
+      `${(run.commands / run.total).toFixed(3)} commands/req  ${run.appCpuUs.toFixed(1)} µs app CPU/req  ${run.redisCpuUs.toFixed(1)} µs Redis CPU/req ${JSON.stringify(run.delta)}  non-2xx ${run.non2xx}  errors ${run.errors}`,
+  });
 } finally {
   await Promise.all([...servers.values()].map(stopServer));
   redis.admin.disconnect();
@@ -215,22 +133,20 @@ try {
 
 const rows = VARIANTS.map((variant) => {
   const list = runs.get(variant.id);
-  const total = list.reduce((sum, run) => sum + run.total, 0);
-  const commands = list.reduce((sum, run) => sum + run.commands, 0);
+  const total = sumOf(list, (run) => run.total);
+  const commands = sumOf(list, (run) => run.commands);
   const byName = {};
   for (const run of list) for (const [name, calls] of Object.entries(run.delta)) byName[name] = (byName[name] ?? 0) + calls;
   return {
     variant,
-    rps: median(list.map((run) => run.rps)),
-    min: Math.min(...list.map((run) => run.rps)),
-    max: Math.max(...list.map((run) => run.rps)),
+    ...throughput(list),
     total,
     commandsPerRequest: commands / total,
     redisCpuUs: median(list.map((run) => run.redisCpuUs)),
     appCpuUs: median(list.map((run) => run.appCpuUs)),
     byName,
-    non2xx: list.reduce((sum, run) => sum + run.non2xx, 0),
-    errors: list.reduce((sum, run) => sum + run.errors, 0),
+    non2xx: sumOf(list, (run) => run.non2xx),
+    errors: sumOf(list, (run) => run.errors),
   };
 });
 const ours = rows.find((row) => row.variant.id === 'ours');
@@ -241,12 +157,11 @@ const verdicts = [
   `- CPU per request (app + Redis, measured by the processes themselves, immune to what else the machine runs): ours ${(ours.appCpuUs + ours.redisCpuUs).toFixed(0)} µs, theirs ${(theirs.appCpuUs + theirs.redisCpuUs).toFixed(0)} µs (${((theirs.appCpuUs + theirs.redisCpuUs) / (ours.appCpuUs + ours.redisCpuUs)).toFixed(2)}x). On loopback, with autocannon on the same cores, throughput follows total CPU; the second round trip the other store pays per request costs latency more than CPU, which a network between app and Redis would show.`,
   `- Redis commands per request, ours: ${ours.commandsPerRequest.toFixed(3)} (target exactly 1): ${Math.abs(ours.commandsPerRequest - 1) < 0.005 ? 'met' : 'NOT met'}; theirs: ${theirs.commandsPerRequest.toFixed(3)}.`,
 ];
-const cpu = os.cpus();
-const markdown = `# Redis benchmark
+const markdown = `## Redis store
 
-Command: \`npm run bench:redis\` (\`BENCH_DURATION=${DURATION} BENCH_WARMUP=${WARMUP} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS} BENCH_CLIENTS=${CLIENTS}\`)
+Command: \`npm run bench\` (after the memory store) or \`npm run bench:redis\` (this section alone), with \`BENCH_DURATION=${DURATION} BENCH_WARMUP=${WARMUP} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS} BENCH_CLIENTS=${CLIENTS}\`
 
-Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${os.platform()} ${os.release()}, redis-server started by the script on loopback.
+Machine: ${machineFacts()}; redis-server started by the script on loopback.
 Load average when the run started: ${LOAD_AT_START} (anything above 0 is other work competing for the same cores).
 Run at ${new Date().toISOString()}.
 
@@ -265,6 +180,7 @@ ${rows
 
 ${verdicts.join('\n')}
 `;
-writeFileSync(join(here, 'RESULTS-redis.md'), markdown);
-console.log(`\n${markdown}`);
+const outFile = resultsPath();
+writeSection(outFile, REDIS_SECTION, markdown);
+console.log(`\n${markdown}\nWritten to ${outFile} (its "Redis store" section)`);
 process.exit(0);

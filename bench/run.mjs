@@ -1,27 +1,33 @@
 // `npm run bench`: throughput of a one-route Nest app on Fastify with no guard, with this module
 // (memory store, two throttles per request), with this module plus a global no-op interceptor, and
-// with @nestjs/throttler 6.7 (same two limits), side by side in one run. Writes bench/RESULTS.md.
+// with @nestjs/throttler 6.7 (same two limits), side by side in one run. Writes bench/RESULTS.md
+// (or BENCH_OUT) but keeps the "Redis store" section there, which bench/redis-bench.mjs writes.
 //
 // Every server runs in its own process (bench/server.mjs); autocannon loads one server at a time
 // from this process. Each scenario starts fresh servers, warms each one up, then runs ROUNDS rounds
 // in a rotating order and reports the median. Everything is bounded: each load lasts DURATION
-// seconds and the whole run is killed after HARD_LIMIT_MS.
+// seconds and the whole run is killed after 12 minutes.
 //
 // Knobs (environment): BENCH_DURATION (s, default 4), BENCH_WARMUP (s, default 4),
-// BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c").
-import autocannon from 'autocannon';
-import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import os from 'node:os';
+// BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c"),
+// BENCH_OUT (the results file, default bench/RESULTS.md).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { limitRunTime } from './lib/child-processes.mjs';
+import { positiveNumber } from './lib/env.mjs';
+import { loadClients } from './lib/load.mjs';
+import { machineFacts } from './lib/machine.mjs';
+import { REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
+import { rotatingRounds } from './lib/rounds.mjs';
+import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
+import { median, sumOf, throughput } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION = positiveNumber('BENCH_DURATION', 4);
 const WARMUP = positiveNumber('BENCH_WARMUP', 4);
 const ROUNDS = positiveNumber('BENCH_ROUNDS', 5);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
-const HARD_LIMIT_MS = 12 * 60_000;
+limitRunTime('bench', 12 * 60_000);
 
 const VARIANTS = [
   { id: 'none', label: 'no guard' },
@@ -38,101 +44,11 @@ const SCENARIOS = [
   { id: 'c', title: '(c) one hot client, 1,000,000/min + 10,000,000/hour', clients: 1, limits: { minute: 1_000_000, hour: 10_000_000 }, targets: { vsNone: 0.9, vsThrottler: 5 } },
 ].filter((scenario) => (process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',').includes(scenario.id));
 
-const children = new Set();
-const hardStop = setTimeout(() => {
-  console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes, giving up`);
-  for (const child of children) child.kill('SIGKILL');
-  process.exit(2);
-}, HARD_LIMIT_MS);
-hardStop.unref();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-
-function positiveNumber(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench: ${name} must be a positive number, got '${raw}'`);
-  return value;
-}
-
-/** Forks one server and resolves with its port once it listens. */
-function startServer(variant, limits) {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(here, 'server.mjs'), [variant, JSON.stringify(limits)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.add(child);
-    const timer = setTimeout(() => reject(new Error(`bench: server '${variant}' did not start within 30 s`)), 30_000);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve({ child, port: message.port });
-    });
-    child.once('exit', (code) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`bench: server '${variant}' exited with code ${code} before listening`));
-    });
-  });
-}
-
-/** The server's own CPU time so far (user + system, µs): immune to what else the machine runs. */
-function serverCpu({ child }) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('bench: server did not report its CPU time')), 5_000);
-    const onMessage = (message) => {
-      if (message?.cpu === undefined) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message.cpu.user + message.cpu.system);
-    };
-    child.on('message', onMessage);
-    child.send('cpu');
-  });
-}
-
-function stopServer({ child }) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve();
-    });
-    child.send('stop');
-  });
-}
-
-/** The address of the i-th simulated client, as its proxy would append it to X-Forwarded-For. */
-function clientAddress(i) {
-  return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
-}
-
-/**
- * One autocannon load. Connection k cycles through clients k, k + C, k + 2C, ... so every client is
- * seen evenly and each request carries a prebuilt buffer (no per-request setup in the load generator).
- */
+/** One load on one server, with the server's own CPU time per response. */
 async function load(server, clients, seconds) {
-  const cpuBefore = await serverCpu(server);
-  let nextConnection = 0;
-  const connections = Math.min(CONNECTIONS, Math.max(clients, CONNECTIONS));
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}/`,
-    connections,
-    duration: seconds,
-    pipelining: 1,
-    timeout: 10,
-    setupClient(client) {
-      const k = nextConnection++;
-      const requests = [];
-      for (let i = k % clients; i < clients; i += connections) {
-        requests.push({ method: 'GET', path: '/', headers: { 'x-forwarded-for': clientAddress(i) } });
-      }
-      client.setRequests(requests);
-    },
-  });
-  const cpuMicros = (await serverCpu(server)) - cpuBefore;
+  const cpuBefore = (await serverStats(server)).cpuMicros;
+  const result = await loadClients({ port: server.port, connections: CONNECTIONS, clients, seconds });
+  const cpuMicros = (await serverStats(server)).cpuMicros - cpuBefore;
   return {
     rps: result.requests.average,
     cpuPerRequest: cpuMicros / Math.max(1, result.requests.total),
@@ -144,31 +60,19 @@ async function load(server, clients, seconds) {
   };
 }
 
-function median(values) {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >>> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 async function runScenario(scenario) {
   console.log(`\n${scenario.title}`);
   const servers = new Map();
   try {
-    for (const variant of VARIANTS) servers.set(variant.id, await startServer(variant.id, scenario.limits));
-    for (const variant of VARIANTS) {
-      const warm = await load(servers.get(variant.id), scenario.clients, WARMUP);
-      console.log(`  warm-up ${variant.id.padEnd(17)} ${Math.round(warm.rps)} req/s`);
-    }
-    const runs = new Map(VARIANTS.map((variant) => [variant.id, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order each round, so no variant always runs first or right after another.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-      for (const variant of order) {
-        const run = await load(servers.get(variant.id), scenario.clients, DURATION);
-        runs.get(variant.id).push(run);
-        console.log(`  round ${round + 1} ${variant.id.padEnd(17)} ${Math.round(run.rps)} req/s  ${run.cpuPerRequest.toFixed(1)} µs CPU/req  non-2xx ${run.non2xx}  errors ${run.errors}`);
-      }
-    }
+    for (const variant of VARIANTS) servers.set(variant.id, await startServer(join(here, 'server.mjs'), [variant.id, JSON.stringify(scenario.limits)]));
+    const runs = await rotatingRounds({
+      variants: VARIANTS,
+      rounds: ROUNDS,
+      seconds: DURATION,
+      warmupSeconds: WARMUP,
+      measure: (variant, seconds) => load(servers.get(variant.id), scenario.clients, seconds),
+      describe: (run) => `${run.cpuPerRequest.toFixed(1)} µs CPU/req  non-2xx ${run.non2xx}  errors ${run.errors}`,
+    });
     return { scenario, runs };
   } finally {
     await Promise.all([...servers.values()].map(stopServer));
@@ -180,13 +84,11 @@ function summarize({ scenario, runs }) {
     const list = runs.get(variant.id);
     return {
       variant,
-      rps: median(list.map((run) => run.rps)),
-      min: Math.min(...list.map((run) => run.rps)),
-      max: Math.max(...list.map((run) => run.rps)),
+      ...throughput(list),
       cpu: median(list.map((run) => run.cpuPerRequest)),
-      total: list.reduce((sum, run) => sum + run.total, 0),
-      non2xx: list.reduce((sum, run) => sum + run.non2xx, 0),
-      errors: list.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
+      total: sumOf(list, (run) => run.total),
+      non2xx: sumOf(list, (run) => run.non2xx),
+      errors: sumOf(list, (run) => run.errors + run.timeouts),
     };
   });
   const byId = new Map(rows.map((row) => [row.variant.id, row]));
@@ -249,14 +151,15 @@ function table(summary) {
 }
 
 function report(summaries, startedAt, elapsedMs) {
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return [
     '# Benchmark results',
     '',
-    'Produced by `npm run bench` (builds the library, then `node bench/run.mjs`), which rewrites this file.',
+    'Produced by `npm run bench`, which builds the library, then runs `node bench/run.mjs` (the memory store: everything ' +
+      'above the "Redis store" section, rewritten each run) and `node bench/redis-bench.mjs` (the "Redis store" section ' +
+      'at the end, which it replaces; `npm run bench:redis` runs it alone).',
     '',
     `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
-    `- Machine: ${os.availableParallelism()} cores (nproc), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}, ${process.platform} ${os.release()}`,
+    `- Machine: ${machineFacts()}`,
     `- Load: autocannon (programmatic API) from the parent process, ${CONNECTIONS} connections, pipelining 1, ` +
       `${DURATION} s per run, ${WARMUP} s warm-up per server, ${ROUNDS} rounds in rotating order; the table shows the median ` +
       'of the rounds (min .. max beside it). "responses", "non-2xx" and "errors" add up all rounds.',
@@ -317,6 +220,7 @@ const started = Date.now();
 const summaries = [];
 for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(scenario)));
 const markdown = report(summaries, startedAt, Date.now() - started);
-const outFile = process.env.BENCH_OUT ?? join(here, 'RESULTS.md');
-writeFileSync(outFile, `${markdown}\n`);
+const outFile = resultsPath();
+// The Redis driver's section stays as it last wrote it; `npm run bench` runs that driver next.
+writeReport(outFile, markdown, [REDIS_SECTION]);
 console.log(`\n${markdown}\nWritten to ${outFile}`);

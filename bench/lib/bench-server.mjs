@@ -39,7 +39,8 @@ export async function serveBenchApp({ imports, providers, close }, { countReques
 
   const stop = async () => {
     await app.close();
-    await close?.();
+    // The variant's clients may already be gone (Redis stopped first): exit all the same.
+    await Promise.allSettled([Promise.resolve().then(close)]);
     process.exit(0);
   };
   process.on('message', (message) => {

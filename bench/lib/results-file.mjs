@@ -11,6 +11,9 @@ export function resultsPath() {
   return process.env.BENCH_OUT || join(benchDir, 'RESULTS.md');
 }
 
+/** The section bench/redis-bench.mjs owns. */
+export const REDIS_SECTION = 'redis-store';
+
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;
 
