@@ -12,6 +12,8 @@ const handledFrozen = new WeakSet<object>();
 
 /** Marks the request and tells whether it was already marked. */
 export function markHandled(request: object): boolean {
+  // A transport that hands over no object cannot be deduplicated: count the request rather than throw.
+  if (request === null || (typeof request !== 'object' && typeof request !== 'function')) return false;
   const marked = request as { [HANDLED]?: true };
   if (marked[HANDLED] === true) return true;
   if (Object.isExtensible(request)) {
