@@ -7,12 +7,12 @@ import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { type ClientProxy, ClientProxyFactory, MessagePattern, Payload, RpcException, type TcpContext, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { AnonThrottle, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { bootError } from '../support/http-app.js';
 import { SuccessLogThrottle } from './support/success-log.throttle.js';
+import { freePort } from '../support/free-port.js';
 
 @Controller()
 class MathController {
@@ -31,17 +31,6 @@ class MathController {
   }
 }
 
-/** A free loopback port for the microservice (the TCP server does not report an ephemeral one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('TCP microservice', () => {
   let microservice: INestMicroservice | undefined;

@@ -13,7 +13,6 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { Test } from '@nestjs/testing';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { io, type Socket } from 'socket.io-client';
@@ -23,6 +22,7 @@ import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } 
 import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/store-unavailable-message.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, startApp } from '../support/http-app.js';
+import { freePort } from '../support/free-port.js';
 
 /** A networked store whose server is gone: every call is refused, as a dead Redis would be. */
 class UnreachableStore implements ThrottleStore {
@@ -186,17 +186,6 @@ describe('socket.io gateway with the store down', () => {
   });
 });
 
-/** A free loopback port for the microservice (the TCP server does not report an ephemeral one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('TCP microservice with the store down', () => {
   async function boot(policy: Policy) {
