@@ -6,6 +6,9 @@ import type { ThrottleDecision } from '../throttles/throttle.js';
  * - 'legacy': `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds) for the
  *   most restrictive policy;
  * - 'both', or false for none.
+ *
+ * Names are written in lower case, as HTTP/2 requires and Fastify does anyway; HTTP/1.1 header
+ * names are case-insensitive, and a lower-case name spares the adapter a conversion per response.
  */
 export type RateLimitHeaderMode = 'ietf' | 'legacy' | 'both' | false;
 
@@ -13,32 +16,109 @@ export const RATE_LIMIT_HEADER_MODES: readonly RateLimitHeaderMode[] = ['ietf', 
 
 export type HeaderWriter = (name: string, value: string) => void;
 
-/** Writes the headers for the decisions that know their limit; nothing when none does. */
-export function writeRateLimitHeaders(write: HeaderWriter, decisions: readonly ThrottleDecision[], mode: RateLimitHeaderMode): void {
+/**
+ * What the headers of one route keep from one response to the next: the `RateLimit-Policy` value
+ * and each policy's quoted name. A route's policies rarely change (only a throttle that picks its
+ * rate per request changes them), so the per-response work is comparing three fields per policy
+ * and building the `RateLimit` value alone.
+ */
+export class RateLimitHeaderCache {
+  /** Per decision index: what the cached strings were built from. */
+  private readonly policies: (string | undefined)[] = [];
+  private readonly limits: (number | undefined)[] = [];
+  private readonly windows: (number | undefined)[] = [];
+  /** Per decision index: `"name";r=` (the start of its `RateLimit` item), after `, ` unless it is the first. */
+  private readonly statePrefixes: string[] = [];
+  private policyValue = '';
+
+  /** The `RateLimit-Policy` value for these decisions, rebuilt only when a policy changed. */
+  policyHeader(decisions: readonly ThrottleDecision[]): string {
+    if (!this.matches(decisions)) this.rebuild(decisions);
+    return this.policyValue;
+  }
+
+  /** The start of the `RateLimit` item of decision i; valid after policyHeader(). */
+  statePrefix(index: number): string {
+    return this.statePrefixes[index];
+  }
+
+  private matches(decisions: readonly ThrottleDecision[]): boolean {
+    if (decisions.length !== this.limits.length) return false;
+    for (let i = 0; i < decisions.length; i++) {
+      const decision = decisions[i];
+      if (decision.limit !== this.limits[i] || decision.window !== this.windows[i] || decision.policy !== this.policies[i]) return false;
+    }
+    return true;
+  }
+
+  private rebuild(decisions: readonly ThrottleDecision[]): void {
+    let value = '';
+    let items = 0;
+    this.policies.length = this.limits.length = this.windows.length = this.statePrefixes.length = decisions.length;
+    for (let i = 0; i < decisions.length; i++) {
+      const { limit, window, policy } = decisions[i];
+      this.policies[i] = policy;
+      this.limits[i] = limit;
+      this.windows[i] = window;
+      const name = policyName(policy, i);
+      const separator = items === 0 ? '' : ', ';
+      this.statePrefixes[i] = `${separator}${name};r=`;
+      if (limit === undefined) continue;
+      items++;
+      value += `${separator}${name};q=${limit}${window === undefined ? '' : `;w=${Math.ceil(window)}`}`;
+    }
+    this.policyValue = value;
+  }
+}
+
+/**
+ * Writes the headers for the decisions that know their limit; nothing when none does. `cache`
+ * (one per route) saves rebuilding what does not change between responses.
+ */
+export function writeRateLimitHeaders(
+  write: HeaderWriter,
+  decisions: readonly ThrottleDecision[],
+  mode: RateLimitHeaderMode,
+  cache: RateLimitHeaderCache = new RateLimitHeaderCache(),
+): void {
+  emitRateLimitHeaders(write, callWriter, decisions, mode, cache);
+}
+
+function callWriter(write: HeaderWriter, name: string, value: string): void {
+  write(name, value);
+}
+
+/**
+ * writeRateLimitHeaders() for the guard's hot path: `write(target, name, value)` with the target
+ * passed along, so no closure is allocated per response.
+ */
+export function emitRateLimitHeaders<T>(
+  target: T,
+  write: (target: T, name: string, value: string) => void,
+  decisions: readonly ThrottleDecision[],
+  mode: RateLimitHeaderMode,
+  cache: RateLimitHeaderCache,
+): void {
   if (mode === false) return;
-  let policies = '';
   let states = '';
   let tightest: ThrottleDecision | undefined;
+  const ietf = mode !== 'legacy';
+  const policies = ietf ? cache.policyHeader(decisions) : '';
   for (let i = 0; i < decisions.length; i++) {
     const decision = decisions[i];
     if (decision.limit === undefined) continue;
-    if (mode !== 'legacy') {
-      const name = policyName(decision.policy, i);
-      const separator = policies.length === 0 ? '' : ', ';
-      policies += `${separator}${name};q=${decision.limit}${decision.window === undefined ? '' : `;w=${Math.ceil(decision.window)}`}`;
-      states += `${separator}${name};r=${decision.remaining ?? 0};t=${Math.ceil(decision.reset ?? 0)}`;
-    }
+    if (ietf) states += `${cache.statePrefix(i)}${decision.remaining ?? 0};t=${Math.ceil(decision.reset ?? 0)}`;
     if (tightest === undefined || isTighter(decision, tightest)) tightest = decision;
   }
   if (tightest === undefined) return;
-  if (mode !== 'legacy') {
-    write('RateLimit-Policy', policies);
-    write('RateLimit', states);
+  if (ietf) {
+    write(target, 'ratelimit-policy', policies);
+    write(target, 'ratelimit', states);
   }
   if (mode === 'legacy' || mode === 'both') {
-    write('X-RateLimit-Limit', String(tightest.limit));
-    write('X-RateLimit-Remaining', String(tightest.remaining ?? 0));
-    write('X-RateLimit-Reset', String(Math.ceil(tightest.reset ?? 0)));
+    write(target, 'x-ratelimit-limit', String(tightest.limit));
+    write(target, 'x-ratelimit-remaining', String(tightest.remaining ?? 0));
+    write(target, 'x-ratelimit-reset', String(Math.ceil(tightest.reset ?? 0)));
   }
 }
 

@@ -1,5 +1,5 @@
 import { type ExecutionContext, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { writeRateLimitHeaders } from '../http/rate-limit-headers.js';
+import { emitRateLimitHeaders, type RateLimitHeaderCache } from '../http/rate-limit-headers.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
 import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
@@ -44,7 +44,7 @@ export class ThrottleEnforcer {
     const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store);
     if (isPromise(evaluation)) {
       return evaluation.then(
-        (settled) => this.conclude(settled, ctx, transport),
+        (settled) => this.conclude(settled, ctx, transport, plan.headerCache),
         (error: unknown) => {
           // onStoreError 'deny': the store's outage is the server's problem, so a 503, not a 429 or a 500.
           if (error instanceof StoreUnavailableError) throw transport.unavailableError?.(ctx) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
@@ -52,15 +52,15 @@ export class ThrottleEnforcer {
         },
       );
     }
-    return this.conclude(evaluation, ctx, transport);
+    return this.conclude(evaluation, ctx, transport, plan.headerCache);
   }
 
-  private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding): true {
-    writeRateLimitHeaders((name, value) => transport.setHeader(ctx, name, value), evaluation.decisions, this.settings.headers);
+  private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding, headerCache: RateLimitHeaderCache): true {
+    emitRateLimitHeaders(ctx, transport.setHeader, evaluation.decisions, this.settings.headers, headerCache);
     if (evaluation.allowed) return true;
     const error = transport.throttledError(evaluation.wait, ctx);
     const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
-    if (wait !== null && wait > 0) transport.setHeader(ctx, 'Retry-After', String(wait));
+    if (wait !== null && wait > 0) transport.setHeader(ctx, 'retry-after', String(wait));
     throw error;
   }
 }

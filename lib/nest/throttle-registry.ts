@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { RateLimitHeaderCache } from '../http/rate-limit-headers.js';
 import type { Awaitable } from '../core/store.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
@@ -16,9 +17,11 @@ export interface RoutePlan {
   readonly scope: string | undefined;
   /** The throttles that want `accessed()` after the handler succeeds. */
   readonly accessedThrottles: readonly Throttle[];
+  /** What the route's RateLimit headers keep between responses. */
+  readonly headerCache: RateLimitHeaderCache;
 }
 
-const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [] });
+const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [], headerCache: new RateLimitHeaderCache() });
 
 /**
  * Resolves throttle classes to singletons through Nest's DI and plans every route at boot.
@@ -127,7 +130,12 @@ export class ThrottleRegistry implements OnModuleInit {
       this.validate(throttle, scope, where, usedScopes);
       throttles.push(throttle);
     }
-    return { throttles, scope, accessedThrottles: throttles.filter((throttle) => typeof throttle.accessed === 'function') };
+    return {
+      throttles,
+      scope,
+      accessedThrottles: throttles.filter((throttle) => typeof throttle.accessed === 'function'),
+      headerCache: new RateLimitHeaderCache(),
+    };
   }
 
   /** Rate throttles must find a well-formed rate for the scope they will use on this route. */

@@ -74,7 +74,7 @@ export class ThrottlingService {
     const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
     if (options.response !== undefined) {
       writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers);
-      if (retryAfter !== null) setResponseHeader(options.response, 'Retry-After', String(retryAfter));
+      if (retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(retryAfter));
     }
     return { ...evaluation, retryAfter };
   }

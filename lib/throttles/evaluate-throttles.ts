@@ -22,8 +22,10 @@ export interface Evaluation {
  */
 export function evaluateThrottles(throttles: readonly Throttle[], ctx: ThrottleContext, store: ThrottleStore): Awaitable<Evaluation> {
   const decisions = new Array<ThrottleDecision | Promise<ThrottleDecision>>(throttles.length);
+  // Sized for the throttles left when the first check appears: no growth, no oversized backing store.
   let checks: WindowCheck[] | undefined;
   let checkOwners: number[] | undefined;
+  let checkCount = 0;
   let pending = false;
 
   for (let i = 0; i < throttles.length; i++) {
@@ -33,8 +35,13 @@ export function evaluateThrottles(throttles: readonly Throttle[], ctx: ThrottleC
       if (check === null) {
         decisions[i] = ALLOWED;
       } else {
-        (checks ??= []).push(check);
-        (checkOwners ??= []).push(i);
+        if (checks === undefined) {
+          checks = new Array<WindowCheck>(throttles.length - i);
+          checkOwners = new Array<number>(throttles.length - i);
+        }
+        checks[checkCount] = check;
+        checkOwners![checkCount] = i;
+        checkCount++;
       }
       continue;
     }
@@ -46,27 +53,37 @@ export function evaluateThrottles(throttles: readonly Throttle[], ctx: ThrottleC
       decisions[i] = toDecision(answer);
     }
   }
+  if (checks !== undefined && checks.length !== checkCount) checks.length = checkOwners!.length = checkCount;
 
   // Wait for custom throttles from the start, so a rejection is handled even while the store answers.
   const customs = pending ? Promise.all(decisions) : null;
   if (checks === undefined) return customs === null ? combine(decisions as ThrottleDecision[]) : customs.then(combine);
 
-  const batch = checks;
-  const owners = checkOwners!;
-  const fill = (settled: ThrottleDecision[], hitResults: HitResult[]): ThrottleDecision[] => {
-    for (let j = 0; j < owners.length; j++) {
-      const owner = owners[j];
-      settled[owner] = (throttles[owner] as SimpleRateThrottle).decide(batch[j], hitResults[j], ctx);
-    }
-    return settled;
-  };
-  const results = store.hit(batch);
+  const results = store.hit(checks);
   if (isPromise(results) || customs !== null) {
+    const batch = checks;
+    const owners = checkOwners!;
     return Promise.all([results, customs]).then(([hitResults, settled]) =>
-      combine(fill(settled ?? (decisions as ThrottleDecision[]), hitResults)),
+      combine(decideChecks(throttles, owners, batch, hitResults, settled ?? (decisions as ThrottleDecision[]), ctx)),
     );
   }
-  return combine(fill(decisions as ThrottleDecision[], results));
+  return combine(decideChecks(throttles, checkOwners!, checks, results, decisions as ThrottleDecision[], ctx));
+}
+
+/** Turns the store's answer to each batched check into its throttle's decision, in place. */
+function decideChecks(
+  throttles: readonly Throttle[],
+  owners: readonly number[],
+  checks: readonly WindowCheck[],
+  results: readonly HitResult[],
+  decisions: ThrottleDecision[],
+  ctx: ThrottleContext,
+): ThrottleDecision[] {
+  for (let j = 0; j < owners.length; j++) {
+    const owner = owners[j];
+    decisions[owner] = (throttles[owner] as SimpleRateThrottle).decide(checks[j], results[j], ctx);
+  }
+  return decisions;
 }
 
 function combine(decisions: ThrottleDecision[]): Evaluation {

@@ -33,6 +33,9 @@ export abstract class SimpleRateThrottle implements Throttle {
 
   private parsedFrom: RateInput | undefined;
   private parsedRate: Rate | null = null;
+  /** `throttle_<scope>_` for the scope last seen: spares building it on every request. */
+  private keyPrefixScope: string | undefined;
+  private keyPrefix = '';
 
   /** The bucket for this request, or null to let it through unthrottled. */
   abstract getCacheKey(ctx: ThrottleContext): string | null;
@@ -78,7 +81,11 @@ export abstract class SimpleRateThrottle implements Throttle {
 
   /** DRF's cache format: `throttle_<scope>_<ident>`, with over-long identities hashed. */
   protected formatKey(scope: string, ident: string): string {
-    return `throttle_${scope}_${boundedKeyPart(ident)}`;
+    if (scope !== this.keyPrefixScope) {
+      this.keyPrefix = `throttle_${scope}_`;
+      this.keyPrefixScope = scope;
+    }
+    return this.keyPrefix + boundedKeyPart(ident);
   }
 
   /**

@@ -68,6 +68,16 @@ describe('identFromForwardedFor (DRF NUM_PROXIES)', () => {
   test('addresses in the header are normalized too', () => {
     expect(identFromForwardedFor(REMOTE, '0.0.0.0, ::ffff:1.1.1.1', 1)).toBe('1.1.1.1');
   });
+
+  test("picks exactly what DRF's split(',')[-min(n, len)].strip() picks, empty entries included", () => {
+    const headers = ['1.1.1.1', '1.1.1.1,2.2.2.2', ' 1.1.1.1 , 2.2.2.2 ,3.3.3.3', '1.1.1.1,,3.3.3.3', '1.1.1.1,2.2.2.2,', ',', ',,1.1.1.1'];
+    for (const header of headers) {
+      const entries = header.split(',');
+      for (let n = 1; n <= 5; n++) {
+        expect([header, n, identFromForwardedFor(REMOTE, header, n)]).toEqual([header, n, entries[entries.length - Math.min(n, entries.length)].trim()]);
+      }
+    }
+  });
 });
 
 describe('httpClientIdent', () => {

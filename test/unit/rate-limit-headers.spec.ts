@@ -1,43 +1,48 @@
 import { describe, expect, test } from '@jest/globals';
 import { ALLOWED, DENIED, type ThrottleDecision, writeRateLimitHeaders } from '../../lib/index.js';
-import type { RateLimitHeaderMode } from '../../lib/http/rate-limit-headers.js';
+import { RateLimitHeaderCache, type RateLimitHeaderMode } from '../../lib/http/rate-limit-headers.js';
 
 const user: ThrottleDecision = { allowed: true, wait: null, limit: 1000, remaining: 999, reset: 86_400, policy: 'user', window: 86_400 };
 const burst: ThrottleDecision = { allowed: true, wait: null, limit: 60, remaining: 5, reset: 12.2, policy: 'burst', window: 60 };
 
-function headers(decisions: ThrottleDecision[], mode: RateLimitHeaderMode): Record<string, string> {
+function headers(decisions: ThrottleDecision[], mode: RateLimitHeaderMode, cache?: RateLimitHeaderCache): Record<string, string> {
   const written: Record<string, string> = {};
-  writeRateLimitHeaders((name, value) => {
-    written[name] = value;
-  }, decisions, mode);
+  writeRateLimitHeaders(
+    (name, value) => {
+      written[name] = value;
+    },
+    decisions,
+    mode,
+    cache,
+  );
   return written;
 }
 
 describe('writeRateLimitHeaders', () => {
   test("'ietf': RateLimit-Policy and RateLimit, one structured-field item per policy", () => {
     expect(headers([user, burst], 'ietf')).toEqual({
-      'RateLimit-Policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
-      RateLimit: '"user";r=999;t=86400, "burst";r=5;t=13',
+      'ratelimit-policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
+      ratelimit: '"user";r=999;t=86400, "burst";r=5;t=13',
     });
   });
 
   test("'legacy': X-RateLimit-* for the most restrictive policy (fewest remaining)", () => {
-    expect(headers([user, burst], 'legacy')).toEqual({ 'X-RateLimit-Limit': '60', 'X-RateLimit-Remaining': '5', 'X-RateLimit-Reset': '13' });
+    expect(headers([user, burst], 'legacy')).toEqual({ 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '5', 'x-ratelimit-reset': '13' });
   });
 
   test("'legacy': on equal remaining the later reset is the tighter one", () => {
     const a: ThrottleDecision = { allowed: false, wait: 1, limit: 3, remaining: 0, reset: 1, policy: 'sec', window: 1 };
     const b: ThrottleDecision = { allowed: false, wait: 59, limit: 6, remaining: 0, reset: 59, policy: 'min', window: 60 };
-    expect(headers([a, b], 'legacy')).toEqual({ 'X-RateLimit-Limit': '6', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '59' });
+    expect(headers([a, b], 'legacy')).toEqual({ 'x-ratelimit-limit': '6', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '59' });
   });
 
   test("'both': the IETF and the legacy headers", () => {
     expect(headers([user, burst], 'both')).toEqual({
-      'RateLimit-Policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
-      RateLimit: '"user";r=999;t=86400, "burst";r=5;t=13',
-      'X-RateLimit-Limit': '60',
-      'X-RateLimit-Remaining': '5',
-      'X-RateLimit-Reset': '13',
+      'ratelimit-policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
+      ratelimit: '"user";r=999;t=86400, "burst";r=5;t=13',
+      'x-ratelimit-limit': '60',
+      'x-ratelimit-remaining': '5',
+      'x-ratelimit-reset': '13',
     });
   });
 
@@ -47,15 +52,41 @@ describe('writeRateLimitHeaders', () => {
 
   test('decisions that do not know their limit (custom throttles) are left out; none at all writes nothing', () => {
     expect(headers([ALLOWED, DENIED], 'both')).toEqual({});
-    expect(headers([ALLOWED, burst], 'ietf')).toEqual({ 'RateLimit-Policy': '"burst";q=60;w=60', RateLimit: '"burst";r=5;t=13' });
+    expect(headers([ALLOWED, burst], 'ietf')).toEqual({ 'ratelimit-policy': '"burst";q=60;w=60', ratelimit: '"burst";r=5;t=13' });
   });
 
   test('a policy without a name is named by position; quotes in names are escaped', () => {
     const nameless: ThrottleDecision = { allowed: true, wait: null, limit: 3, remaining: 2, reset: 1 };
     const quoted: ThrottleDecision = { ...nameless, policy: 'a"b' };
     expect(headers([ALLOWED, nameless, quoted], 'ietf')).toEqual({
-      'RateLimit-Policy': '"policy2";q=3, "a\\"b";q=3',
-      RateLimit: '"policy2";r=2;t=1, "a\\"b";r=2;t=1',
+      'ratelimit-policy': '"policy2";q=3, "a\\"b";q=3',
+      ratelimit: '"policy2";r=2;t=1, "a\\"b";r=2;t=1',
     });
+  });
+
+  test('names are lower case, as HTTP/2 requires and Fastify writes them', () => {
+    for (const name of Object.keys(headers([user, burst], 'both'))) expect(name).toBe(name.toLowerCase());
+  });
+
+  test("a route's cache follows a policy whose rate changes from one response to the next", () => {
+    const cache = new RateLimitHeaderCache();
+    expect(headers([user, burst], 'ietf', cache)['ratelimit-policy']).toBe('"user";q=1000;w=86400, "burst";q=60;w=60');
+    const cheaper: ThrottleDecision = { ...burst, limit: 10, remaining: 9 };
+    expect(headers([user, cheaper], 'ietf', cache)).toEqual({
+      'ratelimit-policy': '"user";q=1000;w=86400, "burst";q=10;w=60',
+      ratelimit: '"user";r=999;t=86400, "burst";r=9;t=13',
+    });
+    const renamed: ThrottleDecision = { ...burst, policy: 'spike', window: 1 };
+    expect(headers([user, renamed], 'ietf', cache)['ratelimit-policy']).toBe('"user";q=1000;w=86400, "spike";q=60;w=1');
+  });
+
+  test("a route's cache follows a policy that stops or starts knowing its limit", () => {
+    const cache = new RateLimitHeaderCache();
+    expect(headers([ALLOWED, burst], 'ietf', cache)).toEqual({ 'ratelimit-policy': '"burst";q=60;w=60', ratelimit: '"burst";r=5;t=13' });
+    expect(headers([user, burst], 'ietf', cache)).toEqual({
+      'ratelimit-policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
+      ratelimit: '"user";r=999;t=86400, "burst";r=5;t=13',
+    });
+    expect(headers([user], 'ietf', cache)).toEqual({ 'ratelimit-policy': '"user";q=1000;w=86400', ratelimit: '"user";r=999;t=86400' });
   });
 });
