@@ -41,7 +41,10 @@ export class HitLog {
 
   /** The i-th hit from the oldest (0 = oldest). */
   at(index: number): number {
-    return this.times[(this.head + index) % this.times.length];
+    // A compare instead of %, which compiles to an integer division.
+    let slot = this.head + index;
+    if (slot >= this.times.length) slot -= this.times.length;
+    return this.times[slot];
   }
 
   /** Drops every hit at or before `cutoff` (DRF: `while history and history[-1] <= now - duration`). */

@@ -23,22 +23,27 @@ import { createHash } from 'node:crypto';
 export const THROTTLE_SCRIPT = `
 local mode = ARGV[1]
 local now
+-- 'now' as text, exactly: a score for ZADD and the first reply field (string.format is costly in Lua).
+local nowText
 if ARGV[2] == '' then
   if redis.replicate_commands then pcall(redis.replicate_commands) end
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local ms = math.floor(tonumber(t[2]) / 1000)
+  now = tonumber(t[1]) * 1000 + ms
+  nowText = t[1] .. string.sub(1000 + ms, 2)
 else
   now = tonumber(ARGV[2])
+  nowText = ARGV[2]
 end
 local nonce = ARGV[3]
-local out = { string.format('%.17g', now) }
+local out = { nowText }
 for i, key in ipairs(KEYS) do
   local base = 3 + (i - 1) * 4
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   local record = ARGV[base + 3] == '1'
   local retention = tonumber(ARGV[base + 4])
-  local windowStart = '(' .. string.format('%.17g', now - window)
+  local windowStart
   local count = 0
   local first
   if mode == 'h' and retention <= window then
@@ -57,6 +62,7 @@ for i, key in ipairs(KEYS) do
   elseif mode == 'r' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
   else
+    windowStart = '(' .. string.format('%.17g', now - window)
     if mode == 'h' then redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention)) end
     count = redis.call('ZCOUNT', key, windowStart, '+inf')
     if count > 0 then
@@ -66,10 +72,11 @@ for i, key in ipairs(KEYS) do
   local allowed = mode == 'r' or count < limit
   local blocking = ''
   if not allowed and count > limit and limit > 0 then
+    windowStart = windowStart or ('(' .. string.format('%.17g', now - window))
     blocking = redis.call('ZRANGEBYSCORE', key, windowStart, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)[2]
   end
   if allowed and mode ~= 'p' and (record or mode == 'r') then
-    redis.call('ZADD', key, string.format('%.17g', now), nonce .. ':' .. i)
+    redis.call('ZADD', key, nowText, nonce .. ':' .. i)
     redis.call('PEXPIRE', key, math.ceil(retention))
   end
   out[#out + 1] = allowed and 1 or 0
