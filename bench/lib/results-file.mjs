@@ -14,6 +14,9 @@ export function resultsPath() {
 /** The section bench/redis-bench.mjs owns. */
 export const REDIS_SECTION = 'redis-store';
 
+/** The section bench/instructions.mjs owns. */
+export const INSTRUCTIONS_SECTION = 'instructions';
+
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;
 
