@@ -131,7 +131,7 @@ function report(measured, startedAt, elapsedMs) {
       `Run at ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s. Machine: ${machineFacts()}.`,
     '',
     `The same servers as above, each under callgrind: ${WARMUP.toLocaleString('en-US')} requests (in (a), ` +
-      `${warmupFor(SCENARIOS[0]).toLocaleString('en-US')}: every client once) to warm the JIT and the store up, then the ` +
+      `${warmupFor(SCENARIOS.find((scenario) => scenario.id === 'a')).toLocaleString('en-US')}: every client once) to warm the JIT and the store up, then the ` +
       `machine instructions that the server's main thread (the one that limits its throughput) executes for the next ` +
       `${MEASURED.toLocaleString('en-US')} requests, divided by ${MEASURED.toLocaleString('en-US')}. The count repeats within about 1% ` +
       'from one run to the next whatever else the machine does, which req/s and CPU time on these shared hosts do not. It is not ' +

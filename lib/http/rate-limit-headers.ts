@@ -81,20 +81,24 @@ export function writeRateLimitHeaders(
   mode: RateLimitHeaderMode,
   cache: RateLimitHeaderCache = new RateLimitHeaderCache(),
 ): void {
-  emitRateLimitHeaders(write, callWriter, decisions, mode, cache);
+  emitRateLimitHeaders(CALL_WRITER, write, decisions, mode, cache);
 }
 
-function callWriter(write: HeaderWriter, name: string, value: string): void {
-  write(name, value);
+/** Where the guard writes headers: `sink.setHeader(target, name, value)`, a TransportBinding for one. */
+export interface HeaderSink<T> {
+  setHeader(target: T, name: string, value: string): void;
 }
+
+const CALL_WRITER: HeaderSink<HeaderWriter> = { setHeader: (write, name, value) => write(name, value) };
 
 /**
- * writeRateLimitHeaders() for the guard's hot path: `write(target, name, value)` with the target
- * passed along, so no closure is allocated per response.
+ * writeRateLimitHeaders() for the guard's hot path: the target travels as an argument, so no
+ * closure is allocated per response, and setHeader is called as a method of the sink, so a
+ * class-based TransportBinding keeps its `this`.
  */
 export function emitRateLimitHeaders<T>(
+  sink: HeaderSink<T>,
   target: T,
-  write: (target: T, name: string, value: string) => void,
   decisions: readonly ThrottleDecision[],
   mode: RateLimitHeaderMode,
   cache: RateLimitHeaderCache,
@@ -112,13 +116,13 @@ export function emitRateLimitHeaders<T>(
   }
   if (tightest === undefined) return;
   if (ietf) {
-    write(target, 'ratelimit-policy', policies);
-    write(target, 'ratelimit', states);
+    sink.setHeader(target, 'ratelimit-policy', policies);
+    sink.setHeader(target, 'ratelimit', states);
   }
   if (mode === 'legacy' || mode === 'both') {
-    write(target, 'x-ratelimit-limit', String(tightest.limit));
-    write(target, 'x-ratelimit-remaining', String(tightest.remaining ?? 0));
-    write(target, 'x-ratelimit-reset', String(Math.ceil(tightest.reset ?? 0)));
+    sink.setHeader(target, 'x-ratelimit-limit', String(tightest.limit));
+    sink.setHeader(target, 'x-ratelimit-remaining', String(tightest.remaining ?? 0));
+    sink.setHeader(target, 'x-ratelimit-reset', String(Math.ceil(tightest.reset ?? 0)));
   }
 }
 

@@ -56,7 +56,7 @@ export class ThrottleEnforcer {
   }
 
   private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding, headerCache: RateLimitHeaderCache): true {
-    emitRateLimitHeaders(ctx, transport.setHeader, evaluation.decisions, this.settings.headers, headerCache);
+    emitRateLimitHeaders(transport, ctx, evaluation.decisions, this.settings.headers, headerCache);
     if (evaluation.allowed) return true;
     const error = transport.throttledError(evaluation.wait, ctx);
     const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { ALLOWED, DENIED, type ThrottleDecision, writeRateLimitHeaders } from '../../lib/index.js';
-import { RateLimitHeaderCache, type RateLimitHeaderMode } from '../../lib/http/rate-limit-headers.js';
+import { emitRateLimitHeaders, RateLimitHeaderCache, type RateLimitHeaderMode } from '../../lib/http/rate-limit-headers.js';
 
 const user: ThrottleDecision = { allowed: true, wait: null, limit: 1000, remaining: 999, reset: 86_400, policy: 'user', window: 86_400 };
 const burst: ThrottleDecision = { allowed: true, wait: null, limit: 60, remaining: 5, reset: 12.2, policy: 'burst', window: 60 };
@@ -88,5 +88,20 @@ describe('writeRateLimitHeaders', () => {
       ratelimit: '"user";r=999;t=86400, "burst";r=5;t=13',
     });
     expect(headers([user], 'ietf', cache)).toEqual({ 'ratelimit-policy': '"user";q=1000;w=86400', ratelimit: '"user";r=999;t=86400' });
+  });
+
+  test('the guard calls setHeader as a method of the sink, so a class-based transport binding keeps its this', () => {
+    class RecordingBinding {
+      readonly written = new Map<string, string>();
+      setHeader(target: string, name: string, value: string): void {
+        this.written.set(`${target}:${name}`, value);
+      }
+    }
+    const binding = new RecordingBinding();
+    emitRateLimitHeaders(binding, 'req1', [user, burst], 'ietf', new RateLimitHeaderCache());
+    expect(Object.fromEntries(binding.written)).toEqual({
+      'req1:ratelimit-policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
+      'req1:ratelimit': '"user";r=999;t=86400, "burst";r=5;t=13',
+    });
   });
 });
