@@ -66,7 +66,7 @@ export class RedisThrottleStore implements ThrottleStore {
    * is a function of the store key alone, so peek() and reset() find it.
    */
   redisKey(key: string): string {
-    const cut = key.lastIndexOf('_') + 1;
+    const cut = lastUnderscore(key) + 1;
     if (!key.startsWith(DRF_KEY_START) || cut <= DRF_KEY_START.length || cut === key.length) return this.keyPrefix + key;
     return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
   }
@@ -126,47 +126,59 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   private runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
-    const args = new Array<string>(3 + checks.length * 4);
-    args[0] = mode;
-    args[1] = this.clock === undefined ? '' : String(this.clock());
-    args[2] = `${PROCESS_NONCE}${(callCounter = (callCounter + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+    // Packed as lib/stores/redis/throttle-script.ts documents: one argument for the call, one per check.
+    const args = new Array<string>(1 + checks.length);
+    const nonce = `${PROCESS_NONCE}${(callCounter = (callCounter + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+    args[0] = `${mode}${nonce} ${this.clock === undefined ? '' : String(this.clock())}`;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      const base = 3 + i * 4;
-      args[base] = check.limit === Infinity ? '1e308' : String(check.limit);
-      args[base + 1] = String(check.windowMs);
-      args[base + 2] = check.record ? '1' : '0';
-      args[base + 3] = String(Math.max(check.windowMs, check.ttlMs ?? check.windowMs));
+      const limit = check.limit === Infinity ? '1e308' : check.limit;
+      args[1 + i] = `${limit} ${check.windowMs} ${check.record ? 1 : 0} ${Math.max(check.windowMs, check.ttlMs ?? check.windowMs)}`;
     }
-    return this.evaluate(keys, args).then((reply) => parseReply(reply, checks.length));
+    return this.evaluate(keys, args, checks.length);
   }
 
-  /** EVALSHA; on NOSCRIPT (a restarted or new node) EVAL, which also caches the script there. */
-  private evaluate(keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).catch((error: unknown) => {
-      if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
-      return this.redis.eval(THROTTLE_SCRIPT, keys, args);
-    });
+  /**
+   * EVALSHA and its parsed reply; on NOSCRIPT (a restarted or new node) EVAL, which also caches the
+   * script there. One continuation handles both outcomes, so the usual call costs one promise.
+   */
+  private evaluate(keys: readonly string[], args: readonly string[], expected: number): Promise<HitResult[]> {
+    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).then(
+      (reply) => parseReply(reply, expected),
+      (error: unknown) => {
+        if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+        return this.redis.eval(THROTTLE_SCRIPT, keys, args).then((reply) => parseReply(reply, expected));
+      },
+    );
   }
 }
 
+/** key.lastIndexOf('_'), as a loop: V8 runs lastIndexOf in C++, which costs more than these few characters. */
+function lastUnderscore(key: string): number {
+  let i = key.length - 1;
+  while (i >= 0 && key.charCodeAt(i) !== 95) i--;
+  return i;
+}
+
+/** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check. */
 function parseReply(reply: unknown, expected: number): HitResult[] {
-  if (!Array.isArray(reply) || reply.length !== 1 + expected * 4) {
+  const fields = typeof reply === 'string' ? reply.split(' ') : null;
+  if (fields === null || fields.length !== 1 + expected * 4) {
     throw new Error(`RedisThrottleStore: unexpected reply from the throttle script: ${JSON.stringify(reply)}`);
   }
-  const now = Number(reply[0]);
+  const now = Number(fields[0]);
   const results = new Array<HitResult>(expected);
   for (let i = 0; i < expected; i++) {
     const base = 1 + i * 4;
-    const allowed = Number(reply[base]) === 1;
-    const count = Number(reply[base + 1]);
-    const oldest = timeOrNull(reply[base + 2]);
-    const blockingHit = timeOrNull(reply[base + 3]);
+    const allowed = fields[base] === '1';
+    const count = Number(fields[base + 1]);
+    const oldest = timeOrNull(fields[base + 2]);
+    const blockingHit = timeOrNull(fields[base + 3]);
     results[i] = blockingHit === null ? { allowed, count, oldest, now } : { allowed, count, oldest, now, blockingHit };
   }
   return results;
 }
 
-function timeOrNull(value: unknown): number | null {
-  return value === '' || value === null || value === undefined ? null : Number(value);
+function timeOrNull(field: string): number | null {
+  return field === '' ? null : Number(field);
 }

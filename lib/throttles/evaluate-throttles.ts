@@ -60,14 +60,14 @@ export function evaluateThrottles(throttles: readonly Throttle[], ctx: ThrottleC
   if (checks === undefined) return customs === null ? combine(decisions as ThrottleDecision[]) : customs.then(combine);
 
   const results = store.hit(checks);
-  if (isPromise(results) || customs !== null) {
-    const batch = checks;
-    const owners = checkOwners!;
-    return Promise.all([results, customs]).then(([hitResults, settled]) =>
-      combine(decideChecks(throttles, owners, batch, hitResults, settled ?? (decisions as ThrottleDecision[]), ctx)),
-    );
+  const batch = checks;
+  const owners = checkOwners!;
+  if (customs !== null) {
+    return Promise.all([results, customs]).then(([hitResults, settled]) => combine(decideChecks(throttles, owners, batch, hitResults, settled, ctx)));
   }
-  return combine(decideChecks(throttles, checkOwners!, checks, results, decisions as ThrottleDecision[], ctx));
+  // A networked store alone: one continuation, no Promise.all.
+  if (isPromise(results)) return results.then((hitResults) => combine(decideChecks(throttles, owners, batch, hitResults, decisions as ThrottleDecision[], ctx)));
+  return combine(decideChecks(throttles, owners, batch, results, decisions as ThrottleDecision[], ctx));
 }
 
 /** Turns the store's answer to each batched check into its throttle's decision, in place. */

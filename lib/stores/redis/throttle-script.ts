@@ -10,39 +10,44 @@ import { createHash } from 'node:crypto';
  *      leaving frees a slot), else record `now` when asked to and push the
  *      key's expiry out to `now + retention`, so Redis memory is reclaimed without a sweeper.
  *
- * ARGV[1] mode: 'h' hit, 'r' record unconditionally, 'p' peek (read only)
- * ARGV[2] now in ms, or '' for the server's TIME (the normal case: every instance shares one clock)
- * ARGV[3] a nonce unique to this call: members are `<nonce>:<i>`, so two hits in the same ms both count
- * then per key, 4 arguments: limit, windowMs, record (1/0), retentionMs
+ * Arguments are packed, one per call plus one per key, because each argument and each reply element
+ * costs the client far more than the few string operations that unpack them here (ioredis 6
+ * flattens and measures every argument, and decodes every reply element through several calls):
  *
- * Returns { now, allowed1, count1, oldest1, blocking1, allowed2, ... }; oldest is '' when the window
- * is empty; blocking (a denial on a window holding more than `limit` hits: the limit-th newest hit,
- * whose leaving frees a slot) is '' when not reported, as in sliding-log.ts.
- * Times travel as strings: Redis would truncate Lua numbers that are not integers.
+ * ARGV[1]   the call: mode, nonce, a space, then now in ms, or nothing for the server's TIME (the
+ *           normal case: every instance shares one clock). Mode: 'h' hit, 'r' record
+ *           unconditionally, 'p' peek (read only). The nonce is unique to this call: members are
+ *           `<nonce>:<i>`, so two hits in the same ms both count.
+ * ARGV[1+i] key i's check: 'limit windowMs record(1/0) retentionMs', separated by spaces.
+ *
+ * Returns one string, fields separated by single spaces: now, then per key allowed (1/0), count,
+ * oldest, blocking. oldest is empty when the window is empty; blocking (a denial on a window
+ * holding more than `limit` hits: the limit-th newest hit, whose leaving frees a slot) is empty when
+ * not reported, as in sliding-log.ts. Times travel as text: Redis would truncate Lua numbers that
+ * are not integers.
  */
 export const THROTTLE_SCRIPT = `
-local mode = ARGV[1]
+local mode, nonce, nowArg = string.match(ARGV[1], '^(.)(%S+) (.*)$')
 local now
 -- 'now' as text, exactly: a score for ZADD and the first reply field (string.format is costly in Lua).
 local nowText
-if ARGV[2] == '' then
+if nowArg == '' then
   if redis.replicate_commands then pcall(redis.replicate_commands) end
   local t = redis.call('TIME')
   local ms = math.floor(tonumber(t[2]) / 1000)
   now = tonumber(t[1]) * 1000 + ms
   nowText = t[1] .. string.sub(1000 + ms, 2)
 else
-  now = tonumber(ARGV[2])
-  nowText = ARGV[2]
+  now = tonumber(nowArg)
+  nowText = nowArg
 end
-local nonce = ARGV[3]
 local out = { nowText }
 for i, key in ipairs(KEYS) do
-  local base = 3 + (i - 1) * 4
-  local limit = tonumber(ARGV[base + 1])
-  local window = tonumber(ARGV[base + 2])
-  local record = ARGV[base + 3] == '1'
-  local retention = tonumber(ARGV[base + 4])
+  local limitArg, windowArg, recordArg, retentionArg = string.match(ARGV[1 + i], '^(%S+) (%S+) (%S+) (%S+)$')
+  local limit = tonumber(limitArg)
+  local window = tonumber(windowArg)
+  local record = recordArg == '1'
+  local retention = tonumber(retentionArg)
   local windowStart
   local count = 0
   local first
@@ -84,7 +89,7 @@ for i, key in ipairs(KEYS) do
   out[#out + 1] = first or ''
   out[#out + 1] = blocking
 end
-return out
+return table.concat(out, ' ')
 `;
 
 /** The script's SHA1, as EVALSHA wants it. */
