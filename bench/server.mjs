@@ -1,6 +1,6 @@
 // One memory-store benchmark server (bench/lib/bench-server.mjs: a one-route Nest app on Fastify).
 // Usage (from bench/run.mjs, via child_process.fork): node bench/server.mjs <variant> <limitsJson>
-//   variant: none | noop-guard | ours | ours-interceptor | nestjs-throttler
+//   variant: none | noop-guard | ours | ours-no-headers | ours-interceptor | nestjs-throttler
 //   limits:  {"minute": <count per minute>, "hour": <count per hour>}
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
@@ -35,6 +35,8 @@ function moduleMetadata() {
       return { imports: [], providers: [{ provide: APP_GUARD, useClass: AllowAllGuard }] };
     case 'ours':
       return { imports: [ourModule(limits)], providers: [] };
+    case 'ours-no-headers':
+      return { imports: [ourModule(limits, { headers: false })], providers: [] };
     case 'ours-interceptor':
       return { imports: [ourModule(limits)], providers: [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] };
     case 'nestjs-throttler':
