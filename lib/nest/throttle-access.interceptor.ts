@@ -1,9 +1,10 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { concatMap, concatWith, defer, EMPTY, from, map, type Observable, of } from 'rxjs';
 import type { Awaitable } from '../core/store.js';
 import { isPromise } from '../throttles/evaluate-throttles.js';
 import { type PendingAccess, takeAccess } from './pending-accesses.js';
-import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
+import type { ThrottlingSettings } from './throttling-settings.js';
+import { THROTTLING_SETTINGS } from './tokens.js';
 
 /**
  * Calls `accessed()` on the request's throttles once its handler has succeeded (Tastypie's
@@ -15,8 +16,10 @@ import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
  */
 @Injectable()
 export class ThrottleAccessInterceptor implements NestInterceptor {
+  constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const transport = TRANSPORT_BINDINGS[context.getType()];
+    const transport = this.settings.transports.get(context.getType());
     if (transport === undefined) return next.handle();
     const token = transport.requestToken(context);
     let settled = false;

@@ -10,7 +10,6 @@ import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 import type { TransportBinding } from './transports/transport-binding.js';
-import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
 import { hasOwnThrottleMetadata } from './transports/own-throttle-metadata.js';
 
 /**
@@ -26,7 +25,7 @@ export class ThrottleEnforcer {
 
   /** Resolves to true, or throws the throttled error. Synchronous on the embedded store. */
   enforce(context: ExecutionContext): boolean | Promise<boolean> {
-    const transport = TRANSPORT_BINDINGS[context.getType()];
+    const transport = this.settings.transports.get(context.getType());
     if (transport === undefined) return true;
     if (transport.countsByDefault?.(context) === false && !hasOwnThrottleMetadata(context.getHandler())) return true;
     const plan = this.registry.planFor(context.getClass(), context.getHandler());

@@ -7,6 +7,7 @@ import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
 import type { AccessLog } from '../access-log/access-log.js';
 import type { PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
 import type { ThrottleClass } from '../throttles/throttle-class.js';
+import type { TransportBinding } from './transports/transport-binding.js';
 
 /** Where throttles are enforced: see README, "Throttling per user when auth guards sit on controllers". */
 export type EnforcementPoint = 'guard' | 'interceptor';
@@ -62,6 +63,12 @@ export interface ThrottlingModuleOptions {
   readonly onStoreError?: StoreErrorPolicy;
   /** How long one store call may take, in ms, before `onStoreError` applies. Default 100. */
   readonly storeTimeout?: number;
+  /**
+   * Bindings for more ExecutionContext types (`context.getType()`), or replacements for the built-in
+   * ones (http, graphql, ws, rpc; exported as TRANSPORT_BINDINGS). A context type with no binding
+   * passes the guard untouched.
+   */
+  readonly transports?: Readonly<Record<string, TransportBinding>>;
 }
 
 export interface ThrottlingOptionsFactory {

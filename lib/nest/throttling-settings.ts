@@ -14,6 +14,8 @@ import { isTastypieStyleClass } from '../throttles/tastypie/tastypie-throttle-ad
 import type { ThrottlingRuntime } from '../throttles/throttling-runtime.js';
 import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
 import { rpcIdentityReader } from './transports/rpc-identity.js';
+import type { TransportBinding } from './transports/transport-binding.js';
+import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
 
 /** The options once validated, with defaults filled in and the store built. */
 export interface ThrottlingSettings {
@@ -29,9 +31,11 @@ export interface ThrottlingSettings {
   readonly badRates: ReadonlyMap<string, ThrottleConfigError>;
   /** Whether the module built the store (and so closes it on shutdown). */
   readonly ownsStore: boolean;
+  /** The binding of each ExecutionContext type the guard throttles: the built-ins and the `transports` option. */
+  readonly transports: ReadonlyMap<string, TransportBinding>;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -74,6 +78,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   if (staticEnforceAt !== undefined && options.enforceAt !== undefined && options.enforceAt !== staticEnforceAt) {
     throw new ThrottleConfigError(`ThrottlingModule: enforceAt '${options.enforceAt}' from the factory differs from '${staticEnforceAt}' given to forRootAsync(); give it to forRootAsync() only`);
   }
+  const transports = transportBindings(options.transports);
   const { store, ownsStore } = withFailurePolicy(options, clock, await createStore(options, clock, moduleRef));
   return {
     runtime: { store, rates, clock },
@@ -85,7 +90,40 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
     enforceAt,
     badRates,
     ownsStore,
+    transports,
   };
+}
+
+/** What every binding must do; the optional members are checked when present. */
+const REQUIRED_BINDING_MEMBERS = ['requestToken', 'createContext', 'setHeader', 'throttledError'] as const;
+const OPTIONAL_BINDING_MEMBERS = ['unavailableError', 'countsByDefault'] as const;
+
+/** The built-in bindings with the user's added or replaced ones, each checked at boot. */
+function transportBindings(input: ThrottlingModuleOptions['transports']): ReadonlyMap<string, TransportBinding> {
+  const bindings = new Map<string, TransportBinding>();
+  for (const [type, binding] of Object.entries(TRANSPORT_BINDINGS)) if (binding !== undefined) bindings.set(type, binding);
+  if (input === undefined) return bindings;
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ThrottleConfigError(`ThrottlingModule: transports must be an object of context type -> TransportBinding, got ${describeValue(input)}`);
+  }
+  for (const [type, binding] of Object.entries(input)) {
+    if (binding === null || typeof binding !== 'object') {
+      throw new ThrottleConfigError(`ThrottlingModule: transports.${type} must be a TransportBinding object, got ${describeValue(binding)}`);
+    }
+    const members = binding as unknown as Record<string, unknown>;
+    for (const member of REQUIRED_BINDING_MEMBERS) {
+      if (typeof members[member] !== 'function') {
+        throw new ThrottleConfigError(`ThrottlingModule: transports.${type}.${member} must be a function, got ${describeValue(members[member])}`);
+      }
+    }
+    for (const member of OPTIONAL_BINDING_MEMBERS) {
+      if (members[member] !== undefined && typeof members[member] !== 'function') {
+        throw new ThrottleConfigError(`ThrottlingModule: transports.${type}.${member} must be a function when given, got ${describeValue(members[member])}`);
+      }
+    }
+    bindings.set(type, binding);
+  }
+  return bindings;
 }
 
 function parseRates(input: ThrottlingModuleOptions['rates']): { rates: Map<string, Rate | null>; badRates: Map<string, ThrottleConfigError> } {

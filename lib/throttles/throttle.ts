@@ -1,7 +1,8 @@
 import type { Awaitable } from '../core/store.js';
 
 /** Where a request came from. */
-export type ThrottleTransport = 'http' | 'ws' | 'rpc' | 'graphql';
+/** The built-in transports, or the context type of a custom one (see the `transports` option). */
+export type ThrottleTransport = 'http' | 'ws' | 'rpc' | 'graphql' | (string & {});
 
 /** Everything a throttle may look at to decide on one request. */
 export interface ThrottleContext {

@@ -4,7 +4,7 @@ import { rpcTransport } from './rpc-transport.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsTransport } from './ws-transport.js';
 
-/** The transports the guard throttles, by ExecutionContext.getType(). Others pass untouched. */
+/** The built-in bindings, by ExecutionContext.getType(); the `transports` option adds to them or replaces them. */
 export const TRANSPORT_BINDINGS: Readonly<Record<string, TransportBinding | undefined>> = {
   http: httpTransport,
   graphql: graphqlTransport,
