@@ -19,6 +19,7 @@ import { limitRunTime, ownChild } from './lib/child-processes.mjs';
 import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
+import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
 import { INSTRUCTIONS_SECTION, resultsPath, writeSection } from './lib/results-file.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,20 +28,14 @@ const MEASURED = positiveNumber('BENCH_INSTR_MEASURED', 3000);
 const CONNECTIONS = 20;
 limitRunTime('bench:instructions', 20 * 60_000);
 
-const VARIANTS = [
-  { id: 'none', label: 'no guard' },
-  { id: 'noop-guard', label: 'a global guard that returns true (Nest\'s own cost of any guard)' },
-  { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
-  { id: 'ours-no-headers', label: 'nestjs-throttling, `headers: false`' },
-  { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 (2 named throttlers)' },
-];
+const VARIANTS = memoryVariants(['none', 'noop-guard', 'ours', 'ours-no-headers', 'nestjs-throttler']);
 
-// As in bench/run.mjs. @nestjs/throttler is left out of (c): its cost grows with the hits of the
+// The scenarios of bench/run.mjs. @nestjs/throttler is left out of (c): its cost grows with the hits of the
 // hot key, and under callgrind (about 50 times slower) it would need most of an hour.
 const SCENARIOS = [
-  { id: 'a', title: '(a) 10,000 distinct clients, 100/min + 1000/hour', clients: 10_000, limits: { minute: 100, hour: 1_000 }, variants: ['none', 'noop-guard', 'ours', 'ours-no-headers', 'nestjs-throttler'] },
-  { id: 'b', title: '(b) 100 clients, 10,000/min + 100,000/hour', clients: 100, limits: { minute: 10_000, hour: 100_000 }, variants: ['none', 'noop-guard', 'ours', 'ours-no-headers', 'nestjs-throttler'] },
-  { id: 'c', title: '(c) one hot client, 1,000,000/min + 10,000,000/hour', clients: 1, limits: { minute: 1_000_000, hour: 10_000_000 }, variants: ['none', 'noop-guard', 'ours', 'ours-no-headers'] },
+  { ...memoryScenario('a'), variants: ['none', 'noop-guard', 'ours', 'ours-no-headers', 'nestjs-throttler'] },
+  { ...memoryScenario('b'), variants: ['none', 'noop-guard', 'ours', 'ours-no-headers', 'nestjs-throttler'] },
+  { ...memoryScenario('c'), variants: ['none', 'noop-guard', 'ours', 'ours-no-headers'] },
 ];
 
 function requireValgrind() {

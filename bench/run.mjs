@@ -17,6 +17,7 @@ import { limitRunTime } from './lib/child-processes.mjs';
 import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
+import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
 import { INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
 import { rotatingRounds } from './lib/rounds.mjs';
 import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
@@ -29,19 +30,12 @@ const ROUNDS = positiveNumber('BENCH_ROUNDS', 5);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 limitRunTime('bench', 12 * 60_000);
 
-const VARIANTS = [
-  { id: 'none', label: 'no guard' },
-  { id: 'noop-guard', label: 'a global guard that returns true (Nest\'s own cost of any guard)' },
-  { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
-  { id: 'ours-interceptor', label: 'nestjs-throttling + global no-op interceptor (2b)' },
-  { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 (2 named throttlers)' },
-];
+const VARIANTS = memoryVariants(['none', 'noop-guard', 'ours', 'ours-interceptor', 'nestjs-throttler']);
 
-// Limits are chosen so that no client reaches them during the run: we measure the allow path.
 const SCENARIOS = [
-  { id: 'a', title: '(a) 10,000 distinct clients, 100/min + 1000/hour', clients: 10_000, limits: { minute: 100, hour: 1_000 }, targets: { vsNone: 0.9, vsThrottler: 1.5 } },
-  { id: 'b', title: '(b) 100 clients, 10,000/min + 100,000/hour', clients: 100, limits: { minute: 10_000, hour: 100_000 }, targets: { vsNone: 0.9 } },
-  { id: 'c', title: '(c) one hot client, 1,000,000/min + 10,000,000/hour', clients: 1, limits: { minute: 1_000_000, hour: 10_000_000 }, targets: { vsNone: 0.9, vsThrottler: 5 } },
+  { ...memoryScenario('a'), targets: { vsNone: 0.9, vsThrottler: 1.5 } },
+  { ...memoryScenario('b'), targets: { vsNone: 0.9 } },
+  { ...memoryScenario('c'), targets: { vsNone: 0.9, vsThrottler: 5 } },
 ].filter((scenario) => (process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',').includes(scenario.id));
 
 /** One load on one server, with the server's own CPU time per response. */

@@ -1,7 +1,6 @@
 import type { Awaitable } from '../core/store.js';
 
-/** Where a request came from. */
-/** The built-in transports, or the context type of a custom one (see the `transports` option). */
+/** Where a request came from: a built-in transport, or the context type of a custom one (see the `transports` option). */
 export type ThrottleTransport = 'http' | 'ws' | 'rpc' | 'graphql' | (string & {});
 
 /** Everything a throttle may look at to decide on one request. */

@@ -172,6 +172,16 @@ describe('a custom transport bound with the transports option', () => {
     }
   });
 
+  test('a binding for a built-in context type replaces the built-in one', async () => {
+    await boot({ transports: { rpc: new JobTransport() } });
+    const monthly = runner('monthly', 'rpc');
+    const first = receipt();
+    await monthly({ tenant: 'acme' }, first);
+    expect(first.headers['ratelimit-policy']).toBe('"reports";q=2;w=60');
+    await monthly({ tenant: 'acme' }, receipt());
+    await expect(monthly({ tenant: 'acme' }, receipt())).rejects.toBeInstanceOf(JobThrottledError);
+  });
+
   test('without the option, the job context type is not throttled', async () => {
     await boot({});
     const monthly = runner('monthly', 'job');
