@@ -10,6 +10,7 @@
 // BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_CLIENTS (default 10000),
 // BENCH_OUT (the results file, default bench/RESULTS.md).
 import { Redis } from 'ioredis';
+import { THROTTLE_SCRIPT } from '../dist/stores/redis/throttle-script.js';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -43,7 +44,10 @@ const VARIANTS = [
  * sends them (ours: the sliding-log script; theirs: the fixed-window script). Everything else was a
  * command on the wire.
  */
-const SCRIPT_INTERNAL = new Set(['time', 'zremrangebyscore', 'zcard', 'zrange', 'zcount', 'zrangebyscore', 'zadd', 'pexpire', 'incr', 'pttl', 'get', 'set', 'del']);
+const SCRIPT_INTERNAL = new Set([
+  ...[...THROTTLE_SCRIPT.matchAll(/redis\.call\('([A-Z]+)'/g)].map((match) => match[1].toLowerCase()),
+  ...['incr', 'pexpire', 'pttl', 'get', 'set', 'del'],
+]);
 
 function freePort() {
   return new Promise((resolve, reject) => {

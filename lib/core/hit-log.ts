@@ -74,9 +74,9 @@ export class HitLog {
   }
 
   /**
-   * How many hits are after `cutoff`, i.e. still inside the window. Hits are sorted, so a binary
-   * search answers when older hits are kept past the window (Tastypie's expiration); the common case,
-   * where the oldest is already inside, is answered at once.
+   * How many hits are after `cutoff`, i.e. still inside the window (for peeking). Hits are sorted, so
+   * a binary search answers when older hits are still kept (recorded by `accessed` and not yet pruned
+   * by a check); the common case, where the oldest is already inside, is answered at once.
    */
   countAfter(cutoff: number): number {
     if (this.length === 0 || this.oldest > cutoff) return this.length;

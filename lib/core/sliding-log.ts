@@ -8,37 +8,34 @@ import type { HitResult, WindowCheck, WindowState } from './store.js';
  *   2. deny when the window already holds `limit` hits (a denial is never recorded);
  *   3. otherwise allow and, unless recording is deferred to `accessed`, record `now`.
  *
- * Hits kept longer than the window (a ttl above the window, Tastypie's expiration) stay in the log
- * but are not counted.
+ * A check forgets what left the window even when a ttl above the window (Tastypie's expiration)
+ * keeps the key: Tastypie's should_be_throttled() does the same. Hits recorded by `accessed` between
+ * two checks stay until the next check, or until the retention passes.
  */
 export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): HitResult {
-  const count = pruneAndCount(log, check.windowMs, check.ttlMs, now);
-  const oldest = count === 0 ? null : log.at(log.size - count);
+  log.dropUpTo(now - check.windowMs);
+  const count = log.size;
+  const oldest = count === 0 ? null : log.oldest;
   if (count >= check.limit) {
     // More hits than the limit (recorded by `accessed` after concurrent checks): the slot frees when
     // the limit-th newest leaves, not the oldest.
-    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(log.size - check.limit) };
+    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(count - check.limit) };
     return { allowed: false, count, oldest, now };
   }
   if (check.record) recordSlidingLog(log, check.windowMs, check.ttlMs, now);
   return { allowed: true, count, oldest, now };
 }
 
-/** Appends a hit and pushes the key's expiry out. */
+/** Appends a hit, forgets hits past the retention, and pushes the key's expiry out. */
 export function recordSlidingLog(log: HitLog, windowMs: number, ttlMs: number | undefined, now: number): void {
+  const retainMs = Math.max(windowMs, ttlMs ?? windowMs);
+  log.dropUpTo(now - retainMs);
   log.push(now);
-  log.expiresAt = now + Math.max(windowMs, ttlMs ?? windowMs);
+  log.expiresAt = now + retainMs;
 }
 
 /** Reports the window without changing it. */
 export function readSlidingLog(log: HitLog, windowMs: number, now: number): WindowState {
   const count = log.countAfter(now - windowMs);
   return { count, oldest: count === 0 ? null : log.at(log.size - count), now };
-}
-
-/** Forgets hits past retention and counts those inside the window. */
-function pruneAndCount(log: HitLog, windowMs: number, ttlMs: number | undefined, now: number): number {
-  const retainMs = ttlMs === undefined || ttlMs <= windowMs ? windowMs : ttlMs;
-  log.dropUpTo(now - retainMs);
-  return retainMs === windowMs ? log.size : log.countAfter(now - windowMs);
 }

@@ -114,24 +114,82 @@ export class FailSafeThrottleStore implements ThrottleStore {
   }
 
   /** Runs the call against the store when up (or when it is time to probe), else the policy. */
-  private async guarded<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies = true): Promise<T> {
-    const probe = this.downSince !== null;
-    if (probe) {
-      const now = Date.now();
-      if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined);
-      this.probing = true;
-      this.nextProbeAt = now + this.retryIntervalMs;
-    }
+  private guarded<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies = true): Promise<T> {
+    if (this.downSince === null) return this.attempt(call, fallback, denies);
+    return this.probeOrFallback(call, fallback, denies);
+  }
+
+  /** While down: one call at a time probes the store, once per retry interval; the rest get the policy. */
+  private async probeOrFallback<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies: boolean): Promise<T> {
+    const now = Date.now();
+    if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined);
+    this.probing = true;
+    this.nextProbeAt = now + this.retryIntervalMs;
     try {
-      const result = await this.bounded(call);
-      this.markUp();
-      return result;
-    } catch (error) {
-      this.markDown(error);
-      return this.applyPolicy(fallback, denies, error);
+      return await this.attempt(call, fallback, denies);
     } finally {
-      if (probe) this.probing = false;
+      this.probing = false;
     }
+  }
+
+  /**
+   * The call, bounded by the timeout. Its answer marks the store up; an error, a rejection or the
+   * timeout marks it down and answers with the policy instead. A late reply or rejection is swallowed.
+   * One promise and one continuation per call: this is on every request's path.
+   */
+  private attempt<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies: boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        this.markDown(error);
+        try {
+          resolve(this.applyPolicy(fallback, denies, error));
+        } catch (policyError) {
+          reject(policyError);
+        }
+      };
+      const waiter = this.deadlines.add(() => fail(new StoreTimeoutError(this.timeoutMs)));
+      let answer: Awaitable<T>;
+      try {
+        answer = call();
+      } catch (error) {
+        waiter.settled = true;
+        fail(error);
+        return;
+      }
+      Promise.resolve(answer).then(
+        (value) => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          this.markUp();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          fail(error);
+        },
+      );
+    });
+  }
+
+  /** The call, or a StoreTimeoutError after timeoutMs; a late reply or rejection is swallowed. */
+  private bounded<T>(call: () => Awaitable<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const waiter = this.deadlines.add(() => reject(new StoreTimeoutError(this.timeoutMs)));
+      const settle = (settler: () => void): void => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        settler();
+      };
+      try {
+        Promise.resolve(call()).then(
+          (value) => settle(() => resolve(value)),
+          (error: unknown) => settle(() => reject(error)),
+        );
+      } catch (error) {
+        settle(() => reject(error));
+      }
+    });
   }
 
   private applyPolicy<T>(fallback: () => Awaitable<T>, denies: boolean, error: unknown): Awaitable<T> {
@@ -139,30 +197,6 @@ export class FailSafeThrottleStore implements ThrottleStore {
       throw new StoreUnavailableError('the throttle store is unavailable', error);
     }
     return fallback();
-  }
-
-  /** The call, or a StoreTimeoutError after timeoutMs; a late reply or rejection is swallowed. */
-  private bounded<T>(call: () => Awaitable<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const waiter = this.deadlines.add(() => reject(new StoreTimeoutError(this.timeoutMs)));
-      try {
-        Promise.resolve(call()).then(
-          (value) => {
-            if (waiter.settled) return;
-            waiter.settled = true;
-            resolve(value);
-          },
-          (error) => {
-            if (waiter.settled) return;
-            waiter.settled = true;
-            reject(error);
-          },
-        );
-      } catch (error) {
-        waiter.settled = true;
-        reject(error);
-      }
-    });
   }
 
   private markDown(error: unknown): void {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -22,10 +21,6 @@ export interface RedisThrottleStoreOptions {
 /** How SimpleRateThrottle's keys start (DRF's cache format). */
 const DRF_KEY_START = 'throttle_';
 
-/** Unique per process: with a counter it names each hit, so two hits in the same ms both count. */
-const PROCESS_NONCE = randomBytes(6).toString('base64url');
-let callCounter = 0;
-
 /**
  * Sliding logs in Redis or Valkey (single node or Cluster), atomic across every process and machine
  * that shares the server.
@@ -33,7 +28,8 @@ let callCounter = 0;
  * - One round trip per request: every check of a request is evaluated and recorded by one EVALSHA
  *   of a Lua script (loaded on NOSCRIPT), with DRF's rules exactly (lib/core/sliding-log.ts).
  * - The time is the server's (TIME, in ms), so app instances with skewed clocks agree.
- * - One sorted set per key, with a PEXPIRE of the retention, so idle keys disappear on their own.
+ * - One list of hit times per key, with an expiry that follows the retention (see the script), so
+ *   idle keys disappear on their own.
  * - Cluster: the identity in DRF's `throttle_<scope>_<ident>` is the hash tag, so the keys of one
  *   request (anon, user, scoped...) live in one slot and one call. Checks whose keys land on
  *   different hash tags are sent as one call per tag, in parallel.
@@ -126,16 +122,14 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   private runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
-    // Packed as lib/stores/redis/throttle-script.ts documents: one argument for the call, one per check.
-    const args = new Array<string>(1 + checks.length);
-    const nonce = `${PROCESS_NONCE}${(callCounter = (callCounter + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
-    args[0] = `${mode}${nonce} ${this.clock === undefined ? '' : String(this.clock())}`;
+    // Packed as lib/stores/redis/throttle-script.ts documents: one argument for the whole call.
+    let packed = `${mode} ${this.clock === undefined ? '-' : String(this.clock())}`;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
       const limit = check.limit === Infinity ? '1e308' : check.limit;
-      args[1 + i] = `${limit} ${check.windowMs} ${check.record ? 1 : 0} ${Math.max(check.windowMs, check.ttlMs ?? check.windowMs)}`;
+      packed += ` ${limit} ${check.windowMs} ${check.record ? 1 : 0} ${Math.max(check.windowMs, check.ttlMs ?? check.windowMs)}`;
     }
-    return this.evaluate(keys, args, checks.length);
+    return this.evaluate(keys, [packed], checks.length);
   }
 
   /**

@@ -36,11 +36,20 @@ describe('sliding log (DRF allow_request on one hit log)', () => {
     expect(log.toArray()).toEqual([50, 60, 70]);
   });
 
-  test('hits kept by a longer ttl stay in the log but do not count', () => {
+  test('a check forgets hits that left the window even when a longer ttl keeps the key (Tastypie)', () => {
     const log = HitLog.from([0, 500, 1500]);
     const result = hitSlidingLog(log, { ...check, ttlMs: 10_000 }, 2000);
     expect(result).toEqual({ allowed: true, count: 1, oldest: 1500, now: 2000 });
-    expect(log.toArray()).toEqual([0, 500, 1500, 2000]);
+    expect(log.toArray()).toEqual([1500, 2000]);
+  });
+
+  test('recordSlidingLog keeps hits past the window until the retention, then forgets them', () => {
+    const log = new HitLog();
+    recordSlidingLog(log, 1000, 10_000, 0);
+    recordSlidingLog(log, 1000, 10_000, 5000);
+    expect(log.toArray()).toEqual([0, 5000]);
+    recordSlidingLog(log, 1000, 10_000, 10_001);
+    expect(log.toArray()).toEqual([5000, 10_001]);
   });
 
   test('readSlidingLog reports without changing', () => {

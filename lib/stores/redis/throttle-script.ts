@@ -2,91 +2,157 @@ import { createHash } from 'node:crypto';
 
 /**
  * The sliding-log script: DRF's allow_request for every check of one request, atomically, in one
- * EVALSHA. The same rules as lib/core/sliding-log.ts, on a sorted set per key (score = hit time in ms):
+ * EVALSHA. The same rules as lib/core/sliding-log.ts, on a Redis list per key holding the hit times
+ * in ms, oldest first (a list, not a sorted set: appending and reading the ends cost a fraction of
+ * ZADD and ZRANGE, and duplicate times need no unique member):
  *
- *   1. drop hits at or before now - retention (retention = max(window, ttl));
- *   2. count the hits inside the window (after now - window) and find the oldest of them;
+ *   1. a check drops the hits at or before now - window from the head ('r' drops those at or before
+ *      now - retention, retention = max(window, ttl));
+ *   2. the hits left are the window: their number is the count and the head is the oldest;
  *   3. deny when count >= limit (never recorded; with more than `limit` hits, report the one whose
- *      leaving frees a slot), else record `now` when asked to and push the
- *      key's expiry out to `now + retention`, so Redis memory is reclaimed without a sweeper.
+ *      leaving frees a slot), else append `now` when asked to.
  *
- * Arguments are packed, one per call plus one per key, because each argument and each reply element
- * costs the client far more than the few string operations that unpack them here (ioredis 6
- * flattens and measures every argument, and decodes every reply element through several calls):
+ * Expiry, without a PEXPIRE per request: a key's expiry is set to now + 1.5 x retention when the
+ * call leaves hits in it and it dropped some, appended to an empty key, or found its oldest hit older
+ * than half a retention. Between two such calls nothing is dropped, so the oldest hit stays the one
+ * present at the last one (at or before that call's time s), and every hit appended meanwhile came
+ * while that oldest was under half a retention old, i.e. before s + retention / 2: the expiry
+ * s + 1.5 x retention is at least a retention after each of them. An idle key disappears between
+ * one and 1.5 retentions after its last hit, with no sweeper.
  *
- * ARGV[1]   the call: mode, nonce, a space, then now in ms, or nothing for the server's TIME (the
- *           normal case: every instance shares one clock). Mode: 'h' hit, 'r' record
- *           unconditionally, 'p' peek (read only). The nonce is unique to this call: members are
- *           `<nonce>:<i>`, so two hits in the same ms both count.
- * ARGV[1+i] key i's check: 'limit windowMs record(1/0) retentionMs', separated by spaces.
+ * Arguments are packed into one, because each argument and each reply element costs the client far
+ * more than the few string operations that unpack them here (ioredis 6 flattens and measures every
+ * argument, and decodes every reply element through several calls):
+ *
+ * ARGV[1]  space-separated: the mode ('h' hit, 'r' record unconditionally, 'p' peek: read only),
+ *          now in ms or '-' for the server's TIME (the normal case: every instance shares one
+ *          clock), then for each key: limit, windowMs, record (1/0), retentionMs.
  *
  * Returns one string, fields separated by single spaces: now, then per key allowed (1/0), count,
  * oldest, blocking. oldest is empty when the window is empty; blocking (a denial on a window
  * holding more than `limit` hits: the limit-th newest hit, whose leaving frees a slot) is empty when
  * not reported, as in sliding-log.ts. Times travel as text: Redis would truncate Lua numbers that
  * are not integers.
+ *
+ * A key that is not a list is converted when it is a sorted set (the format of earlier versions),
+ * and refused with its name otherwise.
+ *
+ * Hits are appended in arrival order. Should the server's clock step back, a hit appended after the
+ * step may sit behind a newer one and be dropped late: the count errs high (stricter), never low.
  */
 export const THROTTLE_SCRIPT = `
-local mode, nonce, nowArg = string.match(ARGV[1], '^(.)(%S+) (.*)$')
+local argv = {}
+for field in string.gmatch(ARGV[1], '%S+') do argv[#argv + 1] = field end
+local mode = argv[1]
 local now
--- 'now' as text, exactly: a score for ZADD and the first reply field (string.format is costly in Lua).
+-- 'now' as text, exactly: what the list stores and the first reply field (string.format is costly in Lua).
 local nowText
-if nowArg == '' then
+if argv[2] == '-' then
   if redis.replicate_commands then pcall(redis.replicate_commands) end
   local t = redis.call('TIME')
   local ms = math.floor(tonumber(t[2]) / 1000)
   now = tonumber(t[1]) * 1000 + ms
   nowText = t[1] .. string.sub(1000 + ms, 2)
 else
-  now = tonumber(nowArg)
-  nowText = nowArg
+  now = tonumber(argv[2])
+  nowText = argv[2]
 end
+
+-- Called when a key is not a list. A sorted set is the log of an earlier version of this store
+-- (score = hit time): it is rewritten as a list with its hits and expiry. Anything else is not ours
+-- to overwrite: the call fails, naming the key.
+local function convertFromSortedSet(key)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind ~= 'zset' then error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. kind .. ', not a list of hit times' }) end
+  local scored = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  for j = 2, #scored, 2 do redis.call('RPUSH', key, scored[j]) end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
+-- The first command on each key: pcall, so that a key of another type is converted or named.
+local function firstCommand(key, ...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply['err'] then
+    convertFromSortedSet(key)
+    reply = redis.call(...)
+  end
+  return reply
+end
+
+-- Drops the hits at or before cutoff from the head (they are in time order). Returns the oldest hit
+-- left (nil when none) and whether anything was dropped.
+local function dropUpTo(key, cutoff)
+  local head = firstCommand(key, 'LRANGE', key, 0, 1)
+  if not head[1] or tonumber(head[1]) > cutoff then return head[1], false end
+  if not head[2] or tonumber(head[2]) > cutoff then
+    -- The usual case under steady traffic: one hit left the window since the last request.
+    redis.call('LPOP', key)
+    return head[2], true
+  end
+  while true do
+    local chunk = redis.call('LRANGE', key, 0, 63)
+    local n = 0
+    while n < #chunk and tonumber(chunk[n + 1]) <= cutoff do n = n + 1 end
+    redis.call('LTRIM', key, n, -1)
+    if n < #chunk or #chunk < 64 then return chunk[n + 1], true end
+  end
+end
+
+-- Peek: the hits after cutoff, read only. Older hits may still be there ('r' keeps them up to the
+-- retention), so the first one inside is found by bisection.
+local function countAfter(key, cutoff)
+  local length = firstCommand(key, 'LLEN', key)
+  if length == 0 then return 0, nil end
+  local head = redis.call('LINDEX', key, 0)
+  if tonumber(head) > cutoff then return length, head end
+  local low, high = 0, length
+  while low < high do
+    local mid = math.floor((low + high) / 2)
+    if tonumber(redis.call('LINDEX', key, mid)) <= cutoff then low = mid + 1 else high = mid end
+  end
+  if low == length then return 0, nil end
+  return length - low, redis.call('LINDEX', key, low)
+end
+
 local out = { nowText }
 for i, key in ipairs(KEYS) do
-  local limitArg, windowArg, recordArg, retentionArg = string.match(ARGV[1 + i], '^(%S+) (%S+) (%S+) (%S+)$')
-  local limit = tonumber(limitArg)
-  local window = tonumber(windowArg)
-  local record = recordArg == '1'
-  local retention = tonumber(retentionArg)
-  local windowStart
-  local count = 0
-  local first
-  if mode == 'h' and retention <= window then
-    -- The common case, in O(1) reads: the oldest hit tells whether anything needs pruning at all.
-    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if head[2] then
-      if tonumber(head[2]) <= now - retention then
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
-        head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-      end
-      if head[2] then
-        first = head[2]
-        count = redis.call('ZCARD', key)
-      end
-    end
-  elseif mode == 'r' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention))
-  else
-    windowStart = '(' .. string.format('%.17g', now - window)
-    if mode == 'h' then redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - retention)) end
-    count = redis.call('ZCOUNT', key, windowStart, '+inf')
-    if count > 0 then
-      first = redis.call('ZRANGEBYSCORE', key, windowStart, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
-    end
-  end
-  local allowed = mode == 'r' or count < limit
+  local base = 2 + (i - 1) * 4
+  local limit = tonumber(argv[base + 1])
+  local window = tonumber(argv[base + 2])
+  local record = mode == 'r' or argv[base + 3] == '1'
+  local retention = tonumber(argv[base + 4])
+  local count, oldest, dropped
+  local allowed = true
   local blocking = ''
-  if not allowed and count > limit and limit > 0 then
-    windowStart = windowStart or ('(' .. string.format('%.17g', now - window))
-    blocking = redis.call('ZRANGEBYSCORE', key, windowStart, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)[2]
-  end
-  if allowed and mode ~= 'p' and (record or mode == 'r') then
-    redis.call('ZADD', key, nowText, nonce .. ':' .. i)
-    redis.call('PEXPIRE', key, math.ceil(retention))
+  if mode == 'p' then
+    count, oldest = countAfter(key, now - window)
+  else
+    oldest, dropped = dropUpTo(key, now - (mode == 'r' and retention or window))
+    local appended = false
+    if record then
+      -- Append first: RPUSH answers the length, which spares an LLEN; a denial takes the hit back.
+      count = redis.call('RPUSH', key, nowText) - 1
+      appended = true
+    else
+      count = redis.call('LLEN', key)
+    end
+    if mode == 'h' and count >= limit then
+      allowed = false
+      if appended then
+        redis.call('RPOP', key)
+        appended = false
+      end
+      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, count - limit) end
+    end
+    if (appended or count > 0) and (mode == 'r' or dropped or (appended and count == 0) or (oldest and tonumber(oldest) <= now - retention / 2)) then
+      redis.call('PEXPIRE', key, math.ceil(retention * 1.5))
+    end
   end
   out[#out + 1] = allowed and 1 or 0
   out[#out + 1] = count
-  out[#out + 1] = first or ''
+  out[#out + 1] = oldest or ''
   out[#out + 1] = blocking
 end
 return table.concat(out, ' ')

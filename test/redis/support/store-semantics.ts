@@ -8,7 +8,7 @@ import { FakeClock } from '../../support/fake-clock.js';
  *
  * Time comes from a FakeClock. The memory store takes it as its clock; RedisThrottleStore takes it
  * through its test-only `clock` option, which makes the Lua script use the given time instead of
- * the server's TIME. Everything else (the script, the sorted sets, the client) is the production
+ * the server's TIME. Everything else (the script, the lists, the client) is the production
  * path, and DRF's scenarios (t = 0, 20, 40 s...) need a clock the test controls. The server-time
  * path has its own tests (clock skew, exactness across processes).
  */
@@ -121,7 +121,7 @@ export function describeStoreSemantics(name: string, create: (clock: () => numbe
       expect(await hit(deferred)).toEqual([{ allowed: false, count: 2, oldest: clock.now - 1000, now: clock.now }]);
     });
 
-    test('hits kept past the window (ttl) are retained but no longer counted', async () => {
+    test('a check forgets hits that left the window even when a longer ttl keeps the key (Tastypie)', async () => {
       const rate = check('kept', 2, 10, { ttlMs: 100_000 });
       await hit(rate);
       clock.advance(5);
@@ -130,6 +130,39 @@ export function describeStoreSemantics(name: string, create: (clock: () => numbe
       expect(await store.peek(rate.key, rate.windowMs)).toEqual({ count: 1, oldest: clock.now - 6000, now: clock.now });
       expect((await store.peek(rate.key, 100_000)).count).toBe(2);
       expect(await hit(rate)).toEqual([{ allowed: true, count: 1, oldest: clock.now - 6000, now: clock.now }]);
+      // The check dropped the hit that had left its window; the ttl kept only the key.
+      expect(await store.peek(rate.key, 100_000)).toEqual({ count: 2, oldest: clock.now - 6000, now: clock.now });
+    });
+
+    test('record() keeps hits past the window until the retention; peek counts those inside its window', async () => {
+      const access = { key: key('access'), windowMs: 1000, ttlMs: 10_000 };
+      const start = clock.now;
+      await store.record([access]);
+      clock.advance(5);
+      await store.record([access]);
+      clock.advance(1);
+      await store.record([access]);
+      expect(await store.peek(access.key, 10_000)).toEqual({ count: 3, oldest: start, now: clock.now });
+      expect(await store.peek(access.key, 1500)).toEqual({ count: 2, oldest: start + 5000, now: clock.now });
+      expect(await store.peek(access.key, 1000)).toEqual({ count: 1, oldest: start + 6000, now: clock.now });
+      clock.now = start + 10_001;
+      await store.record([access]);
+      expect(await store.peek(access.key, 20_000)).toEqual({ count: 3, oldest: start + 5000, now: clock.now });
+      // A check counts only its window, and forgets the rest.
+      expect(await hit({ ...access, limit: 5, record: false })).toEqual([{ allowed: true, count: 1, oldest: clock.now, now: clock.now }]);
+      expect(await store.peek(access.key, 20_000)).toEqual({ count: 1, oldest: clock.now, now: clock.now });
+    });
+
+    test('many hits leaving the window at once are all forgotten, and the next oldest is reported', async () => {
+      const rate = check('burst', 1000, 60);
+      for (let i = 0; i < 150; i++) await store.record([{ key: rate.key, windowMs: rate.windowMs }]);
+      clock.advance(30);
+      for (let i = 0; i < 3; i++) await hit(rate);
+      clock.advance(30);
+      expect(await hit(rate)).toEqual([{ allowed: true, count: 3, oldest: clock.now - 30_000, now: clock.now }]);
+      expect(await store.peek(rate.key, 3_600_000)).toEqual({ count: 4, oldest: clock.now - 30_000, now: clock.now });
+      clock.advance(60);
+      expect(await hit(rate)).toEqual([{ allowed: true, count: 0, oldest: null, now: clock.now }]);
     });
 
     test('peek does not change the window, and an unknown key is empty', async () => {
