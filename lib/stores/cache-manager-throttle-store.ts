@@ -79,9 +79,10 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     const keys = uniqueKeys(checks.map((check) => check.key));
     return this.lock.run(keys, async () => {
       const logs = await this.load(keys);
+      const loadedSizes = new Map(keys.map((key) => [key, logs.get(key)!.size]));
       const now = this.clock();
       const results = checks.map((check) => hitSlidingLog(logs.get(check.key)!, check, now));
-      await this.save(logs, checks, now, (check, result) => check.record && result.allowed, results);
+      await this.save(logs, checks, results, loadedSizes, now);
       return results;
     });
   }
@@ -118,15 +119,31 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     return logs;
   }
 
-  /** Writes back the logs that a check recorded into. */
-  private async save(logs: Map<string, HitLog>, checks: readonly WindowCheck[], now: number, recorded: (check: WindowCheck, result: HitResult) => boolean, results: HitResult[]): Promise<void> {
-    const written = new Set<string>();
-    const writes: Promise<unknown>[] = [];
+  /**
+   * Writes back the logs that changed: those a check recorded into, and those a check pruned (as
+   * Tastypie's should_be_throttled does, which also renews the key's expiration). A log pruned to
+   * nothing is deleted.
+   */
+  private async save(logs: Map<string, HitLog>, checks: readonly WindowCheck[], results: readonly HitResult[], loadedSizes: Map<string, number>, now: number): Promise<void> {
+    const recorded = new Set<string>();
+    const retention = new Map<string, number>();
     checks.forEach((check, index) => {
-      if (!recorded(check, results[index]) || written.has(check.key)) return;
-      written.add(check.key);
-      writes.push(this.write(check.key, logs.get(check.key)!, now));
+      if (check.record && results[index].allowed) recorded.add(check.key);
+      retention.set(check.key, Math.max(retention.get(check.key) ?? 0, check.windowMs, check.ttlMs ?? 0));
     });
+    const writes: Promise<unknown>[] = [];
+    for (const [key, log] of logs) {
+      if (recorded.has(key)) {
+        writes.push(this.write(key, log, now));
+      } else if (log.size !== loadedSizes.get(key)) {
+        if (log.size === 0) {
+          writes.push(this.cache.del(this.keyPrefix + key));
+        } else {
+          log.expiresAt = now + retention.get(key)!;
+          writes.push(this.write(key, log, now));
+        }
+      }
+    }
     await Promise.all(writes);
   }
 

@@ -5,7 +5,7 @@ import { RedisThrottleStore } from '../../lib/index.js';
 import { REDIS_URL, serviceAvailable } from '../support/services.js';
 import { runPrefix } from './support/redis-keys.js';
 import { RedisClusterProcess } from './support/redis-cluster-process.js';
-import { describeStoreSemantics } from './support/store-semantics.js';
+import { describeStoreSemantics } from '../support/store-semantics.js';
 
 // The cluster is started by this suite from the redis-server binary that serves REDIS_URL.
 const runs = await serviceAvailable('Redis', REDIS_URL);

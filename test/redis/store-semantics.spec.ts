@@ -6,19 +6,18 @@ import { Redis } from 'ioredis';
 import IoValkey from 'iovalkey';
 import { Keyv } from 'keyv';
 import { createClient } from 'redis';
-import { CacheManagerThrottleStore, MemoryThrottleStore, RedisThrottleStore } from '../../lib/index.js';
+import { CacheManagerThrottleStore, RedisThrottleStore } from '../../lib/index.js';
 import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from '../../lib/stores/redis/throttle-script.js';
 import { REDIS_URL, serviceAvailable } from '../support/services.js';
 import { deleteKeys, runPrefix } from './support/redis-keys.js';
 import { RedisServerProcess } from './support/redis-server-process.js';
-import { describeStoreSemantics } from './support/store-semantics.js';
+import { describeStoreSemantics } from '../support/store-semantics.js';
 
 const runs = await serviceAvailable('Redis', REDIS_URL);
 const suite = runs ? describe : describe.skip;
 const prefix = runPrefix('semantics');
 
-// The reference: the embedded store, on the same spec.
-describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
+// The embedded store, the reference, runs the same spec in test/unit/memory-throttle-store.spec.ts.
 
 suite('on real Redis', () => {
   const io = new Redis(REDIS_URL, { lazyConnect: true });

@@ -2,12 +2,9 @@ import { describe, expect, test } from '@jest/globals';
 import { createCache } from 'cache-manager';
 import { CacheManagerThrottleStore, type WindowCheck } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { describeSlidingWindowStore } from '../support/store-semantics.js';
+import { describeStoreSemantics } from '../support/store-semantics.js';
 
-describeSlidingWindowStore('CacheManagerThrottleStore on cache-manager 7 (Keyv in memory)', () => {
-  const clock = new FakeClock();
-  return { store: new CacheManagerThrottleStore(createCache(), { clock: clock.read }), clock };
-});
+describeStoreSemantics('CacheManagerThrottleStore on cache-manager 7 (Keyv in memory)', (clock) => ({ store: new CacheManagerThrottleStore(createCache(), { clock }) }));
 
 const check = (key: string, limit: number): WindowCheck => ({ key, limit, windowMs: 60_000, record: true });
 

@@ -1,12 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import { MemoryThrottleStore, ThrottleConfigError, type WindowCheck } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { describeSlidingWindowStore } from '../support/store-semantics.js';
+import { describeStoreSemantics } from '../support/store-semantics.js';
 
-describeSlidingWindowStore('MemoryThrottleStore', () => {
-  const clock = new FakeClock();
-  return { store: new MemoryThrottleStore({ clock: clock.read }), clock };
-});
+// The reference for every other store: the same spec runs on Redis, Valkey and cache-manager.
+describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
 
 const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
 
