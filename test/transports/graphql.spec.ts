@@ -1,6 +1,6 @@
 /**
- * GraphQL resolvers behind the global guard, through real HTTP: Apollo on Express and Mercurius on
- * Fastify. Queries and mutations count, one operation counts once whatever its root fields, field
+ * GraphQL resolvers behind the global guard, through real HTTP and real graphql-ws clients: Apollo
+ * on Express, Apollo on Fastify and Mercurius on Fastify. Queries and mutations count, one operation counts once whatever its root fields, field
  * resolvers do not count unless decorated, and the throttled error speaks GraphQL.
  */
 import { type CanActivate, type DynamicModule, type ExecutionContext, type INestApplication, Injectable, Module, type Type, UseGuards } from '@nestjs/common';
@@ -92,8 +92,8 @@ class GuardedResolver {
   @Query(() => String) whoami(): string { return 'me'; }
 }
 
-type Server = 'apollo/express' | 'mercurius/fastify';
-const SERVERS: Server[] = ['apollo/express', 'mercurius/fastify'];
+type Server = 'apollo/express' | 'apollo/fastify' | 'mercurius/fastify';
+const SERVERS: Server[] = ['apollo/express', 'apollo/fastify', 'mercurius/fastify'];
 
 /** Authenticates from `x-user-id`, as a GraphQL auth step that sets `req.user` would. */
 function authenticate(req: any): any {
@@ -109,8 +109,16 @@ function graphqlModule(server: Server): DynamicModule {
     const context = ({ req, extra }: { req?: any; extra?: any }) => ({ req: authenticate(req ?? extra.request) });
     return GraphQLModule.forRoot({ ...common, driver: ApolloDriver, graphiql: false, subscriptions: { 'graphql-ws': true }, context } as any);
   }
-  // Mercurius hands (request, reply) to the context function and adds `reply` to the context.
-  return GraphQLModule.forRoot({ ...common, driver: MercuriusDriver, context: (request: any) => { authenticate(request); return {}; } } as any);
+  if (server === 'apollo/fastify') {
+    // On Fastify Apollo passes (request, reply) over HTTP; the README asks apps to keep the reply in
+    // the context so that headers reach the response. Over graphql-ws, graphql-ws's context.
+    const context = (request: any, reply: any) => (request.extra === undefined ? { req: authenticate(request), reply } : { req: authenticate(request.extra.request) });
+    return GraphQLModule.forRoot({ ...common, driver: ApolloDriver, graphiql: false, subscriptions: { 'graphql-ws': true }, context } as any);
+  }
+  // Mercurius hands (request, reply) to the context function and adds `reply` to the context; a
+  // subscription gets the upgrade request, in `reply.request` too.
+  const subscription = { context: (_socket: unknown, request: any) => { authenticate(request); return {}; } };
+  return GraphQLModule.forRoot({ ...common, driver: MercuriusDriver, subscription, context: (request: any) => { authenticate(request); return {}; } } as any);
 }
 
 function appModule(server: Server, options: ThrottlingModuleOptions): Type<unknown> {
@@ -268,7 +276,7 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
     expect(SuccessLogThrottle.entries).toEqual(['graphql Mutation.logged alice', 'graphql Mutation.logged bob']);
   });
 
-  if (server === 'apollo/express') {
+  {
     test('subscriptions over graphql-ws are not counted unless decorated; a decorated one is, per user', async () => {
       const { gql } = await boot();
       const { port } = app!.getHttpServer().address() as AddressInfo;
