@@ -127,7 +127,8 @@ export class RedisThrottleStore implements ThrottleStore {
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
       const limit = check.limit === Infinity ? '1e308' : check.limit;
-      packed += ` ${limit} ${check.windowMs} ${check.record ? 1 : 0} ${Math.max(check.windowMs, check.ttlMs ?? check.windowMs)}`;
+      const retention = check.ttlMs === undefined || check.ttlMs <= check.windowMs ? '=' : check.ttlMs;
+      packed += ` ${limit} ${check.windowMs} ${check.record ? 1 : 0} ${retention}`;
     }
     return this.evaluate(keys, [packed], checks.length);
   }

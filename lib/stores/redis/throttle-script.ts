@@ -26,7 +26,11 @@ import { createHash } from 'node:crypto';
  *
  * ARGV[1]  space-separated: the mode ('h' hit, 'r' record unconditionally, 'p' peek: read only),
  *          now in ms or '-' for the server's TIME (the normal case: every instance shares one
- *          clock), then for each key: limit, windowMs, record (1/0), retentionMs.
+ *          clock), then for each key: limit, windowMs, record (1/0), retentionMs ('=' when it is
+ *          windowMs).
+ *
+ * Needs Redis 5 or later (or Valkey): scripts are replicated by their effects, so TIME may precede
+ * writes.
  *
  * Returns one string, fields separated by single spaces: now, then per key allowed (1/0), count,
  * oldest, blocking. oldest is empty when the window is empty; blocking (a denial on a window
@@ -41,22 +45,21 @@ import { createHash } from 'node:crypto';
  * step may sit behind a newer one and be dropped late: the count errs high (stricter), never low.
  */
 export const THROTTLE_SCRIPT = `
-local argv = {}
-for field in string.gmatch(ARGV[1], '%S+') do argv[#argv + 1] = field end
-local mode = argv[1]
+-- Redis's Lua turns a number into text with the C library's float formatting, and text into a
+-- number with strtod, each costing more than a command: numbers go to commands as text, integers
+-- come back through '%d', and each time is parsed once.
+local mode, nowArg, pos = string.match(ARGV[1], '^(%a) (%S+)()')
 local now
--- 'now' as text, exactly: what the list stores and the first reply field (string.format is costly in Lua).
+-- 'now' as text, exactly: what the list stores and the first reply field.
 local nowText
-if argv[2] == '-' then
-  if redis.replicate_commands then pcall(redis.replicate_commands) end
+if nowArg == '-' then
   local t = redis.call('TIME')
-  local ms = math.floor(tonumber(t[2]) / 1000)
-  now = tonumber(t[1]) * 1000 + ms
-  nowText = t[1] .. string.sub(1000 + ms, 2)
+  -- Seconds, then the first three of the six microsecond digits: milliseconds, built as text.
+  nowText = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
 else
-  now = tonumber(argv[2])
-  nowText = argv[2]
+  nowText = nowArg
 end
+now = tonumber(nowText)
 
 -- Called when a key is not a list. A sorted set is the log of an earlier version of this store
 -- (score = hit time): it is rewritten as a list with its hits and expiry. Anything else is not ours
@@ -64,72 +67,82 @@ end
 local function convertFromSortedSet(key)
   local kind = redis.call('TYPE', key)['ok']
   if kind ~= 'zset' then error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. kind .. ', not a list of hit times' }) end
-  local scored = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  local scored = redis.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
   local ttl = redis.call('PTTL', key)
   redis.call('DEL', key)
   for j = 2, #scored, 2 do redis.call('RPUSH', key, scored[j]) end
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-end
-
--- The first command on each key: pcall, so that a key of another type is converted or named.
-local function firstCommand(key, ...)
-  local reply = redis.pcall(...)
-  if type(reply) == 'table' and reply['err'] then
-    convertFromSortedSet(key)
-    reply = redis.call(...)
-  end
-  return reply
+  if ttl > 0 then redis.call('PEXPIRE', key, string.format('%d', ttl)) end
 end
 
 -- Drops the hits at or before cutoff from the head (they are in time order). Returns the oldest hit
--- left (nil when none) and whether anything was dropped.
+-- left, as text and as a number (nil when none), and whether anything was dropped.
 local function dropUpTo(key, cutoff)
-  local head = firstCommand(key, 'LRANGE', key, 0, 1)
-  if not head[1] or tonumber(head[1]) > cutoff then return head[1], false end
-  if not head[2] or tonumber(head[2]) > cutoff then
+  -- pcall: the first command on the key, so that a key of another type is converted or named.
+  local head = redis.pcall('LRANGE', key, '0', '1')
+  if head['err'] then
+    convertFromSortedSet(key)
+    head = redis.call('LRANGE', key, '0', '1')
+  end
+  if not head[1] then return nil, nil, false end
+  local first = tonumber(head[1])
+  if first > cutoff then return head[1], first, false end
+  local second = head[2] and tonumber(head[2])
+  if not second or second > cutoff then
     -- The usual case under steady traffic: one hit left the window since the last request.
     redis.call('LPOP', key)
-    return head[2], true
+    return head[2], second, true
   end
   while true do
-    local chunk = redis.call('LRANGE', key, 0, 63)
+    local chunk = redis.call('LRANGE', key, '0', '63')
     local n = 0
-    while n < #chunk and tonumber(chunk[n + 1]) <= cutoff do n = n + 1 end
-    redis.call('LTRIM', key, n, -1)
-    if n < #chunk or #chunk < 64 then return chunk[n + 1], true end
+    local oldest
+    while n < #chunk do
+      oldest = tonumber(chunk[n + 1])
+      if oldest > cutoff then break end
+      n = n + 1
+    end
+    redis.call('LTRIM', key, string.format('%d', n), '-1')
+    if n < #chunk then return chunk[n + 1], oldest, true end
+    if #chunk < 64 then return nil, nil, true end
   end
 end
 
 -- Peek: the hits after cutoff, read only. Older hits may still be there ('r' keeps them up to the
 -- retention), so the first one inside is found by bisection.
 local function countAfter(key, cutoff)
-  local length = firstCommand(key, 'LLEN', key)
+  local length = redis.pcall('LLEN', key)
+  if type(length) == 'table' then
+    convertFromSortedSet(key)
+    length = redis.call('LLEN', key)
+  end
   if length == 0 then return 0, nil end
-  local head = redis.call('LINDEX', key, 0)
+  local head = redis.call('LINDEX', key, '0')
   if tonumber(head) > cutoff then return length, head end
   local low, high = 0, length
   while low < high do
     local mid = math.floor((low + high) / 2)
-    if tonumber(redis.call('LINDEX', key, mid)) <= cutoff then low = mid + 1 else high = mid end
+    if tonumber(redis.call('LINDEX', key, string.format('%d', mid))) <= cutoff then low = mid + 1 else high = mid end
   end
   if low == length then return 0, nil end
-  return length - low, redis.call('LINDEX', key, low)
+  return length - low, redis.call('LINDEX', key, string.format('%d', low))
 end
 
 local out = { nowText }
 for i, key in ipairs(KEYS) do
-  local base = 2 + (i - 1) * 4
-  local limit = tonumber(argv[base + 1])
-  local window = tonumber(argv[base + 2])
-  local record = mode == 'r' or argv[base + 3] == '1'
-  local retention = tonumber(argv[base + 4])
-  local count, oldest, dropped
+  local limitArg, windowArg, recordArg, retentionArg, nextPos = string.match(ARGV[1], '^ (%S+) (%S+) (%S+) (%S+)()', pos)
+  pos = nextPos
+  local limit = tonumber(limitArg)
+  local window = tonumber(windowArg)
+  local record = mode == 'r' or recordArg == '1'
+  -- '=': kept as long as the window (every DRF throttle), which spares parsing it again.
+  local retention = retentionArg == '=' and window or tonumber(retentionArg)
+  local count, oldest, oldestTime, dropped
   local allowed = true
   local blocking = ''
   if mode == 'p' then
     count, oldest = countAfter(key, now - window)
   else
-    oldest, dropped = dropUpTo(key, now - (mode == 'r' and retention or window))
+    oldest, oldestTime, dropped = dropUpTo(key, now - (mode == 'r' and retention or window))
     local appended = false
     if record then
       -- Append first: RPUSH answers the length, which spares an LLEN; a denial takes the hit back.
@@ -144,14 +157,14 @@ for i, key in ipairs(KEYS) do
         redis.call('RPOP', key)
         appended = false
       end
-      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, count - limit) end
+      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, string.format('%d', count - limit)) end
     end
-    if (appended or count > 0) and (mode == 'r' or dropped or (appended and count == 0) or (oldest and tonumber(oldest) <= now - retention / 2)) then
-      redis.call('PEXPIRE', key, math.ceil(retention * 1.5))
+    if (appended or count > 0) and (mode == 'r' or dropped or (appended and count == 0) or (oldestTime and oldestTime <= now - retention / 2)) then
+      redis.call('PEXPIRE', key, string.format('%d', math.ceil(retention * 1.5)))
     end
   end
-  out[#out + 1] = allowed and 1 or 0
-  out[#out + 1] = count
+  out[#out + 1] = allowed and '1' or '0'
+  out[#out + 1] = string.format('%d', count)
   out[#out + 1] = oldest or ''
   out[#out + 1] = blocking
 end
