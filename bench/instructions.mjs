@@ -10,12 +10,10 @@
 //
 // Knobs (environment): BENCH_INSTR_WARMUP (default 5000), BENCH_INSTR_MEASURED (default 3000),
 // BENCH_OUT (the results file, default bench/RESULTS.md).
-import { execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { limitRunTime, ownChild } from './lib/child-processes.mjs';
+import { dumpCounts, mainThreadInstructions, removeCounts, requireValgrind, startCountedServer, twoAtATime, zeroCounts } from './lib/callgrind.mjs';
+import { limitRunTime } from './lib/child-processes.mjs';
 import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
@@ -38,63 +36,19 @@ const SCENARIOS = [
   { ...memoryScenario('c'), variants: ['none', 'noop-guard', 'ours', 'ours-no-headers'] },
 ];
 
-function requireValgrind() {
-  try {
-    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
-  } catch {
-    console.error('bench:instructions needs valgrind on PATH (Debian: apt-get install valgrind)');
-    process.exit(1);
-  }
-}
-
-/** Starts bench/server.mjs under callgrind; resolves with { child, port, outDir } once it listens. */
-function startCountedServer(variant, limits) {
-  const outDir = mkdtempSync(join(tmpdir(), `bench-instr-${variant}-`));
-  const valgrindArgs = [
-    '--tool=callgrind',
-    '--separate-threads=yes', // the main thread's count on its own: it is what limits throughput
-    '--dump-instr=no',
-    '--collect-atstart=yes',
-    `--callgrind-out-file=${join(outDir, 'callgrind.out')}`,
-    process.execPath,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = ownChild(fork(join(here, 'server.mjs'), [variant, JSON.stringify(limits)], { execPath: 'valgrind', execArgv: valgrindArgs, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }));
-    const timer = setTimeout(() => reject(new Error(`bench:instructions: '${variant}' did not start under valgrind within 5 minutes`)), 5 * 60_000);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve({ child, port: message.port, outDir });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bench:instructions: '${variant}' exited with code ${code} before listening`));
-    });
-  });
-}
-
-/** The main thread's instruction count in the dump callgrind_control wrote (file name ends in .1-01). */
-function mainThreadInstructions(outDir) {
-  const dump = readdirSync(outDir).find((name) => name.endsWith('.1-01'));
-  if (dump === undefined) throw new Error(`bench:instructions: no main-thread dump in ${outDir}`);
-  const summary = /^summary: (\d+)/m.exec(readFileSync(join(outDir, dump), 'utf8'));
-  if (summary === null) throw new Error(`bench:instructions: no summary line in ${dump}`);
-  return Number(summary[1]);
-}
-
 function warmupFor(scenario) {
   return Math.max(WARMUP, scenario.clients + 2000);
 }
 
 async function measure(scenario, variant) {
-  const server = await startCountedServer(variant, scenario.limits);
+  const server = await startCountedServer(join(here, 'server.mjs'), [variant, JSON.stringify(scenario.limits)], `bench:instructions: '${variant}'`);
   try {
-    const pid = String(server.child.pid);
     // Every client is seen at least once before counting: the measured requests find their keys, as in
     // the steady state that the throughput runs measure.
     await loadClients({ port: server.port, connections: CONNECTIONS, clients: scenario.clients, amount: warmupFor(scenario) });
-    execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
+    zeroCounts(server.child.pid);
     const result = await loadClients({ port: server.port, connections: CONNECTIONS, clients: scenario.clients, amount: MEASURED });
-    execFileSync('callgrind_control', ['--dump=measured', pid], { stdio: 'ignore' });
+    dumpCounts(server.child.pid);
     const requests = result.requests.total;
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench:instructions: '${variant}' answered ${result.non2xx} non-2xx and ${result.errors} errors`);
     const perRequest = mainThreadInstructions(server.outDir) / requests;
@@ -102,22 +56,8 @@ async function measure(scenario, variant) {
     return perRequest;
   } finally {
     server.child.kill('SIGKILL');
-    rmSync(server.outDir, { recursive: true, force: true });
+    removeCounts(server.outDir);
   }
-}
-
-/** Runs `jobs` (functions returning promises) two at a time, in order. */
-async function twoAtATime(jobs) {
-  const results = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++;
-      results[index] = await jobs[index]();
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  return results;
 }
 
 function report(measured, startedAt, elapsedMs) {
@@ -164,7 +104,7 @@ function report(measured, startedAt, elapsedMs) {
   return lines.join('\n');
 }
 
-requireValgrind();
+requireValgrind('bench:instructions');
 const startedAt = new Date();
 const jobs = SCENARIOS.flatMap((scenario) => scenario.variants.map((variant) => ({ scenario, variant })));
 const counts = await twoAtATime(jobs.map(({ scenario, variant }) => () => measure(scenario, variant)));

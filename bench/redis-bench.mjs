@@ -12,10 +12,11 @@
 import { Redis } from 'ioredis';
 import { THROTTLE_SCRIPT } from '../dist/stores/redis/throttle-script.js';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { limitRunTime, ownChild } from './lib/child-processes.mjs';
+import { freePort } from './lib/free-port.mjs';
+import { REDIS_LIMITS, REDIS_VARIANTS } from './lib/redis-variants.mjs';
 import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { loadAverage, machineFacts } from './lib/machine.mjs';
@@ -31,13 +32,9 @@ const ROUNDS = positiveNumber('BENCH_ROUNDS', 5);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 const CLIENTS = positiveNumber('BENCH_CLIENTS', 10_000);
 limitRunTime('bench:redis', 6 * 60_000);
-// Limits no client reaches during the run: we measure the allow path, as bench/run.mjs does.
-const LIMITS = { minute: 100, hour: 1_000 };
+const LIMITS = REDIS_LIMITS;
 
-const VARIANTS = [
-  { id: 'ours', label: 'nestjs-throttling, RedisThrottleStore (ioredis), 2 throttles' },
-  { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 + @nest-lab/throttler-storage-redis 1.2, 2 throttlers' },
-];
+const VARIANTS = REDIS_VARIANTS;
 
 /**
  * Commands that only the Lua scripts call, inside Redis: commandstats counts them, but no client
@@ -48,17 +45,6 @@ const SCRIPT_INTERNAL = new Set([
   ...[...THROTTLE_SCRIPT.matchAll(/redis\.call\('([A-Z]+)'/g)].map((match) => match[1].toLowerCase()),
   ...['incr', 'pexpire', 'pttl', 'get', 'set', 'del'],
 ]);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis() {
   const port = await freePort();

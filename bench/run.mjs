@@ -18,7 +18,7 @@ import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
-import { INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
+import { INSTRUCTIONS_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
 import { rotatingRounds } from './lib/rounds.mjs';
 import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
 import { median, sumOf, throughput } from './lib/stats.mjs';
@@ -149,8 +149,10 @@ function report(summaries, startedAt, elapsedMs) {
     '# Benchmark results',
     '',
     'Produced by `npm run bench`, which builds the library, then runs `node bench/run.mjs` (the memory store: everything ' +
-      'above the "Redis store" section, rewritten each run) and `node bench/redis-bench.mjs` (the "Redis store" section ' +
-      'at the end, which it replaces; `npm run bench:redis` runs it alone).',
+      'above the sections below, rewritten each run), `node bench/instructions.mjs` ("Instructions per request"), ' +
+      '`node bench/redis-bench.mjs` ("Redis store") and `node bench/redis-instructions.mjs` ("Redis store: instructions ' +
+      'per request"). Each of the last three replaces its own section and keeps the rest, so `npm run bench:instructions`, ' +
+      '`npm run bench:redis` and `npm run bench:redis-instructions` can run alone.',
     '',
     `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
     `- Machine: ${machineFacts()}`,
@@ -223,5 +225,5 @@ for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(sce
 const markdown = report(summaries, startedAt, Date.now() - started);
 const outFile = resultsPath();
 // The Redis driver's section stays as it last wrote it; `npm run bench` runs that driver next.
-writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, REDIS_SECTION]);
+writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION]);
 console.log(`\n${markdown}\nWritten to ${outFile}`);

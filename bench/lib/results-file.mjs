@@ -17,6 +17,9 @@ export const REDIS_SECTION = 'redis-store';
 /** The section bench/instructions.mjs owns. */
 export const INSTRUCTIONS_SECTION = 'instructions';
 
+/** The section bench/redis-instructions.mjs owns. */
+export const REDIS_INSTRUCTIONS_SECTION = 'redis-instructions';
+
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;
 
