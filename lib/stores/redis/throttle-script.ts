@@ -47,7 +47,8 @@ import { createHash } from 'node:crypto';
 export const THROTTLE_SCRIPT = `
 -- Redis's Lua turns a number into text with the C library's float formatting, and text into a
 -- number with strtod, each costing more than a command: numbers go to commands as text, integers
--- come back through '%d', and each time is parsed once.
+-- come back through '%d', and text becomes a number by arithmetic ('x + 0': one strtod, where
+-- tonumber() runs two). Tables cost more than strings: the reply is built by concatenation.
 local mode, nowArg, pos = string.match(ARGV[1], '^(%a) (%S+)()')
 local now
 -- 'now' as text, exactly: what the list stores and the first reply field.
@@ -59,7 +60,7 @@ if nowArg == '-' then
 else
   nowText = nowArg
 end
-now = tonumber(nowText)
+now = nowText + 0
 
 -- Called when a key is not a list. A sorted set is the log of an earlier version of this store
 -- (score = hit time): it is rewritten as a list with its hits and expiry. Anything else is not ours
@@ -77,27 +78,29 @@ end
 -- Drops the hits at or before cutoff from the head (they are in time order). Returns the oldest hit
 -- left, as text and as a number (nil when none), and whether anything was dropped.
 local function dropUpTo(key, cutoff)
-  -- pcall: the first command on the key, so that a key of another type is converted or named.
-  local head = redis.pcall('LRANGE', key, '0', '1')
-  if head['err'] then
+  -- pcall: the first command on the key, so that a key of another type is converted or named. One
+  -- element, not LRANGE's two: a reply table costs more than the command.
+  local text = redis.pcall('LINDEX', key, '0')
+  if type(text) == 'table' then
     convertFromSortedSet(key)
-    head = redis.call('LRANGE', key, '0', '1')
+    text = redis.call('LINDEX', key, '0')
   end
-  if not head[1] then return nil, nil, false end
-  local first = tonumber(head[1])
-  if first > cutoff then return head[1], first, false end
-  local second = head[2] and tonumber(head[2])
-  if not second or second > cutoff then
-    -- The usual case under steady traffic: one hit left the window since the last request.
-    redis.call('LPOP', key)
-    return head[2], second, true
-  end
+  if not text then return nil, nil, false end
+  local first = text + 0
+  if first > cutoff then return text, first, false end
+  -- The usual case under steady traffic: one hit left the window since the last request.
+  redis.call('LPOP', key)
+  text = redis.call('LINDEX', key, '0')
+  if not text then return nil, nil, true end
+  first = text + 0
+  if first > cutoff then return text, first, true end
+  -- More left it: drop them a chunk at a time.
   while true do
     local chunk = redis.call('LRANGE', key, '0', '63')
     local n = 0
     local oldest
     while n < #chunk do
-      oldest = tonumber(chunk[n + 1])
+      oldest = chunk[n + 1] + 0
       if oldest > cutoff then break end
       n = n + 1
     end
@@ -117,25 +120,25 @@ local function countAfter(key, cutoff)
   end
   if length == 0 then return 0, nil end
   local head = redis.call('LINDEX', key, '0')
-  if tonumber(head) > cutoff then return length, head end
+  if head + 0 > cutoff then return length, head end
   local low, high = 0, length
   while low < high do
     local mid = math.floor((low + high) / 2)
-    if tonumber(redis.call('LINDEX', key, string.format('%d', mid))) <= cutoff then low = mid + 1 else high = mid end
+    if redis.call('LINDEX', key, string.format('%d', mid)) + 0 <= cutoff then low = mid + 1 else high = mid end
   end
   if low == length then return 0, nil end
   return length - low, redis.call('LINDEX', key, string.format('%d', low))
 end
 
-local out = { nowText }
+local out = nowText
 for i, key in ipairs(KEYS) do
   local limitArg, windowArg, recordArg, retentionArg, nextPos = string.match(ARGV[1], '^ (%S+) (%S+) (%S+) (%S+)()', pos)
   pos = nextPos
-  local limit = tonumber(limitArg)
-  local window = tonumber(windowArg)
+  local limit = limitArg + 0
+  local window = windowArg + 0
   local record = mode == 'r' or recordArg == '1'
   -- '=': kept as long as the window (every DRF throttle), which spares parsing it again.
-  local retention = retentionArg == '=' and window or tonumber(retentionArg)
+  local retention = retentionArg == '=' and window or retentionArg + 0
   local count, oldest, oldestTime, dropped
   local allowed = true
   local blocking = ''
@@ -163,12 +166,9 @@ for i, key in ipairs(KEYS) do
       redis.call('PEXPIRE', key, string.format('%d', math.ceil(retention * 1.5)))
     end
   end
-  out[#out + 1] = allowed and '1' or '0'
-  out[#out + 1] = string.format('%d', count)
-  out[#out + 1] = oldest or ''
-  out[#out + 1] = blocking
+  out = out .. (allowed and ' 1 ' or ' 0 ') .. string.format('%d', count) .. ' ' .. (oldest or '') .. ' ' .. blocking
 end
-return table.concat(out, ' ')
+return out
 `;
 
 /** The script's SHA1, as EVALSHA wants it. */
