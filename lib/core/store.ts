@@ -20,7 +20,11 @@ export interface WindowCheck {
    * after the handler succeeded.
    */
   readonly record: boolean;
-  /** How long the key is kept after its last write, in ms. Defaults to `windowMs`. */
+  /**
+   * How long the key is kept after its last write, in ms (at least; the Redis store keeps it up to
+   * 1.5 times as long, to spare an expiry update per request). Defaults to `windowMs`. A check still
+   * forgets hits older than the window, as Tastypie's should_be_throttled does.
+   */
   readonly ttlMs?: number;
 }
 
