@@ -10,7 +10,7 @@
 // BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_CLIENTS (default 10000),
 // BENCH_OUT (the results file, default bench/RESULTS.md).
 import { Redis } from 'ioredis';
-import { THROTTLE_SCRIPT } from '../dist/stores/redis/throttle-script.js';
+import { THROTTLE_SCRIPT_COMMANDS } from '../dist/stores/redis/throttle-script.js';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ const VARIANTS = REDIS_VARIANTS;
  * command on the wire.
  */
 const SCRIPT_INTERNAL = new Set([
-  ...[...THROTTLE_SCRIPT.matchAll(/redis\.call\('([A-Z]+)'/g)].map((match) => match[1].toLowerCase()),
+  ...THROTTLE_SCRIPT_COMMANDS,
   ...['incr', 'pexpire', 'pttl', 'get', 'set', 'del'],
 ]);
 

@@ -134,62 +134,54 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
   /**
    * The call, bounded by the timeout. Its answer marks the store up; an error, a rejection or the
-   * timeout marks it down and answers with the policy instead. A late reply or rejection is swallowed.
-   * One promise and one continuation per call: this is on every request's path.
+   * timeout marks it down and answers with the policy instead.
    */
   private attempt<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies: boolean): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        this.markDown(error);
+    return new Promise<T>((resolve, reject) =>
+      this.underDeadline(call, (answered, outcome) => {
+        if (answered) {
+          this.markUp();
+          resolve(outcome as T);
+          return;
+        }
+        this.markDown(outcome);
         try {
-          resolve(this.applyPolicy(fallback, denies, error));
+          resolve(this.applyPolicy(fallback, denies, outcome));
         } catch (policyError) {
           reject(policyError);
         }
-      };
-      const waiter = this.deadlines.add(() => fail(new StoreTimeoutError(this.timeoutMs)));
-      let answer: Awaitable<T>;
-      try {
-        answer = call();
-      } catch (error) {
-        waiter.settled = true;
-        fail(error);
-        return;
-      }
-      Promise.resolve(answer).then(
-        (value) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          this.markUp();
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          fail(error);
-        },
-      );
-    });
+      }),
+    );
   }
 
-  /** The call, or a StoreTimeoutError after timeoutMs; a late reply or rejection is swallowed. */
+  /** The call, or a StoreTimeoutError after timeoutMs. */
   private bounded<T>(call: () => Awaitable<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const waiter = this.deadlines.add(() => reject(new StoreTimeoutError(this.timeoutMs)));
-      const settle = (settler: () => void): void => {
-        if (waiter.settled) return;
-        waiter.settled = true;
-        settler();
-      };
-      try {
-        Promise.resolve(call()).then(
-          (value) => settle(() => resolve(value)),
-          (error: unknown) => settle(() => reject(error)),
-        );
-      } catch (error) {
-        settle(() => reject(error));
-      }
-    });
+    return new Promise<T>((resolve, reject) => this.underDeadline(call, (answered, outcome) => (answered ? resolve(outcome as T) : reject(outcome))));
+  }
+
+  /**
+   * Runs the call and reports exactly once: its value (answered), or its error, its rejection or a
+   * StoreTimeoutError at the deadline. A late reply or rejection is swallowed. No promise of its
+   * own: the one continuation on the call's answer is all this adds to a request.
+   */
+  private underDeadline<T>(call: () => Awaitable<T>, settle: (answered: boolean, outcome: unknown) => void): void {
+    const waiter = this.deadlines.add(() => settle(false, new StoreTimeoutError(this.timeoutMs)));
+    const once = (answered: boolean, outcome: unknown): void => {
+      if (waiter.settled) return;
+      waiter.settled = true;
+      settle(answered, outcome);
+    };
+    let answer: Awaitable<T>;
+    try {
+      answer = call();
+    } catch (error) {
+      once(false, error);
+      return;
+    }
+    Promise.resolve(answer).then(
+      (value) => once(true, value),
+      (error: unknown) => once(false, error),
+    );
   }
 
   private applyPolicy<T>(fallback: () => Awaitable<T>, denies: boolean, error: unknown): Awaitable<T> {

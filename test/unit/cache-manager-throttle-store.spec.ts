@@ -30,6 +30,23 @@ describe('CacheManagerThrottleStore', () => {
     expect((await store.peek('odd', 60_000)).count).toBe(20);
   });
 
+  test('a check that prunes writes the log back (Tastypie renews it) and deletes one pruned to nothing', async () => {
+    const cache = createCache();
+    const clock = new FakeClock();
+    const store = new CacheManagerThrottleStore(cache, { clock: clock.read, keyPrefix: 'rl:' });
+    const access = { key: 'k', windowMs: 1000, ttlMs: 10_000 };
+    await store.record([access]);
+    clock.set(5);
+    await store.record([access]);
+    clock.set(5.5);
+    const check = { ...access, limit: 5, record: false };
+    expect((await store.hit([check]))[0]).toMatchObject({ allowed: true, count: 1, oldest: 5000 });
+    expect(await cache.get('rl:k')).toEqual([5000]);
+    clock.set(7);
+    expect((await store.hit([check]))[0]).toMatchObject({ allowed: true, count: 0, oldest: null });
+    expect(await cache.get('rl:k')).toBeUndefined();
+  });
+
   test('keeps its keys under the prefix, apart from the app\'s own entries', async () => {
     const cache = createCache();
     const store = new CacheManagerThrottleStore(cache, { clock: new FakeClock().read, keyPrefix: 'rl:' });
