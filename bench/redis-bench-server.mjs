@@ -2,7 +2,7 @@
 // counting in Redis and counting the requests it receives.
 // Usage (from bench/redis-bench.mjs, via child_process.fork):
 //   node bench/redis-bench-server.mjs <variant> <limitsJson> <redisUrl>
-//   variant: ours | nestjs-throttler
+//   variant: ours | ours-write-each | nestjs-throttler
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
@@ -13,9 +13,9 @@ import { nestjsThrottlerModule, ourModule } from './lib/compared-modules.mjs';
 const [variant, limitsJson, redisUrl] = process.argv.slice(2);
 const limits = JSON.parse(limitsJson);
 
-function ours() {
+function ours({ coalesceWrites = true } = {}) {
   const redis = new Redis(redisUrl);
-  const store = new RedisThrottleStore(redis, { keyPrefix: 'bench:' });
+  const store = new RedisThrottleStore(redis, { keyPrefix: 'bench:', coalesceWrites });
   // The default 100 ms would make a benchmark on a busy machine measure the 'local' fallback.
   return { imports: [ourModule(limits, { store, storeTimeout: 2_000 })], providers: [], close: () => redis.quit() };
 }
@@ -27,6 +27,6 @@ function nestjsThrottler() {
   return { ...nestjsThrottlerModule(limits, storage), close: () => storage.onModuleDestroy?.() };
 }
 
-const variants = { ours, 'nestjs-throttler': nestjsThrottler };
+const variants = { ours, 'ours-write-each': () => ours({ coalesceWrites: false }), 'nestjs-throttler': nestjsThrottler };
 if (!(variant in variants)) throw new Error(`bench/redis-bench-server.mjs: unknown variant '${variant}'`);
 await serveBenchApp(variants[variant](), { countRequests: true });

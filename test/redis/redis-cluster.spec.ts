@@ -45,6 +45,29 @@ suite('on a 3-master Redis Cluster started by the test', () => {
     expect(spread.size).toBeGreaterThan(1);
   });
 
+  test('an ioredis Cluster sends the calls of one event-loop turn in one write per master', async () => {
+    const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}coalesce:` });
+    // Every master has answered once, so the client knows the slots and has a socket to each.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.hit([{ key: `throttle_warm_${i}`, limit: 5, windowMs: 60_000, record: true }])));
+    const writesPerNode = new Map<string, number>();
+    for (const node of io.nodes('master')) {
+      const socket = node.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+      const name = `${node.options.host}:${node.options.port}`;
+      writesPerNode.set(name, 0);
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method];
+        socket[method] = function (this: unknown, ...args: unknown[]) {
+          writesPerNode.set(name, writesPerNode.get(name)! + 1);
+          return original.apply(this, args);
+        };
+      }
+    }
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.hit([{ key: `throttle_user_${i}`, limit: 1, windowMs: 60_000, record: true }])));
+    expect(results.every(([result]) => result.allowed && result.count === 0)).toBe(true);
+    // 30 identities spread over the three masters (checked above): each got its share in one write.
+    expect([...writesPerNode.values()]).toEqual([1, 1, 1]);
+  });
+
   test('the server time is used on a Cluster too, and keys get their expiry', async () => {
     const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}time:` });
     const before = Date.now();

@@ -115,6 +115,80 @@ suite('on real Redis', () => {
       }
     });
 
+    describe('the script calls of one event-loop turn leave in one socket write (ioredis, iovalkey)', () => {
+      // A server of this test's own, so that its read counter sees no other client.
+      let server: RedisServerProcess;
+      beforeAll(async () => {
+        server = await RedisServerProcess.start();
+      });
+      afterAll(async () => {
+        await server.stop();
+      });
+
+      let calls = 0;
+      /** Sends 40 checks of different clients in one turn; counts the client's socket writes and Redis's read events. */
+      async function fortyChecksInOneTurn(client: Redis | InstanceType<typeof IoValkey.default>, options: { coalesceWrites?: boolean }) {
+        const store = new RedisThrottleStore(client, { keyPrefix: `${prefix}coalesce${++calls}:`, ...options });
+        await store.hit([check('throttle_warm_0')]);
+        const socket = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+        let writes = 0;
+        for (const method of ['_write', '_writev'] as const) {
+          const original = socket[method];
+          socket[method] = function (this: unknown, ...args: unknown[]) {
+            writes++;
+            return original.apply(this, args);
+          };
+        }
+        const readsBefore = await readsProcessed(client);
+        const results = await Promise.all(Array.from({ length: 40 }, (_, i) => store.hit([check(`throttle_anon_10.0.0.${i}`, 1), check(`throttle_user_10.0.0.${i}`, 1)])));
+        // This INFO is one more read event, written after the 40 calls were answered.
+        const reads = (await readsProcessed(client)) - readsBefore - 1;
+        // Less the two INFO commands, each written alone.
+        return { writes: writes - 2, reads, results };
+      }
+
+      test('by default: one write here, one read event in Redis, every answer its own', async () => {
+        for (const client of [new Redis(server.url), new IoValkey.default(server.url)]) {
+          try {
+            const { writes, reads, results } = await fortyChecksInOneTurn(client, {});
+            expect(writes).toBe(1);
+            expect(reads).toBe(1);
+            expect(results.map((pair) => pair.map((result) => [result.allowed, result.count]))).toEqual(Array.from({ length: 40 }, () => [[true, 0], [true, 0]]));
+          } finally {
+            client.disconnect();
+          }
+        }
+      });
+
+      test('coalesceWrites: false writes each call at once, as ioredis does', async () => {
+        const client = new Redis(server.url);
+        try {
+          const { writes, results } = await fortyChecksInOneTurn(client, { coalesceWrites: false });
+          expect(writes).toBe(40);
+          expect(results.every((pair) => pair.every((result) => result.allowed))).toBe(true);
+        } finally {
+          client.disconnect();
+        }
+      });
+
+      test('a call made while the client is still connecting is queued by the client and answered once connected', async () => {
+        const client = new Redis(server.url);
+        try {
+          const store = new RedisThrottleStore(client, { keyPrefix: `${prefix}coalesce-lazy:` });
+          const pending = store.hit([check('throttle_lazy_1', 1)]);
+          expect(client.status).not.toBe('ready');
+          expect((await pending)[0].allowed).toBe(true);
+          expect((await store.hit([check('throttle_lazy_1', 1)]))[0].allowed).toBe(false);
+        } finally {
+          client.disconnect();
+        }
+      });
+
+      test('coalesceWrites must be a boolean', () => {
+        expect(() => new RedisThrottleStore(io, { coalesceWrites: 'yes' as never })).toThrow("RedisThrottleStore: coalesceWrites must be true or false, got 'yes'");
+      });
+    });
+
     test('a sorted set left by an earlier version of the store is converted, keeping its hits and expiry', async () => {
       const start = 1_700_000_000_000;
       const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}convert:`, clock: () => start + 2_000 });
@@ -151,6 +225,11 @@ suite('on real Redis', () => {
 });
 
 /** Commands sent by clients (commandstats also counts those the script calls inside Redis), and EVALSHAs. */
+/** Redis's count of read events on client sockets (INFO stats, Redis 6+). */
+async function readsProcessed(client: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/^total_reads_processed:(\d+)/m.exec(await client.info('stats'))?.[1]);
+}
+
 async function commandCalls(redis: Redis): Promise<{ sentByClients: number; evalsha: number }> {
   const info = await redis.info('commandstats');
   let sentByClients = 0;

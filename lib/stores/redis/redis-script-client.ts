@@ -1,3 +1,5 @@
+import { type Corkable, TurnWriteCoalescer } from './turn-write-coalescer.js';
+
 /**
  * The few commands the Redis store sends, over whichever client the app already has. Each adapter
  * is a thin translation of "EVALSHA sha keys args" into that client's calling convention.
@@ -22,6 +24,10 @@ interface IoRedisLike {
   quit(): Promise<unknown>;
   defineCommand: unknown;
   isCluster?: boolean;
+  /** A single-node client's socket (absent until it connects; replaced when it reconnects). */
+  stream?: Corkable;
+  /** A Cluster's node clients. */
+  nodes?(role: 'all'): readonly { stream?: Corkable }[];
 }
 
 /** node-redis 4-6 (`redis`, `@redis/client`): createClient() and createCluster(). */
@@ -34,28 +40,44 @@ interface NodeRedisLike {
   masters?: unknown;
 }
 
+export interface RedisScriptClientOptions {
+  /** Send the script calls of one event-loop turn in one socket write (see TurnWriteCoalescer). */
+  readonly coalesceWrites: boolean;
+}
+
 /** Recognises the client by its API (not by class, so any installed version or fork works). */
-export function adaptRedisClient(client: unknown, owner: string): RedisScriptClient {
+export function adaptRedisClient(client: unknown, owner: string, options: RedisScriptClientOptions): RedisScriptClient {
   const candidate = client as Partial<IoRedisLike & NodeRedisLike> | null | undefined;
   if (candidate !== null && typeof candidate === 'object') {
-    if (typeof candidate.evalsha === 'function' && typeof candidate.defineCommand === 'function') return ioRedisAdapter(candidate as IoRedisLike);
+    if (typeof candidate.evalsha === 'function' && typeof candidate.defineCommand === 'function') return ioRedisAdapter(candidate as IoRedisLike, options);
     if (typeof candidate.evalSha === 'function') return nodeRedisAdapter(candidate as NodeRedisLike);
   }
   const shown = candidate === null ? 'null' : typeof candidate === 'object' ? `an instance of ${candidate.constructor?.name ?? 'Object'}` : typeof candidate;
   throw new TypeError(`${owner} needs a Redis client (ioredis, iovalkey, or node-redis createClient()/createCluster()), got ${shown}`);
 }
 
-function ioRedisAdapter(client: IoRedisLike): RedisScriptClient {
+function ioRedisAdapter(client: IoRedisLike, options: RedisScriptClientOptions): RedisScriptClient {
+  const cluster = client.isCluster === true;
+  // A Cluster routes each call to the node that owns its slot: every node's socket is held for the turn.
+  const sockets = cluster ? () => (client.nodes?.('all') ?? []).map((node) => node.stream) : () => [client.stream];
+  const coalescer = options.coalesceWrites ? new TurnWriteCoalescer(sockets) : null;
   return {
     kind: 'ioredis',
-    cluster: client.isCluster === true,
-    evalsha: (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args),
-    eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+    cluster,
+    evalsha: (sha, keys, args) => {
+      coalescer?.beforeWrite();
+      return client.evalsha(sha, keys.length, ...keys, ...args);
+    },
+    eval: (script, keys, args) => {
+      coalescer?.beforeWrite();
+      return client.eval(script, keys.length, ...keys, ...args);
+    },
     del: (key) => client.del(key),
     quit: () => client.quit(),
   };
 }
 
+/** node-redis already writes the commands of one turn together (setImmediate and cork): nothing to add. */
 function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
   return {
     kind: 'node-redis',
