@@ -18,6 +18,7 @@ import { limitRunTime, ownChild } from './lib/child-processes.mjs';
 import { freePort } from './lib/free-port.mjs';
 import { REDIS_LIMITS, REDIS_VARIANTS } from './lib/redis-variants.mjs';
 import { positiveNumber } from './lib/env.mjs';
+import { readWriteSyscalls } from './lib/proc-io.mjs';
 import { loadClients } from './lib/load.mjs';
 import { loadAverage, machineFacts } from './lib/machine.mjs';
 import { REDIS_SECTION, resultsPath, writeSection } from './lib/results-file.mjs';
@@ -76,10 +77,12 @@ async function sentCommands(admin) {
 }
 
 let offset = 0;
-async function load(server, admin, seconds) {
+async function load(server, admin, redisPid, seconds) {
   const before = await sentCommands(admin);
   const serverBefore = await serverStats(server);
   const cpuBefore = await redisCpuMs(admin);
+  const appCallsBefore = readWriteSyscalls(server.pid);
+  const redisCallsBefore = readWriteSyscalls(redisPid);
   // A new range of clients for every load, so no client comes near its limits in the whole run.
   const firstClient = offset;
   offset += CLIENTS;
@@ -90,6 +93,10 @@ async function load(server, admin, seconds) {
   const handled = serverAfter.handled - serverBefore.handled;
   const appCpuUs = (serverAfter.cpuMicros - serverBefore.cpuMicros) / Math.max(1, handled);
   const redisCpu = (await redisCpuMs(admin)) - cpuBefore;
+  // Null where /proc/<pid>/io cannot be read: the table then says so.
+  const perRequest = (before, after) => (before === null || after === null ? null : (after - before) / Math.max(1, handled));
+  const appSyscalls = perRequest(appCallsBefore, readWriteSyscalls(server.pid));
+  const redisSyscalls = perRequest(redisCallsBefore, readWriteSyscalls(redisPid));
   const after = await sentCommands(admin);
   const delta = {};
   for (const [name, calls] of Object.entries(after)) {
@@ -97,7 +104,7 @@ async function load(server, admin, seconds) {
     if (sent > 0) delta[name] = sent;
   }
   const commands = Object.values(delta).reduce((sum, calls) => sum + calls, 0);
-  return { rps: result.requests.average, total: handled, non2xx: result.non2xx, errors: result.errors + result.timeouts, commands, delta, appCpuUs, redisCpuUs: (redisCpu * 1000) / Math.max(1, handled) };
+  return { rps: result.requests.average, total: handled, non2xx: result.non2xx, errors: result.errors + result.timeouts, commands, delta, appCpuUs, redisCpuUs: (redisCpu * 1000) / Math.max(1, handled), appSyscalls, redisSyscalls };
 }
 
 const LOAD_AT_START = loadAverage();
@@ -111,7 +118,7 @@ try {
     rounds: ROUNDS,
     seconds: DURATION,
     warmupSeconds: WARMUP,
-    measure: (variant, seconds) => load(servers.get(variant.id), redis.admin, seconds),
+    measure: (variant, seconds) => load(servers.get(variant.id), redis.admin, redis.child.pid, seconds),
     describe: (run) =>
       `${(run.commands / run.total).toFixed(3)} commands/req  ${run.appCpuUs.toFixed(1)} µs app CPU/req  ${run.redisCpuUs.toFixed(1)} µs Redis CPU/req ${JSON.stringify(run.delta)}  non-2xx ${run.non2xx}  errors ${run.errors}`,
   });
@@ -134,11 +141,14 @@ const rows = VARIANTS.map((variant) => {
     commandsPerRequest: commands / total,
     redisCpuUs: median(list.map((run) => run.redisCpuUs)),
     appCpuUs: median(list.map((run) => run.appCpuUs)),
+    appSyscalls: list.some((run) => run.appSyscalls === null) ? null : median(list.map((run) => run.appSyscalls)),
+    redisSyscalls: list.some((run) => run.redisSyscalls === null) ? null : median(list.map((run) => run.redisSyscalls)),
     byName,
     non2xx: sumOf(list, (run) => run.non2xx),
     errors: sumOf(list, (run) => run.errors),
   };
 });
+const syscalls = (count) => (count === null ? 'n/a' : count.toFixed(2));
 const pct = (fraction) => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(0)}%`;
 const roundSummary = (run) => `${Math.round(run.rps)} (${(run.appCpuUs + run.redisCpuUs).toFixed(0)})`;
 const ours = rows.find((row) => row.variant.id === 'ours');
@@ -154,7 +164,8 @@ const verdicts = [
     'a target that the next run meets.',
   `- CPU per request (app + Redis, medians, measured by the processes themselves): ours ${(ours.appCpuUs + ours.redisCpuUs).toFixed(0)} µs, theirs ${(theirs.appCpuUs + theirs.redisCpuUs).toFixed(0)} µs (${((theirs.appCpuUs + theirs.redisCpuUs) / (ours.appCpuUs + ours.redisCpuUs)).toFixed(2)}x). On loopback, with autocannon on the same cores, throughput follows total CPU; the second round trip the other store pays per request costs latency more than CPU, which a network between app and Redis would show.`,
   `- One write per turn (\`coalesceWrites\`, on by default) against writing each call at once, same store, same run: app CPU per request ${ours.appCpuUs.toFixed(1)} vs ${writeEach.appCpuUs.toFixed(1)} µs (${pct(ours.appCpuUs / writeEach.appCpuUs - 1)}), ` +
-    `Redis CPU per request ${ours.redisCpuUs.toFixed(1)} vs ${writeEach.redisCpuUs.toFixed(1)} µs (${pct(ours.redisCpuUs / writeEach.redisCpuUs - 1)}), req/s ${(ours.rps / writeEach.rps).toFixed(2)}x. ` +
+    `Redis CPU per request ${ours.redisCpuUs.toFixed(1)} vs ${writeEach.redisCpuUs.toFixed(1)} µs (${pct(ours.redisCpuUs / writeEach.redisCpuUs - 1)}), req/s ${(ours.rps / writeEach.rps).toFixed(2)}x; ` +
+    `read + write system calls per request ${syscalls(ours.appSyscalls)} vs ${syscalls(writeEach.appSyscalls)} in the app, ${syscalls(ours.redisSyscalls)} vs ${syscalls(writeEach.redisSyscalls)} in Redis. ` +
     `Without it the throughput would be ${(writeEach.rps / theirs.rps).toFixed(2)}x the other store's.`,
   `- Redis commands per request, ours: ${ours.commandsPerRequest.toFixed(3)} (target exactly 1): ${Math.abs(ours.commandsPerRequest - 1) < 0.005 ? 'met' : 'NOT met'}; theirs: ${theirs.commandsPerRequest.toFixed(3)}.`,
 ];
@@ -171,12 +182,13 @@ autocannon (${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s in rot
 the median round is shown). Each load uses ${CLIENTS.toLocaleString('en-US')} fresh clients (X-Forwarded-For, one trusted proxy) and the
 limits ${LIMITS.minute}/min + ${LIMITS.hour.toLocaleString('en-US')}/hour, so every request takes the allow path in every variant.
 Redis commands are counted with \`INFO commandstats\` before and after each load; commands that only the
-Lua scripts call inside Redis are not on the wire and are left out.
+Lua scripts call inside Redis are not on the wire and are left out. System calls are Linux's
+\`syscr\` + \`syscw\` of each process (/proc/<pid>/io): its socket reads and writes, HTTP and Redis together.
 
-| Variant | req/s (median) | min - max | app CPU / request | Redis CPU / request | Redis commands / request (sent) | non-2xx | errors |
-| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |
+| Variant | req/s (median) | min - max | app CPU / request | Redis CPU / request | read + write system calls / request: app, Redis | Redis commands / request (sent) | non-2xx | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |
 ${rows
-  .map((row) => `| ${row.variant.label} | ${Math.round(row.rps)} | ${Math.round(row.min)} - ${Math.round(row.max)} | ${row.appCpuUs.toFixed(1)} µs | ${row.redisCpuUs.toFixed(1)} µs | ${row.commandsPerRequest.toFixed(3)} (${Object.entries(row.byName).map(([name, calls]) => `${name}: ${calls}`).join(', ')} over ${row.total} requests handled) | ${row.non2xx} | ${row.errors} |`)
+  .map((row) => `| ${row.variant.label} | ${Math.round(row.rps)} | ${Math.round(row.min)} - ${Math.round(row.max)} | ${row.appCpuUs.toFixed(1)} µs | ${row.redisCpuUs.toFixed(1)} µs | ${syscalls(row.appSyscalls)}, ${syscalls(row.redisSyscalls)} | ${row.commandsPerRequest.toFixed(3)} (${Object.entries(row.byName).map(([name, calls]) => `${name}: ${calls}`).join(', ')} over ${row.total} requests handled) | ${row.non2xx} | ${row.errors} |`)
   .join('\n')}
 
 ${verdicts.join('\n')}

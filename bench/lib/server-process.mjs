@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process';
 import { ownChild } from './child-processes.mjs';
 
-/** Forks `script` with `args` and resolves with { child, port } once it listens. */
+/** Forks `script` with `args` and resolves with { child, port, pid } once it listens. */
 export function startServer(script, args) {
   const name = `${script.split('/').pop()} ${args[0]}`;
   return new Promise((resolve, reject) => {
@@ -11,7 +11,7 @@ export function startServer(script, args) {
     const timer = setTimeout(() => reject(new Error(`bench: server '${name}' did not start within 30 s`)), 30_000);
     child.once('message', (message) => {
       clearTimeout(timer);
-      resolve({ child, port: message.port });
+      resolve({ child, port: message.port, pid: child.pid });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
