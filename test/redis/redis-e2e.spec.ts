@@ -112,7 +112,8 @@ suite.each(PLATFORMS)('RedisThrottleStore through Nest on %s', (platform) => {
 
     beforeAll(async () => {
       broken = await RedisServerProcess.start();
-      brokenClient = new Redis(broken.url, { maxRetriesPerRequest: 1, connectTimeout: 200, retryStrategy: () => 100 });
+      // disconnectTimeout: a socket to the killed server may never close by itself; ioredis waits 2 s by default.
+      brokenClient = new Redis(broken.url, { maxRetriesPerRequest: 1, connectTimeout: 200, retryStrategy: () => 100, disconnectTimeout: 50 });
       brokenClient.on('error', () => undefined);
       await brokenClient.ping();
       await broken.kill();

@@ -41,7 +41,8 @@ suite('RedisThrottleStore when its server stops answering (SIGSTOP) or dies (kil
 
   const setUp = async (policy: StoreErrorPolicy) => {
     // The app's client, as an app would configure it: reconnects by itself.
-    client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500 });
+    // disconnectTimeout: a socket to a stopped server may never close by itself; ioredis waits 2 s by default.
+    client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500, disconnectTimeout: 50 });
     client.on('error', () => undefined);
     const changes: StoreStateChange['state'][] = [];
     const redisStore = new RedisThrottleStore(client, { keyPrefix: `faults:${policy}:` });

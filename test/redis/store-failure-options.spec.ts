@@ -49,7 +49,8 @@ suite('the module logs a store outage once when it begins and once when it ends'
 
   beforeAll(async () => {
     server = await RedisServerProcess.start();
-    client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500 });
+    // disconnectTimeout: a socket to a stopped server may never close by itself; ioredis waits 2 s by default.
+    client = new Redis(server.url, { retryStrategy: () => 50, connectTimeout: 500, disconnectTimeout: 50 });
     client.on('error', () => undefined);
     await client.ping();
   });
