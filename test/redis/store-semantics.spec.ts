@@ -160,6 +160,17 @@ suite('on real Redis', () => {
         }
       });
 
+      test("with the client's own enableAutoPipelining too: one write, every answer its own", async () => {
+        const client = new Redis(server.url, { enableAutoPipelining: true });
+        try {
+          const { writes, results } = await fortyChecksInOneTurn(client, {});
+          expect(writes).toBe(1);
+          expect(results.every((pair) => pair.every((result) => result.allowed && result.count === 0))).toBe(true);
+        } finally {
+          client.disconnect();
+        }
+      });
+
       test('coalesceWrites: false writes each call at once, as ioredis does', async () => {
         const client = new Redis(server.url);
         try {
