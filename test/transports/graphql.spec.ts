@@ -10,6 +10,8 @@ import { createClient } from 'graphql-ws';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import request from 'supertest';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { AnonThrottle, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type Platform, startApp } from '../support/http-app.js';
@@ -354,4 +356,56 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
       }
     });
   }
+});
+
+describe('Apollo on Fastify with a context that leaves the reply out', () => {
+  /** Boots Apollo on Fastify with the given context function; records what the app logs as warnings. */
+  async function bootApollo(context: (request: any, reply: any) => object) {
+    class ReplyModule {}
+    Module({
+      imports: [
+        ThrottlingModule.forRoot({ defaultThrottles: [AnonThrottle], rates: { anon: '1/min', uploads: '1/min', tags: null }, clock: new FakeClock().read }),
+        GraphQLModule.forRoot({ autoSchemaFile: true, driver: ApolloDriver, graphiql: false, context } as any),
+      ],
+      providers: [ContactsResolver],
+    })(ReplyModule);
+    const warnings: string[] = [];
+    const recorder = { log() {}, error() {}, debug() {}, verbose() {}, warn: (message: unknown) => void warnings.push(String(message)) };
+    const testing = await Test.createTestingModule({ imports: [ReplyModule] }).compile();
+    const app = testing.createNestApplication(new FastifyAdapter(), { logger: recorder });
+    await app.init();
+    await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
+    const count = () => request(app.getHttpServer()).post('/graphql').set('content-type', 'application/json').send({ query: '{ contactCount }' });
+    return { app, warnings, count };
+  }
+
+  test('queries are still throttled, no header can be sent, and the app is told once how to fix it', async () => {
+    const { app, warnings, count } = await bootApollo((request) => ({ req: request }));
+    try {
+      const first = await count();
+      expect(first.body).toEqual({ data: { contactCount: 5 } });
+      expect(first.headers['ratelimit']).toBeUndefined();
+      for (let i = 0; i < 2; i++) {
+        const throttled = await count();
+        expect(throttled.body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter: 60 });
+        expect(throttled.headers['retry-after']).toBeUndefined();
+      }
+      const about = warnings.filter((warning) => warning.includes('no reply in its context'));
+      expect(about).toHaveLength(1);
+      expect(about[0]).toContain('context: (request, reply) => ({ req: request, reply })');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('with the reply in the context the headers are sent and nothing is logged', async () => {
+    const { app, warnings, count } = await bootApollo((request, reply) => ({ req: request, reply }));
+    try {
+      expect((await count()).headers['ratelimit']).toBe('"anon";r=0;t=60');
+      expect((await count()).headers['retry-after']).toBe('60');
+      expect(warnings.filter((warning) => warning.includes('no reply in its context'))).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
 });

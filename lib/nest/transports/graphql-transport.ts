@@ -1,4 +1,4 @@
-import type { ExecutionContext } from '@nestjs/common';
+import { type ExecutionContext, Logger } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
@@ -30,10 +30,12 @@ export const graphqlTransport: TransportBinding = {
     const request = graphqlRequestOf(gqlContext);
     const user = request?.user ?? gqlContext.user;
     const id = settings.userId(request ?? gqlContext, user);
+    const response = graphqlResponseOf(gqlContext, request);
+    if (response === undefined && isFastifyRequest(request)) warnNoReplyOnce(settings);
     return {
       transport: 'graphql',
       request: request ?? gqlContext,
-      response: graphqlResponseOf(gqlContext, request),
+      response,
       ident: request === undefined ? '' : httpClientIdent(request, settings.numProxies),
       user,
       userId: id === null || id === undefined ? null : String(id),
@@ -77,6 +79,27 @@ export function graphqlRequestOf(gqlContext: any): any {
 /** Where headers go: Express sets `req.res`; Mercurius and Apollo on Fastify hand us the reply. */
 function graphqlResponseOf(gqlContext: any, request: any): any {
   return gqlContext.reply ?? gqlContext.res ?? request?.res;
+}
+
+/** A Fastify request wraps Node's (`raw`); graphql-ws hands over the bare upgrade request, which has no response to write to. */
+function isFastifyRequest(request: any): boolean {
+  return request !== null && typeof request === 'object' && request.raw !== null && typeof request.raw === 'object';
+}
+
+const warnedApps = new WeakSet<ThrottlingSettings>();
+
+/**
+ * Apollo on Fastify passes the reply to the context function but does not keep it in the context:
+ * an app that does not put it there gets its queries throttled, and no header ever reaches the
+ * client. That is easy to miss, so say it once per app rather than never.
+ */
+function warnNoReplyOnce(settings: ThrottlingSettings): void {
+  if (warnedApps.has(settings)) return;
+  warnedApps.add(settings);
+  new Logger('ThrottlingModule').warn(
+    'A GraphQL request on Fastify has no reply in its context, so RateLimit and Retry-After headers cannot be sent (throttling itself works). ' +
+      'With Apollo on Fastify, keep the reply in the context: context: (request, reply) => ({ req: request, reply })',
+  );
 }
 
 /**
