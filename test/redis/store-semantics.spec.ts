@@ -160,6 +160,7 @@ suite('on real Redis', () => {
         }
       });
 
+      // ioredis's autopipelining batches per tick by itself: this checks that the two together still answer each call.
       test("with the client's own enableAutoPipelining too: one write, every answer its own", async () => {
         const client = new Redis(server.url, { enableAutoPipelining: true });
         try {
@@ -168,6 +169,28 @@ suite('on real Redis', () => {
           expect(results.every((pair) => pair.every((result) => result.allowed && result.count === 0))).toBe(true);
         } finally {
           client.disconnect();
+        }
+      });
+
+      test('the cache-manager store on a @keyv/valkey cache writes one turn of calls together too', async () => {
+        const keyv = new KeyvValkey(server.url);
+        try {
+          const store = new CacheManagerThrottleStore(createCache({ stores: [new Keyv({ store: keyv })] }), { keyPrefix: `${prefix}coalesce-keyv:` });
+          await store.hit([check('throttle_warm_0')]);
+          const socket = keyv.redis.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+          let writes = 0;
+          for (const method of ['_write', '_writev'] as const) {
+            const original = socket[method];
+            socket[method] = function (this: unknown, ...args: unknown[]) {
+              writes++;
+              return original.apply(this, args);
+            };
+          }
+          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.hit([check(`throttle_anon_10.1.0.${i}`, 1)])));
+          expect(writes).toBe(1);
+          expect(results.every(([result]) => result.allowed && result.count === 0)).toBe(true);
+        } finally {
+          await keyv.disconnect();
         }
       });
 
