@@ -203,7 +203,7 @@ function report(summaries, startedAt, elapsedMs) {
       '(building `throttle_<scope>_<ident>`, hashing it and comparing it in the Map), the rest to reading the client, ' +
       'the context, the ring buffers and the decisions. In scenario (a) the 20,000 keys no longer fit the caches, which ' +
       'costs time that instruction counts do not show.',
-    '- The 90% target is not met: a req/s verdict above that says otherwise beside a noise gauge far from 100% is noise. ' +
+    '- The 90% target is not met: a req/s or CPU verdict above that says otherwise is noise, either beside a noise gauge far from 100% or when the no-guard server itself measured far slower than in the other scenarios (its CPU per request is the same work in all three); the instruction counts below settle it. ' +
       '90% of no guard leaves about 9,500 instructions per request. Nest\'s own call of any global guard and writing the ' +
       'two headers through Fastify and Node use all of it before a single count is kept (the section below computes this ' +
       'budget for each scenario). With `headers: false` this module comes within a few thousand instructions of it; with ' +
