@@ -5,6 +5,7 @@ import { RedisThrottleStore } from '../../lib/index.js';
 import { REDIS_URL, serviceAvailable } from '../support/services.js';
 import { runPrefix } from './support/redis-keys.js';
 import { RedisClusterProcess } from './support/redis-cluster-process.js';
+import { countSocketWrites } from './support/socket-writes.js';
 import { describeStoreSemantics } from '../support/store-semantics.js';
 
 // The cluster is started by this suite from the redis-server binary that serves REDIS_URL.
@@ -49,23 +50,11 @@ suite('on a 3-master Redis Cluster started by the test', () => {
     const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}coalesce:` });
     // Every master has answered once, so the client knows the slots and has a socket to each.
     await Promise.all(Array.from({ length: 30 }, (_, i) => store.hit([{ key: `throttle_warm_${i}`, limit: 5, windowMs: 60_000, record: true }])));
-    const writesPerNode = new Map<string, number>();
-    for (const node of io.nodes('master')) {
-      const socket = node.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-      const name = `${node.options.host}:${node.options.port}`;
-      writesPerNode.set(name, 0);
-      for (const method of ['_write', '_writev'] as const) {
-        const original = socket[method];
-        socket[method] = function (this: unknown, ...args: unknown[]) {
-          writesPerNode.set(name, writesPerNode.get(name)! + 1);
-          return original.apply(this, args);
-        };
-      }
-    }
+    const writesPerNode = io.nodes('master').map((node) => countSocketWrites(node.stream));
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => store.hit([{ key: `throttle_user_${i}`, limit: 1, windowMs: 60_000, record: true }])));
     expect(results.every(([result]) => result.allowed && result.count === 0)).toBe(true);
     // 30 identities spread over the three masters (checked above): each got its share in one write.
-    expect([...writesPerNode.values()]).toEqual([1, 1, 1]);
+    expect(writesPerNode.map((writes) => writes())).toEqual([1, 1, 1]);
   });
 
   test('the server time is used on a Cluster too, and keys get their expiry', async () => {

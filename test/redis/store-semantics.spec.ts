@@ -11,6 +11,7 @@ import { THROTTLE_SCRIPT_COMMANDS, THROTTLE_SCRIPT_SHA } from '../../lib/stores/
 import { REDIS_URL, serviceAvailable } from '../support/services.js';
 import { deleteKeys, runPrefix } from './support/redis-keys.js';
 import { RedisServerProcess } from './support/redis-server-process.js';
+import { countSocketWrites } from './support/socket-writes.js';
 import { describeStoreSemantics } from '../support/store-semantics.js';
 
 const runs = await serviceAvailable('Redis', REDIS_URL);
@@ -130,21 +131,13 @@ suite('on real Redis', () => {
       async function fortyChecksInOneTurn(client: Redis | InstanceType<typeof IoValkey.default>, options: { coalesceWrites?: boolean }) {
         const store = new RedisThrottleStore(client, { keyPrefix: `${prefix}coalesce${++calls}:`, ...options });
         await store.hit([check('throttle_warm_0')]);
-        const socket = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-        let writes = 0;
-        for (const method of ['_write', '_writev'] as const) {
-          const original = socket[method];
-          socket[method] = function (this: unknown, ...args: unknown[]) {
-            writes++;
-            return original.apply(this, args);
-          };
-        }
+        const writes = countSocketWrites(client.stream);
         const readsBefore = await readsProcessed(client);
         const results = await Promise.all(Array.from({ length: 40 }, (_, i) => store.hit([check(`throttle_anon_10.0.0.${i}`, 1), check(`throttle_user_10.0.0.${i}`, 1)])));
         // This INFO is one more read event, written after the 40 calls were answered.
         const reads = (await readsProcessed(client)) - readsBefore - 1;
         // Less the two INFO commands, each written alone.
-        return { writes: writes - 2, reads, results };
+        return { writes: writes() - 2, reads, results };
       }
 
       test('by default: one write here, one read event in Redis, every answer its own', async () => {
@@ -172,22 +165,28 @@ suite('on real Redis', () => {
         }
       });
 
+      test("the app's own commands on the same client in that turn leave in the same write", async () => {
+        const client = new Redis(server.url);
+        try {
+          const store = new RedisThrottleStore(client, { keyPrefix: `${prefix}coalesce-own:` });
+          await store.hit([check('throttle_warm_0')]);
+          const writes = countSocketWrites(client.stream);
+          const [[result], pong, missing] = await Promise.all([store.hit([check('throttle_anon_10.2.0.1', 1)]), client.ping(), client.get(`${prefix}coalesce-own:absent`)]);
+          expect(writes()).toBe(1);
+          expect([result.allowed, pong, missing]).toEqual([true, 'PONG', null]);
+        } finally {
+          client.disconnect();
+        }
+      });
+
       test('the cache-manager store on a @keyv/valkey cache writes one turn of calls together too', async () => {
         const keyv = new KeyvValkey(server.url);
         try {
           const store = new CacheManagerThrottleStore(createCache({ stores: [new Keyv({ store: keyv })] }), { keyPrefix: `${prefix}coalesce-keyv:` });
           await store.hit([check('throttle_warm_0')]);
-          const socket = keyv.redis.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-          let writes = 0;
-          for (const method of ['_write', '_writev'] as const) {
-            const original = socket[method];
-            socket[method] = function (this: unknown, ...args: unknown[]) {
-              writes++;
-              return original.apply(this, args);
-            };
-          }
+          const writes = countSocketWrites(keyv.redis.stream);
           const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.hit([check(`throttle_anon_10.1.0.${i}`, 1)])));
-          expect(writes).toBe(1);
+          expect(writes()).toBe(1);
           expect(results.every(([result]) => result.allowed && result.count === 0)).toBe(true);
         } finally {
           await keyv.disconnect();
