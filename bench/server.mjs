@@ -1,6 +1,6 @@
 // One memory-store benchmark server (bench/lib/bench-server.mjs: a one-route Nest app on Fastify).
 // Usage (from bench/run.mjs, via child_process.fork): node bench/server.mjs <variant> <limitsJson>
-//   variant: none | noop-guard | ours | ours-no-headers | ours-interceptor | nestjs-throttler
+//   variant: none | noop-guard | header-writing-guard | ours | ours-no-headers | ours-interceptor | nestjs-throttler
 //   limits:  {"minute": <count per minute>, "hour": <count per hour>}
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
@@ -27,12 +27,34 @@ class AllowAllGuard {
 }
 Injectable()(AllowAllGuard);
 
+/**
+ * A global guard that counts nothing and writes the two IETF headers this module writes, with values
+ * of the same shape (built per request, as ours are): the least any throttle that sends them pays on
+ * Fastify, since Fastify and Node lower-case, validate and serialize every header.
+ */
+class HeaderWritingGuard {
+  constructor() {
+    this.policy = `"minute";q=${limits.minute};w=60, "hour";q=${limits.hour};w=3600`;
+    this.served = 0;
+  }
+  canActivate(context) {
+    const reply = context.switchToHttp().getResponse();
+    const remaining = limits.minute - 1 - (this.served++ % limits.minute);
+    reply.header('ratelimit-policy', this.policy);
+    reply.header('ratelimit', `"minute";r=${remaining};t=60, "hour";r=${limits.hour - 1};t=3600`);
+    return true;
+  }
+}
+Injectable()(HeaderWritingGuard);
+
 function moduleMetadata() {
   switch (variant) {
     case 'none':
       return { imports: [], providers: [] };
     case 'noop-guard':
       return { imports: [], providers: [{ provide: APP_GUARD, useClass: AllowAllGuard }] };
+    case 'header-writing-guard':
+      return { imports: [], providers: [{ provide: APP_GUARD, useClass: HeaderWritingGuard }] };
     case 'ours':
       return { imports: [ourModule(limits)], providers: [] };
     case 'ours-no-headers':

@@ -7,6 +7,7 @@
 export const MEMORY_VARIANTS = [
   { id: 'none', label: 'no guard' },
   { id: 'noop-guard', label: 'a global guard that returns true (Nest\'s own cost of any guard)' },
+  { id: 'header-writing-guard', label: 'a global guard that only writes the two IETF headers (what Fastify and Node charge for them)' },
   { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
   { id: 'ours-no-headers', label: 'nestjs-throttling, `headers: false`' },
   { id: 'ours-interceptor', label: 'nestjs-throttling + global no-op interceptor (2b)' },

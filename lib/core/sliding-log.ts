@@ -22,13 +22,17 @@ export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): Hit
     if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(count - check.limit) };
     return { allowed: false, count, oldest, now };
   }
-  if (check.record) recordSlidingLog(log, check.windowMs, check.ttlMs, now);
+  if (check.record) {
+    // Nothing older than the retention is left: the window (at most the retention) was just pruned.
+    log.push(now);
+    log.expiresAt = now + retentionMs(check.windowMs, check.ttlMs);
+  }
   return { allowed: true, count, oldest, now };
 }
 
 /** Appends a hit, forgets hits past the retention, and pushes the key's expiry out. */
 export function recordSlidingLog(log: HitLog, windowMs: number, ttlMs: number | undefined, now: number): void {
-  const retainMs = Math.max(windowMs, ttlMs ?? windowMs);
+  const retainMs = retentionMs(windowMs, ttlMs);
   log.dropUpTo(now - retainMs);
   log.push(now);
   log.expiresAt = now + retainMs;
@@ -38,4 +42,9 @@ export function recordSlidingLog(log: HitLog, windowMs: number, ttlMs: number | 
 export function readSlidingLog(log: HitLog, windowMs: number, now: number): WindowState {
   const count = log.countAfter(now - windowMs);
   return { count, oldest: count === 0 ? null : log.at(log.size - count), now };
+}
+
+/** How long a key keeps its hits: the window, or a longer ttl (Tastypie's expiration). */
+function retentionMs(windowMs: number, ttlMs: number | undefined): number {
+  return ttlMs === undefined || ttlMs < windowMs ? windowMs : ttlMs;
 }

@@ -8,7 +8,10 @@ import { identFromForwardedFor, normalizeAddress } from '../core/client-address.
  */
 export function httpClientIdent(request: any, numProxies: number | undefined): string {
   if (numProxies === undefined) return normalizeAddress(request.ip ?? socketAddress(request));
-  return identFromForwardedFor(socketAddress(request), request.headers?.['x-forwarded-for'], numProxies);
+  const forwardedFor: string | string[] | undefined = request.headers?.['x-forwarded-for'];
+  // The socket address is read only when DRF's rule falls back to it: it is a chain of getters.
+  const fallsBack = numProxies === 0 || forwardedFor === undefined || forwardedFor.length === 0;
+  return identFromForwardedFor(fallsBack ? socketAddress(request) : undefined, forwardedFor, numProxies);
 }
 
 function socketAddress(request: any): string | undefined {

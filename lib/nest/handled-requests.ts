@@ -16,9 +16,12 @@ export function markHandled(request: object): boolean {
   if (request === null || (typeof request !== 'object' && typeof request !== 'function')) return false;
   const marked = request as { [HANDLED]?: true };
   if (marked[HANDLED] === true) return true;
-  if (Object.isExtensible(request)) {
+  try {
     marked[HANDLED] = true;
     return false;
+  } catch {
+    // Frozen or sealed: this module's code is strict, so the write threw. Checking with
+    // Object.isExtensible() first would cost a call into V8's runtime on every request instead.
   }
   if (handledFrozen.has(request)) return true;
   handledFrozen.add(request);

@@ -21,6 +21,9 @@ const SWEEP_STEPS_PER_OPERATION = 2;
 class Entry {
   older: Entry | null = null;
   newer: Entry | null = null;
+  /** The prefix under which the entry is also indexed by key part (see `byKeyPart`), if it is. */
+  indexedPrefix: string | undefined = undefined;
+  indexedPart = '';
   constructor(
     readonly key: string,
     readonly log: HitLog,
@@ -30,6 +33,11 @@ class Entry {
 /**
  * The embedded store: counts live in this process.
  *
+ * - A Map from the whole key finds a bucket. Checks that name their key's parts (every throttle
+ *   whose key comes from `formatKey()`) are found through a second index, prefix then part,
+ *   pointing at the same entries: the whole key is a new string on every request, and hashing it
+ *   cost more than the rest of the lookup. The client part is hashed once per request, whatever
+ *   the number of throttles.
  * - No timer per key or per hit: expiry is checked when a key is touched, and an incremental sweep
  *   inspects a couple of entries per operation, so reclaiming never pauses for all keys at once.
  * - A Map finds a key; a doubly linked list through the entries keeps them in least-recently-used
@@ -39,6 +47,8 @@ class Entry {
  */
 export class MemoryThrottleStore implements ThrottleStore {
   private readonly entries = new Map<string, Entry>();
+  /** keyPrefix -> keyPart -> the entry of `keyPrefix + keyPart`; a shortcut into `entries`. */
+  private readonly byKeyPart = new Map<string, Map<string, Entry>>();
   /** Least and most recently used ends of the recency list. */
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
@@ -67,7 +77,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     const results = new Array<HitResult>(checks.length);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      results[i] = hitSlidingLog(this.touch(check.key, now), check, now);
+      results[i] = hitSlidingLog(this.logFor(check, now), check, now);
     }
     return results;
   }
@@ -75,7 +85,7 @@ export class MemoryThrottleStore implements ThrottleStore {
   record(hits: readonly RecordedHit[]): void {
     const now = this.clock();
     this.sweep(now);
-    for (const hit of hits) recordSlidingLog(this.touch(hit.key, now), hit.windowMs, hit.ttlMs, now);
+    for (const hit of hits) recordSlidingLog(this.touch(hit.key, now).log, hit.windowMs, hit.ttlMs, now);
   }
 
   peek(key: string, windowMs: number): WindowState {
@@ -92,27 +102,56 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   close(): void {
     this.entries.clear();
+    this.byKeyPart.clear();
     this.oldest = null;
     this.newest = null;
     this.sweepCursor = null;
   }
 
-  /** Returns the key's log, fresh if it expired, and marks it most recently used. */
-  private touch(key: string, now: number): HitLog {
+  /** The check's log, found by its key's parts when it names them. */
+  private logFor(check: WindowCheck, now: number): HitLog {
+    const { keyPrefix, keyPart } = check;
+    if (keyPrefix === undefined || keyPart === undefined) return this.touch(check.key, now).log;
+    const indexed = this.byKeyPart.get(keyPrefix)?.get(keyPart);
+    if (indexed !== undefined) return this.refresh(indexed, now).log;
+    // First seen by its parts: find or create it by the whole key, so it is the same bucket as a
+    // check (or peek, reset, record) that gives the whole key only.
+    const entry = this.touch(check.key, now);
+    // An entry already indexed under another split of the same key (two throttles that format
+    // alike) keeps that one: the entry can be unindexed from one place only.
+    if (entry.indexedPrefix === undefined) this.indexByPart(entry, keyPrefix, keyPart);
+    return entry.log;
+  }
+
+  /** After touch(), whose eviction may have dropped the prefix's map when it emptied it. */
+  private indexByPart(entry: Entry, keyPrefix: string, keyPart: string): void {
+    let byPart = this.byKeyPart.get(keyPrefix);
+    if (byPart === undefined) this.byKeyPart.set(keyPrefix, (byPart = new Map()));
+    byPart.set(keyPart, entry);
+    entry.indexedPrefix = keyPrefix;
+    entry.indexedPart = keyPart;
+  }
+
+  /** Returns the key's entry, created if new, with its log cleared if it expired, marked most recently used. */
+  private touch(key: string, now: number): Entry {
     let entry = this.entries.get(key);
     if (entry === undefined) {
       entry = new Entry(key, new HitLog());
       this.entries.set(key, entry);
       this.link(entry);
       if (this.entries.size > this.maxKeys) this.remove(this.oldest!);
-      return entry.log;
+      return entry;
     }
+    return this.refresh(entry, now);
+  }
+
+  private refresh(entry: Entry, now: number): Entry {
     if (entry.log.expiresAt <= now) entry.log.clear();
     if (entry !== this.newest) {
       this.unlink(entry);
       this.link(entry);
     }
-    return entry.log;
+    return entry;
   }
 
   /** Inspects the next few entries from the least recently used end and drops the expired ones. */
@@ -129,6 +168,12 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   private remove(entry: Entry): void {
     this.entries.delete(entry.key);
+    if (entry.indexedPrefix !== undefined) {
+      const byPart = this.byKeyPart.get(entry.indexedPrefix)!;
+      byPart.delete(entry.indexedPart);
+      // Prefixes come from scopes, which a throttle may pick per request: drop the ones left empty.
+      if (byPart.size === 0) this.byKeyPart.delete(entry.indexedPrefix);
+    }
     this.unlink(entry);
   }
 

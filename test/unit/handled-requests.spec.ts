@@ -23,6 +23,15 @@ describe('a request is counted once however many guards see it', () => {
     expect(markHandled(request)).toBe(true);
   });
 
+  test('a sealed request, or one whose proxy refuses the mark, is remembered all the same', () => {
+    const sealed = Object.seal({ url: '/' });
+    const refusing = new Proxy({ url: '/' }, { set: () => false, defineProperty: () => false });
+    for (const request of [sealed, refusing]) {
+      expect(markHandled(request)).toBe(false);
+      expect(markHandled(request)).toBe(true);
+    }
+  });
+
   test('something that is not an object is counted every time instead of throwing', () => {
     expect(markHandled('payload' as unknown as object)).toBe(false);
     expect(markHandled('payload' as unknown as object)).toBe(false);

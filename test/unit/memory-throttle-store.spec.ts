@@ -7,6 +7,16 @@ import { describeStoreSemantics } from '../support/store-semantics.js';
 describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
 
 const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
+/** The same check naming its key's parts, as the built-in throttles send it: prefix `p_`. */
+const partsCheck = (part: string, limit = 10, windowMs = 1000): WindowCheck => ({ key: `p_${part}`, keyPrefix: 'p_', keyPart: part, limit, windowMs, record: true });
+
+/** How many entries the store's index by key part holds (white-box: its memory must stay bounded too). */
+function indexedParts(store: MemoryThrottleStore): number {
+  const byKeyPart = (store as unknown as { byKeyPart: Map<string, Map<string, unknown>> }).byKeyPart;
+  let count = 0;
+  for (const byPart of byKeyPart.values()) count += byPart.size;
+  return count;
+}
 
 describe('MemoryThrottleStore', () => {
   test('answers synchronously (no promise on the hot path)', () => {
@@ -63,12 +73,16 @@ describe('MemoryThrottleStore', () => {
     };
     let seed = 7;
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
-    const keys = Array.from({ length: 9 }, (_, i) => `k${i}`);
+    // Keys p_0 .. p_8: hits come with or without the key's parts, which must not matter.
+    const keys = Array.from({ length: 9 }, (_, i) => `p_${i}`);
     let firstMismatch: unknown = null;
     for (let step = 0; step < 2000 && firstMismatch === null; step++) {
       const key = keys[random(keys.length)];
       const op = random(10);
-      if (op < 6) {
+      if (op < 3) {
+        store.hit([partsCheck(key.slice(2), 1_000_000, 3_600_000)]);
+        use(key, (model.get(key) ?? 0) + 1);
+      } else if (op < 6) {
         store.hit([check(key, 1_000_000, 3_600_000)]);
         use(key, (model.get(key) ?? 0) + 1);
       } else if (op < 9) {
@@ -80,8 +94,8 @@ describe('MemoryThrottleStore', () => {
       }
       const actual = keys.map((k) => store.peek(k, 3_600_000).count);
       const expected = keys.map((k) => model.get(k) ?? 0);
-      if (store.size !== model.size || actual.join() !== expected.join()) {
-        firstMismatch = { step, size: store.size, expectedSize: model.size, actual, expected };
+      if (store.size !== model.size || actual.join() !== expected.join() || indexedParts(store) > store.size) {
+        firstMismatch = { step, size: store.size, expectedSize: model.size, indexed: indexedParts(store), actual, expected };
       }
     }
     expect(firstMismatch).toBeNull();
@@ -104,6 +118,43 @@ describe('MemoryThrottleStore', () => {
     expect(operations).toBeGreaterThan(5);
     expect(store.peek('long-lived', 3_600_000).count).toBe(1);
     expect(store.peek('active', 3_600_000).count).toBe(operations);
+  });
+
+  test('a check naming its key parts counts in the bucket of its whole key, whichever comes first', () => {
+    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
+    store.hit([partsCheck('1.2.3.4')]);
+    store.hit([check('p_1.2.3.4')]);
+    expect(store.hit([partsCheck('1.2.3.4')])[0].count).toBe(2);
+    store.record([{ key: 'p_5.6.7.8', windowMs: 1000 }]);
+    expect(store.hit([partsCheck('5.6.7.8')])[0].count).toBe(1);
+    expect(store.peek('p_5.6.7.8', 1000).count).toBe(2);
+    expect(store.size).toBe(2);
+  });
+
+  test('a key reset, evicted or swept is gone from the index by part too', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys: 1 });
+    // maxKeys 1: each new client evicts the other, emptying and re-creating the prefix's index.
+    for (let round = 0; round < 3; round++) {
+      expect(store.hit([partsCheck('a')])[0].count).toBe(0);
+      expect(store.hit([partsCheck('b')])[0].count).toBe(0);
+      expect(store.size).toBe(1);
+      expect(indexedParts(store)).toBe(1);
+    }
+    expect(store.hit([partsCheck('b')])[0].count).toBe(1);
+    store.reset('p_b');
+    expect(indexedParts(store)).toBe(0);
+    expect(store.hit([partsCheck('b')])[0].count).toBe(0);
+
+    const roomy = new MemoryThrottleStore({ clock: clock.read });
+    for (let i = 0; i < 10; i++) roomy.hit([partsCheck(`idle-${i}`, 10, 1000)]);
+    clock.advance(2);
+    for (let i = 0; i < 20 && roomy.size > 1; i++) roomy.hit([check('other', 10, 3_600_000)]);
+    expect(roomy.size).toBe(1);
+    expect(indexedParts(roomy)).toBe(0);
+    // Found afresh, and linked again: the recency list still holds exactly what the store holds.
+    expect(roomy.hit([partsCheck('idle-0', 10, 1000)])[0].count).toBe(0);
+    expect(roomy.size).toBe(2);
   });
 
   test('a touched expired key starts afresh', () => {

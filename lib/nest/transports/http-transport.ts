@@ -27,17 +27,33 @@ export function httpRequestContext(request: any, response: any, scope: string | 
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
   const id = settings.userId(request, user);
-  return {
-    transport: 'http',
-    request,
-    response,
-    ident: httpClientIdent(request, settings.numProxies),
-    user,
-    userId: id === null || id === undefined ? null : String(id),
-    scope,
-    controller,
-    handler,
-    method: request.method,
-    url: httpUrl(request),
-  };
+  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, id === null || id === undefined ? null : String(id), scope, controller, handler);
+}
+
+/**
+ * One class for every HTTP context, so the code that reads it sees one shape. `method` and `url`
+ * are read when asked for: the built-in throttles never do, and on Fastify both are getters
+ * (`originalUrl` also writes a cache property on the request).
+ */
+class HttpThrottleContext implements ThrottleContext {
+  readonly transport = 'http';
+
+  constructor(
+    readonly request: any,
+    readonly response: any,
+    readonly ident: string,
+    readonly user: unknown,
+    readonly userId: string | null,
+    readonly scope: string | undefined,
+    readonly controller: Function | undefined,
+    readonly handler: Function | undefined,
+  ) {}
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  get url(): string {
+    return httpUrl(this.request);
+  }
 }
