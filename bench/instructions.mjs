@@ -91,16 +91,16 @@ function report(measured, startedAt, elapsedMs) {
     const nestGuard = counts.get('noop-guard') - none;
     const headersAlone = counts.get('header-writing-guard') - counts.get('noop-guard');
     const budget = none / 0.9;
-    const verdict = (count) => (count <= budget ? `${Math.round(budget - count).toLocaleString('en-US')} under it` : `${Math.round(count - budget).toLocaleString('en-US')} over it`);
+    const verdict = (count) => (count <= budget ? `${Math.round(budget - count).toLocaleString('en-US')} under` : `${Math.round(count - budget).toLocaleString('en-US')} over`);
     lines.push(
       '',
       `- 90% of no guard's throughput allows ${Math.round(budget).toLocaleString('en-US')} instructions per request, ${Math.round(budget - none).toLocaleString('en-US')} over no guard. ` +
         `Nest's call of any global guard takes ${Math.round(nestGuard).toLocaleString('en-US')} of those, and writing the two IETF headers through Fastify and Node ` +
         `(a guard that does nothing else, above) ${Math.round(headersAlone).toLocaleString('en-US')} more: that guard alone reaches ` +
         `${((none / counts.get('header-writing-guard')) * 100).toFixed(1)}% of no guard, before a single count is kept.`,
-      `- This module adds ${Math.round(noHeaders - counts.get('noop-guard')).toLocaleString('en-US')} instructions of its own throttling (\`headers: false\`, over the do-nothing guard): ` +
-        `${verdict(noHeaders)} with \`headers: false\`, ${verdict(ours)} with the headers on ` +
-        `(they cost it ${Math.round(ours - noHeaders).toLocaleString('en-US')}, against ${Math.round(headersAlone).toLocaleString('en-US')} for the guard that only writes them).`,
+      `- This module's own throttling adds ${Math.round(noHeaders - counts.get('noop-guard')).toLocaleString('en-US')} instructions over the do-nothing guard (\`headers: false\`). ` +
+        `That leaves it ${verdict(noHeaders)} the budget with \`headers: false\`, and ${verdict(ours)} with the headers on, which cost it ` +
+        `${Math.round(ours - noHeaders).toLocaleString('en-US')} (the guard that only writes them: ${Math.round(headersAlone).toLocaleString('en-US')}).`,
     );
     const throttler = counts.get('nestjs-throttler');
     if (throttler !== undefined) {
