@@ -35,12 +35,12 @@ class Entry {
  *
  * - A Map from the whole key finds a bucket. Checks that name their key's parts (every throttle
  *   whose key comes from `formatKey()`) are found through a second index, prefix then part,
- *   pointing at the same entries: the whole key is a new string on every request, and hashing it
- *   cost more than the rest of the lookup. The client part is hashed once per request, whatever
- *   the number of throttles.
+ *   pointing at the same entries: the whole key is a new string on every request, and flattening,
+ *   hashing and comparing it cost more than the rest of the check. The client part is hashed once
+ *   per request (V8 caches a string's hash), whatever the number of throttles.
  * - No timer per key or per hit: expiry is checked when a key is touched, and an incremental sweep
  *   inspects a couple of entries per operation, so reclaiming never pauses for all keys at once.
- * - A Map finds a key; a doubly linked list through the entries keeps them in least-recently-used
+ * - A doubly linked list through the entries keeps them in least-recently-used
  *   order (a touched key is relinked at the newest end, with no allocation, unlike deleting and
  *   re-adding a Map entry), so eviction past `maxKeys` drops the oldest entry in O(1).
  * - Every operation is synchronous, so checks on one key are atomic within the process.
