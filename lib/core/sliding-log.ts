@@ -22,11 +22,8 @@ export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): Hit
     if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(count - check.limit) };
     return { allowed: false, count, oldest, now };
   }
-  if (check.record) {
-    // Nothing older than the retention is left: the window (at most the retention) was just pruned.
-    log.push(now);
-    log.expiresAt = now + retentionMs(check.windowMs, check.ttlMs);
-  }
+  // No pruning before the append: the window, never longer than the retention, was just pruned.
+  if (check.record) appendHit(log, retentionMs(check.windowMs, check.ttlMs), now);
   return { allowed: true, count, oldest, now };
 }
 
@@ -34,6 +31,11 @@ export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): Hit
 export function recordSlidingLog(log: HitLog, windowMs: number, ttlMs: number | undefined, now: number): void {
   const retainMs = retentionMs(windowMs, ttlMs);
   log.dropUpTo(now - retainMs);
+  appendHit(log, retainMs, now);
+}
+
+/** Appends `now` and keeps the key for the retention after it. */
+function appendHit(log: HitLog, retainMs: number, now: number): void {
   log.push(now);
   log.expiresAt = now + retainMs;
 }

@@ -62,6 +62,16 @@ class TenantThrottle extends SimpleRateThrottle {
   }
 }
 
+/** Keeps what it was shown of each request: method and url are read from the request on demand. */
+@Injectable()
+class RequestShapeThrottle implements Throttle {
+  static readonly seen: string[] = [];
+  allowRequest(ctx: ThrottleContext): boolean {
+    RequestShapeThrottle.seen.push(`${ctx.transport} ${ctx.method} ${ctx.url} ${ctx.ident}`);
+    return true;
+  }
+}
+
 const BurstThrottle = UserThrottle.with({ scope: 'burst', rate: '2/sec' });
 const SustainedThrottle = UserThrottle.with({ scope: 'sustained' });
 const FixedRateUserThrottle = UserThrottle.with({ rate: '1/min' });
@@ -73,6 +83,7 @@ class DiController {
   @Get('pair') @ThrottleClasses(BurstThrottle, SustainedThrottle) pair() { return 'pair'; }
   @Get('fixed') @ThrottleClasses(FixedRateUserThrottle) fixed() { return 'fixed'; }
   @Get('anon') @ThrottleClasses(AnonThrottle) anon() { return 'anon'; }
+  @Get('shape') @ThrottleClasses(RequestShapeThrottle) shape() { return 'shape'; }
 }
 
 describe.each(PLATFORMS)('throttles resolved through DI on %s', (platform: Platform) => {
@@ -133,6 +144,14 @@ describe.each(PLATFORMS)('throttles resolved through DI on %s', (platform: Platf
       expect((await get('/tenant')).status).toBe(200); // no tenant: not throttled
       expect(store.peek('throttle_tenant_acme', 60_000).count).toBe(2);
     });
+  });
+
+  test('a throttle sees the transport, method, URL with its query string, and client of the request', async () => {
+    const { app: booted } = await boot([PlansService, TenantsService]);
+    RequestShapeThrottle.seen.length = 0;
+    await request(booted.getHttpServer()).get('/shape?page=2').expect(200);
+    await request(booted.getHttpServer()).head('/shape').expect(200);
+    expect(RequestShapeThrottle.seen).toEqual(['http GET /shape?page=2 127.0.0.1', 'http HEAD /shape 127.0.0.1']);
   });
 
   test('UserThrottle.with({ scope, rate }) variants are separate throttles with their own buckets', async () => {
