@@ -9,7 +9,7 @@
 // seconds and the whole run is killed after 12 minutes.
 //
 // Knobs (environment): BENCH_DURATION (s, default 4), BENCH_WARMUP (s, default 4),
-// BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c"),
+// BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c"), BENCH_VARIANTS,
 // BENCH_OUT (the results file, default bench/RESULTS.md).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,9 @@ const ROUNDS = positiveNumber('BENCH_ROUNDS', 5);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
 limitRunTime('bench', 12 * 60_000);
 
-const VARIANTS = memoryVariants(['none', 'noop-guard', 'ours', 'ours-interceptor', 'nestjs-throttler']);
+// BENCH_VARIANTS (ids from bench/lib/memory-variants.mjs, e.g. "none,ours,ours-no-headers") runs a
+// focused comparison instead: it prints medians against the first variant and writes no file.
+const VARIANTS = memoryVariants((process.env.BENCH_VARIANTS ?? 'none,noop-guard,ours,ours-interceptor,nestjs-throttler').split(','));
 
 const SCENARIOS = [
   { ...memoryScenario('a'), targets: { vsNone: 0.9, vsThrottler: 1.5 } },
@@ -217,6 +219,27 @@ function report(summaries, startedAt, elapsedMs) {
       'throttling work. `enforceAt: \'interceptor\'` pays that price once; prefer the default guard unless auth guards sit on controllers.',
     '',
   ].join('\n');
+}
+
+/** A focused run (BENCH_VARIANTS): medians against the first variant, printed only; the results file is left alone. */
+function printFocused({ scenario, runs }) {
+  const medians = VARIANTS.map((variant) => {
+    const list = runs.get(variant.id);
+    return { variant, rps: throughput(list).rps, cpu: median(list.map((run) => run.cpuPerRequest)) };
+  });
+  const [base] = medians;
+  console.log(`\n${scenario.title}: medians, as a share of ${base.variant.id}`);
+  for (const row of medians) {
+    console.log(
+      `  ${row.variant.id.padEnd(22)} ${Math.round(row.rps).toString().padStart(6)} req/s ${((row.rps / base.rps) * 100).toFixed(1).padStart(6)}%` +
+        `   ${row.cpu.toFixed(1).padStart(6)} µs CPU/req ${((base.cpu / row.cpu) * 100).toFixed(1).padStart(6)}%`,
+    );
+  }
+}
+
+if (process.env.BENCH_VARIANTS !== undefined) {
+  for (const scenario of SCENARIOS) printFocused(await runScenario(scenario));
+  process.exit(0);
 }
 
 const startedAt = new Date();

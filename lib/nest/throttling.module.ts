@@ -11,6 +11,7 @@ import { ThrottlingGuard } from './throttling.guard.js';
 import { ThrottlingInterceptor } from './throttling.interceptor.js';
 import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
+import { loadOptionalPeers } from './transports/optional-peer.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
@@ -44,7 +45,11 @@ export class ThrottlingModule implements OnApplicationShutdown {
       {
         provide: THROTTLING_SETTINGS,
         inject: [THROTTLING_OPTIONS, ModuleRef],
-        useFactory: (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => createThrottlingSettings(options, moduleRef, staticEnforceAt),
+        useFactory: async (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => {
+          // Before any request can reach the guard: the transports' errors come from these packages.
+          await loadOptionalPeers();
+          return createThrottlingSettings(options, moduleRef, staticEnforceAt);
+        },
       },
       { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
       ThrottleRegistry,

@@ -1,12 +1,58 @@
 /**
- * Loads an optional peer package (e.g. @nestjs/websockets) when it is installed, so that apps
- * without WebSockets or microservices need neither. Resolved once, when the library is loaded.
+ * An optional peer package (e.g. @nestjs/websockets): used when the app has it installed, so apps
+ * without WebSockets or microservices need neither.
+ *
+ * Loaded by `loadOptionalPeers()`, which ThrottlingModule awaits while the app boots, and not by a
+ * top-level await: a module graph with one cannot be `require()`d, and CommonJS apps (Nest 11's
+ * default) load this library with `require()`.
  */
-export async function importOptionalPeer<T>(name: string): Promise<T | undefined> {
-  try {
-    return (await import(name)) as T;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw error;
+export class OptionalPeer<T> {
+  private state: 'unloaded' | 'installed' | 'missing' = 'unloaded';
+  private exports: T | undefined;
+  private loading: Promise<void> | undefined;
+
+  constructor(readonly name: string) {
+    everyPeer.push(this);
   }
+
+  /** Imports the package once; a package that is not installed is not an error. */
+  load(): Promise<void> {
+    this.loading ??= import(this.name).then(
+      (exports: T) => {
+        this.exports = exports;
+        this.state = 'installed';
+      },
+      (error: unknown) => {
+        if (!this.isNotInstalled(error)) throw error;
+        this.state = 'missing';
+      },
+    );
+    return this.loading;
+  }
+
+  /**
+   * Node says ERR_MODULE_NOT_FOUND, Jest's module loader MODULE_NOT_FOUND. The message must name this
+   * package: a dependency missing inside an installed peer is a broken install, not an absent peer.
+   */
+  private isNotInstalled(error: unknown): boolean {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${this.name}'`);
+  }
+
+  /** The package's exports, or undefined when it is not installed. */
+  get(): T | undefined {
+    if (this.state === 'unloaded') {
+      throw new Error(`nestjs-throttling: ${this.name} was used before it was loaded; ThrottlingModule loads it while the app boots`);
+    }
+    return this.exports;
+  }
+}
+
+const everyPeer: OptionalPeer<unknown>[] = [];
+
+/** Loads every optional peer this library knows of (idempotent); fails with the first failure, once all have settled. */
+export async function loadOptionalPeers(): Promise<void> {
+  const outcomes = await Promise.allSettled(everyPeer.map((peer) => peer.load()));
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }

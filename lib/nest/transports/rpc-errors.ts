@@ -1,12 +1,12 @@
 import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { throttledMessage } from '../throttled.exception.js';
-import { importOptionalPeer } from './optional-peer.js';
+import { OptionalPeer } from './optional-peer.js';
 
 type MicroservicesPackage = typeof import('@nestjs/microservices');
 
 // Nest's BaseRpcExceptionFilter sends an RpcException's error to the caller as it is; anything else
 // becomes "Internal server error". Loaded when installed: HTTP-only apps need no @nestjs/microservices.
-const microservices = await importOptionalPeer<MicroservicesPackage>('@nestjs/microservices');
+const microservices = new OptionalPeer<MicroservicesPackage>('@nestjs/microservices');
 
 /** The error a ClientProxy caller receives for a throttled message. */
 export interface RpcThrottledPayload {
@@ -42,6 +42,7 @@ export function rpcMissingIdentityError(pattern: string): Error {
 }
 
 function rpcException(payload: object): Error {
-  if (microservices === undefined) throw new Error('nestjs-throttling: an rpc request was throttled but @nestjs/microservices is not installed');
-  return new microservices.RpcException(payload);
+  const installed = microservices.get();
+  if (installed === undefined) throw new Error('nestjs-throttling: an rpc request was throttled but @nestjs/microservices is not installed');
+  return new installed.RpcException(payload);
 }

@@ -1,12 +1,12 @@
 import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
 import { throttledMessage } from '../throttled.exception.js';
-import { importOptionalPeer } from './optional-peer.js';
+import { OptionalPeer } from './optional-peer.js';
 
 type WebSocketsPackage = typeof import('@nestjs/websockets');
 
 // Nest's BaseWsExceptionFilter delivers only WsException payloads as they are; anything else
 // becomes "Internal server error". Loaded when installed: apps without gateways need no @nestjs/websockets.
-const websockets = await importOptionalPeer<WebSocketsPackage>('@nestjs/websockets');
+const websockets = new OptionalPeer<WebSocketsPackage>('@nestjs/websockets');
 
 /** The payload a throttled WebSocket client receives in its `exception` event. */
 export interface WsThrottledPayload {
@@ -18,14 +18,16 @@ export interface WsThrottledPayload {
 
 /** A WsException `{ status: 'error', message }` for a store outage under onStoreError 'deny'. */
 export function wsStoreUnavailableError(): Error {
-  if (websockets === undefined) throw new Error('nestjs-throttling: a ws request hit a store outage but @nestjs/websockets is not installed');
-  return new websockets.WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
+  const installed = websockets.get();
+  if (installed === undefined) throw new Error('nestjs-throttling: a ws request hit a store outage but @nestjs/websockets is not installed');
+  return new installed.WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
 }
 
 /** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */
 export function wsThrottledError(wait: number | null): Error {
   const retryAfter = wait === null ? null : Math.ceil(wait);
   const payload: WsThrottledPayload = { status: 'error', message: throttledMessage(retryAfter), retryAfter };
-  if (websockets === undefined) throw new Error('nestjs-throttling: a ws request was throttled but @nestjs/websockets is not installed');
-  return new websockets.WsException(payload);
+  const installed = websockets.get();
+  if (installed === undefined) throw new Error('nestjs-throttling: a ws request was throttled but @nestjs/websockets is not installed');
+  return new installed.WsException(payload);
 }

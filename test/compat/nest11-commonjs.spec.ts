@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { RUN_ID } from '../support/services.js';
+import { ConsumerProject } from './support/consumer-project.js';
+
+// A Nest 11 app in CommonJS (test/compat/nest11-commonjs: Nest 11's own packages, its tsconfig as
+// `nest new` makes it) built against this library's package and run as a user would run it.
+const project = new ConsumerProject('nest11-commonjs', RUN_ID);
+const notInstalled = await project.installDependencies();
+if (notInstalled !== null) {
+  if (process.env.CI === 'true') throw new Error(`${notInstalled} (CI=true: this suite must not be skipped)`);
+  process.stderr.write(`skipping: ${notInstalled}; it needs the npm registry once\n`);
+}
+
+interface Seen {
+  status: number;
+  body: string;
+  headers: Record<'ratelimit' | 'ratelimit-policy' | 'retry-after', string | null>;
+}
+type HttpReport = Record<'limited' | 'off' | 'uploads' | 'tier' | 'userVariant', Seen[]>;
+interface Report {
+  nestCore: string;
+  loadedBy: string;
+  express: HttpReport;
+  fastify: HttpReport;
+  cacheManager: HttpReport;
+  microservice: ({ answer: string } | { error: unknown })[];
+}
+
+const THROTTLED_60 = 'Request was throttled. Expected available in 60 seconds.';
+const statuses = (seen: Seen[]) => seen.map((response) => response.status);
+
+(notInstalled === null ? describe : describe.skip)('a Nest 11 CommonJS app uses the package', () => {
+  let report: Report;
+
+  beforeAll(async () => {
+    await project.buildLibrary();
+    await project.compileApp();
+    report = (await project.runApp()) as Report;
+  }, 300_000);
+
+  afterAll(() => project.cleanUp());
+
+  test('it runs on Nest 11 and loads the library with require()', () => {
+    expect(report.nestCore).toMatch(/^11\./);
+    expect(report.loadedBy).toBe('commonjs');
+  });
+
+  describe.each(['express', 'fastify'] as const)('over HTTP on %s', (adapter) => {
+    test('the default throttle allows the rate, then answers 429 with DRF\'s message and Retry-After', () => {
+      const limited = report[adapter].limited;
+      expect(statuses(limited)).toEqual([200, 200, 200, 429]);
+      expect(limited.map((response) => response.headers.ratelimit)).toEqual(['"anon";r=2;t=60', '"anon";r=1;t=60', '"anon";r=0;t=60', '"anon";r=0;t=60']);
+      expect(limited[0].headers['ratelimit-policy']).toBe('"anon";q=3;w=60');
+      expect(limited[3].headers['retry-after']).toBe('60');
+      expect(JSON.parse(limited[3].body)).toEqual({ statusCode: 429, error: 'Too Many Requests', message: THROTTLED_60 });
+    });
+
+    test('@ThrottleClasses() with no arguments turns throttling off, headers included', () => {
+      const off = report[adapter].off;
+      expect(statuses(off)).toEqual([200, 200, 200, 200, 200]);
+      expect(off.every((response) => response.headers.ratelimit === null)).toBe(true);
+    });
+
+    test('handlers that share a @ThrottleScope share one bucket', () => {
+      expect(statuses(report[adapter].uploads)).toEqual([200, 200, 429]);
+    });
+
+    test('a throttle with a constructor-injected service is resolved by DI', () => {
+      expect(statuses(report[adapter].tier)).toEqual([200, 200, 429]);
+    });
+
+    test('a UserThrottle.with() variant keeps its own scope and rate', () => {
+      const variant = report[adapter].userVariant;
+      expect(statuses(variant)).toEqual([200, 429]);
+      expect(variant[0].headers['ratelimit-policy']).toBe('"burst";q=1;w=60');
+    });
+  });
+
+  test('the counts can live in the app\'s cache-manager cache (@nestjs/cache-manager 3)', () => {
+    expect(statuses(report.cacheManager.limited)).toEqual([200, 200, 200, 429]);
+    expect(statuses(report.cacheManager.uploads)).toEqual([200, 200, 429]);
+  });
+
+  test('a TCP microservice answers a throttled message with the RpcException of the app\'s own @nestjs/microservices', () => {
+    expect(report.microservice).toEqual([
+      { answer: 'report for billing' },
+      { error: { status: 429, message: THROTTLED_60, retryAfter: 60 } },
+      { answer: 'report for shipping' },
+    ]);
+  });
+});

@@ -1,0 +1,191 @@
+// A Nest 11 app compiled to CommonJS, as `nest new` makes one, using nestjs-throttling from its
+// built package: `require('nestjs-throttling')` loads the ESM library through Node's require(esm).
+// It boots on Express and on Fastify and as a TCP microservice, sends requests with real clients,
+// and prints what it saw as one JSON line for test/compat/nest11-commonjs.spec.ts to check.
+import 'reflect-metadata';
+import { CacheModule } from '@nestjs/cache-manager';
+import { Controller, Get, Injectable, Module, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ClientProxyFactory, MessagePattern, type MicroserviceOptions, Payload, Transport } from '@nestjs/microservices';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { firstValueFrom } from 'rxjs';
+import {
+  AnonThrottle,
+  CacheManagerThrottleStore,
+  ScopedThrottle,
+  SimpleRateThrottle,
+  type ThrottleContext,
+  ThrottleClasses,
+  ThrottleScope,
+  ThrottlingModule,
+  UserThrottle,
+} from 'nestjs-throttling';
+
+// A fixed clock: every wait below is exact.
+const clock = () => 1_700_000_000_000;
+
+@Injectable()
+class ApiKeys {
+  tierOf(ident: string): string {
+    return ident === '127.0.0.1' || ident === '::1' ? 'local' : 'remote';
+  }
+}
+
+/** A throttle with a constructor-injected service, which the app does not list as a provider. */
+@Injectable()
+class TierThrottle extends SimpleRateThrottle {
+  override scope = 'tier';
+  override rate = '2/min';
+
+  constructor(private readonly keys: ApiKeys) {
+    super();
+  }
+
+  getCacheKey(ctx: ThrottleContext): string {
+    return this.formatKey(this.keys.tierOf(ctx.ident), ctx.ident);
+  }
+}
+
+@Controller()
+class ApiController {
+  @Get('limited')
+  limited() {
+    return 'limited';
+  }
+
+  @Get('off')
+  @ThrottleClasses()
+  off() {
+    return 'off';
+  }
+
+  @Get('uploads')
+  @ThrottleClasses(ScopedThrottle)
+  @ThrottleScope('uploads')
+  uploads() {
+    return 'uploads';
+  }
+
+  @Get('uploads-too')
+  @ThrottleClasses(ScopedThrottle)
+  @ThrottleScope('uploads')
+  uploadsToo() {
+    return 'uploads-too';
+  }
+
+  @Get('tier')
+  @ThrottleClasses(TierThrottle)
+  tier() {
+    return 'tier';
+  }
+
+  @Get('user-variant')
+  @ThrottleClasses(UserThrottle.with({ scope: 'burst', rate: '1/min' }))
+  userVariant() {
+    return 'user-variant';
+  }
+}
+
+@Controller()
+class ReportsController {
+  @MessagePattern('report')
+  @ThrottleClasses(ScopedThrottle)
+  @ThrottleScope('reports')
+  report(@Payload() data: { clientId: string }) {
+    return `report for ${data.clientId}`;
+  }
+}
+
+@Module({ providers: [ApiKeys], exports: [ApiKeys] })
+class KeysModule {}
+
+const throttling = ThrottlingModule.forRoot({
+  defaultThrottles: [AnonThrottle],
+  rates: { anon: '3/min', uploads: '2/min', reports: '1/min' },
+  clock,
+  rpcIdentity: 'clientId',
+});
+
+/** The same app again, with the counts in the app's cache-manager cache (@nestjs/cache-manager 3). */
+const throttlingOnCache = ThrottlingModule.forRootAsync({
+  useFactory: () => ({
+    defaultThrottles: [AnonThrottle],
+    rates: { anon: '3/min', uploads: '2/min' },
+    clock,
+    store: CacheManagerThrottleStore,
+  }),
+});
+
+interface Seen {
+  status: number;
+  body: string;
+  headers: Record<string, string | null>;
+}
+
+async function get(base: string, path: string): Promise<Seen> {
+  const response = await fetch(`${base}${path}`);
+  const pick = ['ratelimit', 'ratelimit-policy', 'retry-after'];
+  return { status: response.status, body: await response.text(), headers: Object.fromEntries(pick.map((name) => [name, response.headers.get(name)])) };
+}
+
+async function times(count: number, base: string, path: string): Promise<Seen[]> {
+  const seen: Seen[] = [];
+  for (let i = 0; i < count; i++) seen.push(await get(base, path));
+  return seen;
+}
+
+async function httpRun(adapter: 'express' | 'fastify', imports: ModuleMetadata['imports']) {
+  @Module({ imports, controllers: [ApiController] })
+  class AppModule {}
+  const app: INestApplication = await NestFactory.create(AppModule, adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  try {
+    return {
+      limited: await times(4, base, '/limited'),
+      off: await times(5, base, '/off'),
+      uploads: [...(await times(1, base, '/uploads')), ...(await times(2, base, '/uploads-too'))],
+      tier: await times(3, base, '/tier'),
+      userVariant: await times(2, base, '/user-variant'),
+    };
+  } finally {
+    await app.close();
+  }
+}
+
+async function microserviceRun() {
+  @Module({ imports: [throttling], controllers: [ReportsController] })
+  class ReportsModule {}
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ReportsModule, { transport: Transport.TCP, options: { host: '127.0.0.1', port: 0 }, logger: false });
+  await app.listen();
+  const address = (app as unknown as { serverInstance: { server: { address(): { port: number } } } }).serverInstance.server.address();
+  const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: address.port } });
+  const send = (clientId: string) => firstValueFrom(client.send('report', { clientId })).then(
+    (answer: unknown) => ({ answer }),
+    (error: unknown) => ({ error }),
+  );
+  try {
+    return [await send('billing'), await send('billing'), await send('shipping')];
+  } finally {
+    client.close();
+    await app.close();
+  }
+}
+
+async function main() {
+  const report = {
+    nestCore: require('@nestjs/core/package.json').version as string,
+    loadedBy: typeof require === 'function' && typeof module === 'object' ? 'commonjs' : 'esm',
+    express: await httpRun('express', [KeysModule, throttling]),
+    fastify: await httpRun('fastify', [KeysModule, throttling]),
+    cacheManager: await httpRun('express', [KeysModule, CacheModule.register({ isGlobal: true }), throttlingOnCache]),
+    microservice: await microserviceRun(),
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

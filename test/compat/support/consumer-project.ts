@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = process.cwd();
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+/**
+ * A consumer app under test/compat/<name>: its own package.json and package-lock.json (another Nest
+ * major than this repo's), installed once per lock into node_modules/.cache, where `npm ci` here
+ * clears it. Each run builds this library into a run directory below that install, so the app
+ * resolves Nest from the install and nestjs-throttling from the run, as from an npm install.
+ */
+export class ConsumerProject {
+  readonly fixture: string;
+  private readonly install: string;
+  readonly runDir: string;
+
+  constructor(name: string, runId: string) {
+    this.fixture = join(ROOT, 'test', 'compat', name);
+    const lockHash = createHash('sha256').update(readFileSync(join(this.fixture, 'package-lock.json'))).digest('hex').slice(0, 16);
+    this.install = join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', `${name}-${lockHash}`);
+    this.runDir = join(this.install, 'runs', runId);
+  }
+
+  /**
+   * Installs the fixture's dependencies unless a previous run did. Resolves to null when done, or to
+   * the reason it could not (the registry unreachable, say), for the caller to skip or fail on.
+   */
+  async installDependencies(): Promise<string | null> {
+    if (existsSync(join(this.install, 'node_modules', '.package-lock.json'))) return null;
+    // Installed aside, then renamed into place, so a run that is killed midway leaves no half install.
+    const staging = `${this.install}.staging-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(this.fixture, file), join(staging, file));
+    try {
+      await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: staging, timeout: 240_000 });
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
+      const { stderr, message } = error as { stderr?: string; message: string };
+      const firstError = (stderr ?? message).split('\n').find((line) => /npm (error|ERR!)/.test(line)) ?? message.split('\n')[0];
+      return `npm ci of test/compat fixture failed: ${firstError.trim()}`;
+    }
+    try {
+      renameSync(staging, this.install);
+    } catch {
+      // Another run installed it first: use that one.
+      rmSync(staging, { recursive: true, force: true });
+    }
+    return null;
+  }
+
+  /** Builds this library as its package would hold it (package.json and dist/) into the run directory. */
+  async buildLibrary(): Promise<void> {
+    const pkg = join(this.runDir, 'node_modules', 'nestjs-throttling');
+    mkdirSync(pkg, { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+    await run(process.execPath, [TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: ROOT, timeout: 120_000 });
+  }
+
+  /** Compiles the fixture's src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
+  async compileApp(): Promise<void> {
+    for (const entry of ['tsconfig.json', 'src']) cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
+    try {
+      await run(process.execPath, [TSC, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
+    } catch (error) {
+      throw new Error(`the consumer app does not compile against the built package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+    }
+  }
+
+  /** Runs the compiled app (dist/main.js) and parses the JSON line it prints. */
+  async runApp(): Promise<unknown> {
+    try {
+      const { stdout } = await run(process.execPath, [join(this.runDir, 'dist', 'main.js')], { cwd: this.runDir, timeout: 60_000 });
+      return JSON.parse(stdout.trim().split('\n').pop() ?? '');
+    } catch (error) {
+      const { stderr } = error as { stderr?: string };
+      throw new Error(`the consumer app failed:\n${stderr || String(error)}`);
+    }
+  }
+
+  /** Removes this run's directory; the installed dependencies stay for the next run. */
+  cleanUp(): void {
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+}

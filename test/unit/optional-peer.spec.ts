@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { OptionalPeer, loadOptionalPeers } from '../../lib/nest/transports/optional-peer.js';
+
+describe('optional peer packages load at bootstrap, not at import', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'optional-peer-'));
+    writeFileSync(join(dir, 'installed.mjs'), 'export const answer = 42;\n');
+    writeFileSync(join(dir, 'broken.mjs'), "throw new Error('broken at load');\n");
+    // Installed, but a package it imports is not: that is a broken install, not an absent peer.
+    writeFileSync(join(dir, 'incomplete.mjs'), "import 'nestjs-throttling-test-missing-dependency';\n");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('an installed package is available once loaded', async () => {
+    const peer = new OptionalPeer<{ answer: number }>(pathToFileURL(join(dir, 'installed.mjs')).href);
+    await peer.load();
+    expect(peer.get()?.answer).toBe(42);
+  });
+
+  test('a package that is not installed reads as undefined, and loading it is not an error', async () => {
+    const peer = new OptionalPeer('nestjs-throttling-test-no-such-package');
+    await expect(peer.load()).resolves.toBeUndefined();
+    expect(peer.get()).toBeUndefined();
+  });
+
+  test('a package whose own dependency is missing fails the load instead of passing for absent', async () => {
+    const peer = new OptionalPeer(pathToFileURL(join(dir, 'incomplete.mjs')).href);
+    await expect(peer.load()).rejects.toThrow('nestjs-throttling-test-missing-dependency');
+  });
+
+  test('reading a peer before it was loaded names the package and says who loads it', () => {
+    const peer = new OptionalPeer('@nestjs/websockets');
+    expect(() => peer.get()).toThrow('nestjs-throttling: @nestjs/websockets was used before it was loaded; ThrottlingModule loads it while the app boots');
+  });
+
+  test('a package that fails while loading fails the load with its own error', async () => {
+    const peer = new OptionalPeer(pathToFileURL(join(dir, 'broken.mjs')).href);
+    await expect(peer.load()).rejects.toThrow('broken at load');
+  });
+
+  test('loadOptionalPeers() loads every peer created so far, each once, and fails when one fails', async () => {
+    const peer = new OptionalPeer<{ answer: number }>(pathToFileURL(join(dir, 'installed.mjs')).href);
+    const first = peer.load();
+    // The peers of the tests above are still registered, broken ones among them.
+    await expect(loadOptionalPeers()).rejects.toThrow();
+    expect(peer.get()?.answer).toBe(42);
+    expect(peer.load()).toBe(first);
+  });
+});
