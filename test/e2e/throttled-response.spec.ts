@@ -1,7 +1,8 @@
-import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { type ArgumentsHost, Catch, Controller, type ExceptionFilter, Get, type INestApplication, Injectable, type Provider } from '@nestjs/common';
+import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { type RateLimitHeaderMode, ThrottleClasses, UserThrottle } from '../../lib/index.js';
+import { type RateLimitHeaderMode, ThrottleClasses, ThrottledException, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
@@ -17,6 +18,18 @@ class ResponseController {
   @Get('free') @ThrottleClasses() free() { return 'ok'; }
 }
 
+/** The README's recipe for a 429 body of your own: an exception filter for ThrottledException. */
+@Catch(ThrottledException)
+@Injectable()
+class RateLimitedBodyFilter implements ExceptionFilter {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: ThrottledException, host: ArgumentsHost): void {
+    const body = { error: 'rate_limited', retryAfterSeconds: exception.wait };
+    this.adapterHost.httpAdapter.reply(host.switchToHttp().getResponse(), body, exception.getStatus());
+  }
+}
+
 function rateHeaders(headers: Record<string, string | string[] | undefined>): Record<string, unknown> {
   return Object.fromEntries(RATE_HEADERS.filter((name) => headers[name] !== undefined).map((name) => [name, headers[name]]));
 }
@@ -28,9 +41,9 @@ describe.each(PLATFORMS)('throttled responses on %s', (platform: Platform) => {
     app = undefined;
   });
 
-  async function boot(headers?: RateLimitHeaderMode) {
+  async function boot(headers?: RateLimitHeaderMode, providers: Provider[] = []) {
     const clock = new FakeClock();
-    app = await startApp(platform, testModule({ options: { clock: clock.read, ...(headers === undefined ? {} : { headers }) }, controllers: [ResponseController] }));
+    app = await startApp(platform, testModule({ options: { clock: clock.read, ...(headers === undefined ? {} : { headers }) }, controllers: [ResponseController], providers }));
     const server = app.getHttpServer();
     return { clock, get: (path: string) => request(server).get(path) };
   }
@@ -65,6 +78,16 @@ describe.each(PLATFORMS)('throttled responses on %s', (platform: Platform) => {
       const later = await get('/ten');
       expect(later.headers['retry-after']).toBe('1');
       expect(later.body.message).toBe('Request was throttled. Expected available in 1 second.');
+    });
+
+    test('an exception filter for ThrottledException writes its own body; Retry-After and RateLimit stay', async () => {
+      const { get } = await boot(undefined, [{ provide: APP_FILTER, useClass: RateLimitedBodyFilter }]);
+      for (let i = 0; i < 3; i++) await get('/minute');
+      const response = await get('/minute');
+      expect(response.status).toBe(429);
+      expect(response.body).toEqual({ error: 'rate_limited', retryAfterSeconds: 60 });
+      expect(response.headers['retry-after']).toBe('60');
+      expect(response.headers.ratelimit).toBe('"minute";r=0;t=60');
     });
 
     test('allowed requests carry no Retry-After', async () => {
