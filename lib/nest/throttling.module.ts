@@ -12,6 +12,7 @@ import { ThrottlingInterceptor } from './throttling.interceptor.js';
 import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
+import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
@@ -56,6 +57,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottleEnforcer,
       ThrottlingGuard,
       ThrottlingInterceptor,
+      GatewayEnforcementCheck,
       { provide: APP_GUARD, useClass: ThrottlingGuard },
     ];
     // The interceptor costs every request an Observable pipeline, so it is registered only when used.

@@ -23,6 +23,8 @@ interface Report {
   express: HttpReport;
   fastify: HttpReport;
   cacheManager: HttpReport;
+  graphql: { status: number; ratelimit: string | null; retryAfter: string | null; body: { data: { hello: string } | null; errors?: { message: string; extensions: object }[] } }[];
+  socketIo: { first: unknown; second: unknown; firstNote: unknown; secondNote: unknown; warnings: string[] };
   microservice: ({ answer: string } | { error: unknown })[];
 }
 
@@ -79,6 +81,32 @@ const statuses = (seen: Seen[]) => seen.map((response) => response.status);
   test('the counts can live in the app\'s cache-manager cache (@nestjs/cache-manager 3)', () => {
     expect(statuses(report.cacheManager.limited)).toEqual([200, 200, 200, 429]);
     expect(statuses(report.cacheManager.uploads)).toEqual([200, 200, 429]);
+  });
+
+  test('Apollo GraphQL (@nestjs/graphql 13) throttles the fourth query with a GraphQL error, Retry-After and RateLimit', () => {
+    const queries = report.graphql;
+    expect(queries.map((query) => query.body.data?.hello ?? null)).toEqual(['hello', 'hello', 'hello', null]);
+    expect(queries[0].ratelimit).toBe('"anon";r=2;t=60');
+    expect(queries[3].body.errors?.[0].message).toBe(THROTTLED_60);
+    expect(queries[3].body.errors?.[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter: 60 });
+    expect(queries[3].retryAfter).toBe('60');
+  });
+
+  test('a socket.io gateway that binds ThrottlingGuard is throttled, with the WsException of the app\'s own @nestjs/websockets', () => {
+    expect(report.socketIo.first).toEqual({ shouted: 'HI' });
+    expect(report.socketIo.second).toEqual({ status: 'error', message: THROTTLED_60, retryAfter: 60 });
+  });
+
+  test('a Tastypie throttle named by @ThrottleClasses() on a gateway counts the message its handler answered', () => {
+    expect(report.socketIo.firstNote).toEqual({ noted: 'one' });
+    expect(report.socketIo.secondNote).toEqual({ status: 'error', message: THROTTLED_60, retryAfter: 60 });
+  });
+
+  test('a gateway that does not bind ThrottlingGuard is named in a warning at boot, as Nest 11 runs no global guard for it', () => {
+    expect(report.socketIo.warnings).toEqual([
+      'ThrottlingModule: QuietGateway is not throttled: Nest 11 does not run global guards or interceptors for WebSocket gateways. ' +
+        'Add @UseGuards(ThrottlingGuard) to the gateway class (Nest 12 needs nothing).',
+    ]);
   });
 
   test('a TCP microservice answers a throttled message with the RpcException of the app\'s own @nestjs/microservices', () => {

@@ -3,7 +3,7 @@
  * @nestjs/platform-socket.io gateway and a `ws` client against a @nestjs/platform-ws gateway.
  * One message is one request; the throttled message gets Nest's `exception` event with retryAfter.
  */
-import { type INestApplication, Module, type Type } from '@nestjs/common';
+import { type INestApplication, Module, type Type, UseGuards } from '@nestjs/common';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
@@ -13,7 +13,7 @@ import { MessageBody, type OnGatewayConnection, type OnGatewayInit, SubscribeMes
 import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { AnonThrottle, rememberWsUpgradeRequest, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
+import { AnonThrottle, rememberWsUpgradeRequest, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingGuard, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { SuccessLogThrottle } from './support/success-log.throttle.js';
 
@@ -148,13 +148,13 @@ describe.each([socketIo, nativeWs])('$name gateway', (kind) => {
     app = undefined;
   });
 
-  async function boot(options: ThrottlingModuleOptions = {}) {
+  async function boot(options: ThrottlingModuleOptions = {}, gateway: Type<unknown> = kind.gateway) {
     const clock = new FakeClock();
     const rates = { anon: '3/min', user: '3/min', uploads: '1/min', ...options.rates };
     class GatewayAppModule {}
     Module({
       imports: [ThrottlingModule.forRoot({ defaultThrottles: [AnonThrottle, UserThrottle], clock: clock.read, ...options, rates })],
-      providers: [kind.gateway],
+      providers: [gateway],
     })(GatewayAppModule);
     const testing = await Test.createTestingModule({ imports: [GatewayAppModule] }).compile();
     app = testing.createNestApplication(new ExpressAdapter(), { logger: false });
@@ -175,6 +175,15 @@ describe.each([socketIo, nativeWs])('$name gateway', (kind) => {
 
   test('the fourth message in a minute gets the throttled exception with retryAfter', async () => {
     const { connect } = await boot();
+    const client = await connect();
+    for (let i = 0; i < 3; i++) expect(await client.call('ping', i)).toEqual({ ok: { pong: i } });
+    expect(await client.call('ping', 3)).toEqual(throttled(60));
+  });
+
+  test('a gateway that also binds ThrottlingGuard itself (as Nest 11 requires) counts each message once', async () => {
+    class GuardedGateway extends (kind.gateway as Type<object>) {}
+    UseGuards(ThrottlingGuard)(GuardedGateway);
+    const { connect } = await boot({}, GuardedGateway);
     const client = await connect();
     for (let i = 0; i < 3; i++) expect(await client.call('ping', i)).toEqual({ ok: { pong: i } });
     expect(await client.call('ping', 3)).toEqual(throttled(60));

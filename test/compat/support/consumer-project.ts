@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -51,7 +51,19 @@ export class ConsumerProject {
       // Another run installed it first: use that one.
       rmSync(staging, { recursive: true, force: true });
     }
+    this.removeOutdatedInstalls();
     return null;
+  }
+
+  /** Installs of this fixture's earlier locks: nothing uses them any more. */
+  private removeOutdatedInstalls(): void {
+    const parent = dirname(this.install);
+    const prefix = `${basename(this.install).replace(/-[0-9a-f]{16}$/, '')}-`;
+    for (const entry of readdirSync(parent)) {
+      if (entry.startsWith(prefix) && /^[0-9a-f]{16}$/.test(entry.slice(prefix.length)) && entry !== basename(this.install)) {
+        rmSync(join(parent, entry), { recursive: true, force: true });
+      }
+    }
   }
 
   /** Builds this library as its package would hold it (package.json and dist/) into the run directory. */

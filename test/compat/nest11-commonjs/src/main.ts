@@ -1,23 +1,30 @@
 // A Nest 11 app compiled to CommonJS, as `nest new` makes one, using nestjs-throttling from its
 // built package: `require('nestjs-throttling')` loads the ESM library through Node's require(esm).
-// It boots on Express and on Fastify and as a TCP microservice, sends requests with real clients,
-// and prints what it saw as one JSON line for test/compat/nest11-commonjs.spec.ts to check.
+// It boots on Express and on Fastify, with Apollo GraphQL, a socket.io gateway and a TCP
+// microservice, sends requests with real clients, and prints what it saw as one JSON line for
+// test/compat/nest11-commonjs.spec.ts to check.
 import 'reflect-metadata';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, Injectable, Module, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { Controller, Get, Injectable, type LoggerService, Module, type INestApplication, type ModuleMetadata, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, type MicroserviceOptions, Payload, Transport } from '@nestjs/microservices';
+import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { firstValueFrom } from 'rxjs';
+import { io } from 'socket.io-client';
 import {
   AnonThrottle,
   CacheManagerThrottleStore,
+  CacheThrottle,
   ScopedThrottle,
   SimpleRateThrottle,
   type ThrottleContext,
   ThrottleClasses,
   ThrottleScope,
+  ThrottlingGuard,
   ThrottlingModule,
   UserThrottle,
 } from 'nestjs-throttling';
@@ -97,6 +104,53 @@ class ReportsController {
   }
 }
 
+@Resolver()
+class GreetingResolver {
+  @Query(() => String)
+  hello(): string {
+    return 'hello';
+  }
+}
+
+// Nest 11 runs no global guard for gateways: each binds ThrottlingGuard itself.
+@WebSocketGateway({ namespace: 'chat' })
+@UseGuards(ThrottlingGuard)
+class ChatGateway {
+  @SubscribeMessage('shout')
+  @ThrottleClasses(AnonThrottle.with({ scope: 'shout', rate: '1/min' }))
+  shout(@MessageBody() text: string) {
+    return { shouted: text.toUpperCase() };
+  }
+
+  // Tastypie: counted after the handler succeeded, by the interceptor @ThrottleClasses() binds.
+  @SubscribeMessage('note')
+  @ThrottleClasses(CacheThrottle.with({ throttleAt: 1, timeframe: 60, scope: 'notes' }))
+  note(@MessageBody() text: string) {
+    return { noted: text };
+  }
+}
+
+/** A gateway that forgot to: ThrottlingModule names it in a warning at boot. */
+@WebSocketGateway({ namespace: 'quiet' })
+class QuietGateway {
+  @SubscribeMessage('whisper')
+  whisper(@MessageBody() text: string) {
+    return { whispered: text };
+  }
+}
+
+/** Keeps the warnings an app logs. */
+class WarningsLogger implements LoggerService {
+  readonly warnings: string[] = [];
+  log() {}
+  error() {}
+  debug() {}
+  verbose() {}
+  warn(message: unknown, context?: unknown) {
+    this.warnings.push(`${String(context)}: ${String(message)}`);
+  }
+}
+
 @Module({ providers: [ApiKeys], exports: [ApiKeys] })
 class KeysModule {}
 
@@ -154,6 +208,60 @@ async function httpRun(adapter: 'express' | 'fastify', imports: ModuleMetadata['
   }
 }
 
+async function graphqlRun() {
+  @Module({
+    imports: [GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, playground: false }), throttling],
+    providers: [GreetingResolver],
+  })
+  class GraphqlModule {}
+  const app = await NestFactory.create(GraphqlModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const url = `${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/graphql`;
+  const query = async () => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ hello }' }) });
+    return { status: response.status, ratelimit: response.headers.get('ratelimit'), retryAfter: response.headers.get('retry-after'), body: await response.json() };
+  };
+  try {
+    const seen = [];
+    for (let i = 0; i < 4; i++) seen.push(await query());
+    return seen;
+  } finally {
+    await app.close();
+  }
+}
+
+async function socketIoRun() {
+  @Module({ imports: [throttling], providers: [ChatGateway, QuietGateway] })
+  class ChatModule {}
+  const logger = new WarningsLogger();
+  const app = await NestFactory.create(ChatModule, { logger });
+  await app.listen(0, '127.0.0.1');
+  const socket = io(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/chat`, { transports: ['websocket'] });
+  const exceptions: unknown[] = [];
+  socket.on('exception', (payload: unknown) => exceptions.push(payload));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    // A throttled message gets no acknowledgement: Nest emits an `exception` event instead.
+    const exceptionAfter = async (event: string, text: string) => {
+      const before = exceptions.length;
+      socket.emit(event, text);
+      for (let waited = 0; exceptions.length === before && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      return exceptions[before];
+    };
+    const first = await socket.timeout(2_000).emitWithAck('shout', 'hi');
+    const second = await exceptionAfter('shout', 'again');
+    const firstNote = await socket.timeout(2_000).emitWithAck('note', 'one');
+    const secondNote = await exceptionAfter('note', 'two');
+    return { first, second, firstNote, secondNote, warnings: logger.warnings };
+  } finally {
+    socket.disconnect();
+    await app.close();
+  }
+}
+
 async function microserviceRun() {
   @Module({ imports: [throttling], controllers: [ReportsController] })
   class ReportsModule {}
@@ -180,6 +288,8 @@ async function main() {
     express: await httpRun('express', [KeysModule, throttling]),
     fastify: await httpRun('fastify', [KeysModule, throttling]),
     cacheManager: await httpRun('express', [KeysModule, CacheModule.register({ isGlobal: true }), throttlingOnCache]),
+    graphql: await graphqlRun(),
+    socketIo: await socketIoRun(),
     microservice: await microserviceRun(),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
