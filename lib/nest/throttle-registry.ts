@@ -8,6 +8,7 @@ import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
 import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
+import { requestScopedDependency } from './request-scoped-dependency.js';
 import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
 import { describeValue } from '../core/describe-value.js';
 
@@ -102,6 +103,14 @@ export class ThrottleRegistry implements OnModuleInit {
   }
 
   private async instantiate(throttleClass: Type<Throttle>, hostRef: ModuleRef, where: string): Promise<Throttle> {
+    const perRequest = requestScopedDependency(throttleClass, hostRef);
+    if (perRequest !== undefined) {
+      const what = perRequest === throttleClass.name ? 'is request-scoped' : `depends on ${perRequest}, which is request-scoped`;
+      throw new ThrottleConfigError(
+        `${where}: throttle ${throttleClass.name} ${what}, but a throttle is one instance for every request. ` +
+          'Read the request from the ThrottleContext it is given (ctx.request, ctx.user) instead.',
+      );
+    }
     try {
       return this.moduleRef.get(throttleClass, { strict: false });
     } catch {
@@ -111,7 +120,7 @@ export class ThrottleRegistry implements OnModuleInit {
       return await hostRef.create(throttleClass);
     } catch (error) {
       throw new ThrottleConfigError(
-        `${where}: cannot create throttle ${throttleClass.name} through DI: ${(error as Error).message}. ` +
+        `${where}: cannot create throttle ${throttleClass.name} through DI: ${(error as Error).message.replace(/\.+$/, '')}. ` +
           `List it in the providers of a module that can see its dependencies.`,
       );
     }

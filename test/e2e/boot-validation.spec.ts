@@ -1,4 +1,5 @@
-import { Controller, Get, Injectable } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Scope } from '@nestjs/common';
+import { REQUEST } from '@nestjs/core';
 import { describe, expect, test } from '@jest/globals';
 import {
   MemoryThrottleStore,
@@ -129,6 +130,91 @@ describe('options are validated at boot, naming the throttle, the scope and the 
     const message = await failure({}, [NeedsController]);
     expect(message).toContain('NeedsController.get');
     expect(message).toContain('cannot create throttle NeedsService');
+  });
+
+  test('the message of a DI failure ends in one full stop', async () => {
+    @Injectable()
+    class Absent {}
+    @Injectable()
+    class NeedsAbsent implements Throttle {
+      constructor(readonly absent: Absent) {}
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+    @Controller('absent')
+    class AbsentController {
+      @Get() @ThrottleClasses(NeedsAbsent) get() { return 'ok'; }
+    }
+    expect(await failure({}, [AbsentController])).not.toContain('..');
+  });
+
+  describe('a throttle that Nest would resolve per request fails the boot: a throttle is one instance for every request', () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequestService {}
+
+    @Injectable()
+    class NeedsPerRequest implements Throttle {
+      constructor(readonly service: PerRequestService) {}
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+
+    @Injectable()
+    class InjectsRequest implements Throttle {
+      constructor(@Inject(REQUEST) readonly request: unknown) {}
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+
+    @Injectable()
+    class PropertyInjected implements Throttle {
+      @Inject(PerRequestService) readonly service!: PerRequestService;
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+
+    @Injectable({ scope: Scope.REQUEST })
+    class DeclaredPerRequest implements Throttle {
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+
+    /** Request-scoped only through the service it depends on, as Nest propagates scope. */
+    @Injectable()
+    class ImplicitlyPerRequest {
+      constructor(readonly service: PerRequestService) {}
+    }
+    @Injectable()
+    class NeedsImplicit implements Throttle {
+      constructor(readonly implicit: ImplicitlyPerRequest) {}
+      allowRequest(_ctx: ThrottleContext) { return true; }
+    }
+
+    test.each([
+      ['a request-scoped constructor dependency', NeedsPerRequest, [], 'throttle NeedsPerRequest depends on PerRequestService, which is request-scoped'],
+      ['@Inject(REQUEST)', InjectsRequest, [], 'throttle InjectsRequest depends on REQUEST, which is request-scoped'],
+      ['a request-scoped injected property', PropertyInjected, [], 'throttle PropertyInjected depends on PerRequestService, which is request-scoped'],
+      ['a throttle declared request-scoped', DeclaredPerRequest, [], 'throttle DeclaredPerRequest is request-scoped'],
+      ['a dependency made request-scoped by its own dependency', NeedsImplicit, [ImplicitlyPerRequest], 'throttle NeedsImplicit depends on ImplicitlyPerRequest, which is request-scoped'],
+    ])('%s', async (_name, throttle, extraProviders, expected) => {
+      @Controller('scoped')
+      class ScopedController {
+        @Get() @ThrottleClasses(throttle) get() { return 'ok'; }
+      }
+      const message = await failure({}, [ScopedController], [PerRequestService, ...extraProviders]);
+      expect(message).toContain(`ScopedController.get: ${expected}, but a throttle is one instance for every request.`);
+      expect(message).toContain('ctx.request');
+    });
+
+    test('a transient dependency is fine: the throttle gets its own instance once', async () => {
+      @Injectable({ scope: Scope.TRANSIENT })
+      class TransientService {}
+      @Injectable()
+      class NeedsTransient implements Throttle {
+        constructor(readonly service: TransientService) {}
+        allowRequest(_ctx: ThrottleContext) { return true; }
+      }
+      @Controller('transient')
+      class TransientController {
+        @Get() @ThrottleClasses(NeedsTransient) get() { return 'ok'; }
+      }
+      expect(await bootError(testModule({ controllers: [TransientController], providers: [TransientService] }))).toBeUndefined();
+    });
   });
 
   test('an unknown option', async () => {
