@@ -95,7 +95,7 @@ export function accessRecordingProviders(globally: boolean, where: string): Prov
     },
   ];
   // The interceptor costs every request an Observable pipeline, so it is global only when needed.
-  if (globally) providers.push({ provide: APP_INTERCEPTOR, useClass: ThrottleAccessInterceptor });
+  if (globally) providers.push({ provide: APP_INTERCEPTOR, useExisting: ThrottleAccessInterceptor });
   return providers;
 }
 

@@ -58,10 +58,12 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingGuard,
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
-      { provide: APP_GUARD, useClass: ThrottlingGuard },
+      // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
+      // overrideGuard(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
+      { provide: APP_GUARD, useExisting: ThrottlingGuard },
     ];
     // The interceptor costs every request an Observable pipeline, so it is registered only when used.
-    if (enforceAt === 'interceptor') providers.push({ provide: APP_INTERCEPTOR, useClass: ThrottlingInterceptor });
+    if (enforceAt === 'interceptor') providers.push({ provide: APP_INTERCEPTOR, useExisting: ThrottlingInterceptor });
     return {
       module: ThrottlingModule,
       global: true,
