@@ -1,8 +1,15 @@
 import ipaddr from 'ipaddr.js';
 
 /**
- * Normalizes an address as Node reports it: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes plain IPv4,
- * so a client is the same bucket whether it came in over an IPv4 or a dual-stack socket.
+ * Normalizes an address as Node or a proxy reports it, so that one client is one bucket:
+ *
+ * - IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes plain IPv4, whether the client came in over an
+ *   IPv4 or a dual-stack socket;
+ * - a port is dropped (`203.0.113.7:51234`, `[2001:db8::1]:443`, as some proxies write their
+ *   X-Forwarded-For entries): it changes with every connection, so keeping it would give a client
+ *   a fresh bucket each time it reconnects;
+ * - IPv6 takes its canonical short form.
+ *
  * Anything that is not an IP address is returned trimmed, unchanged.
  */
 export function normalizeAddress(address: string | undefined | null): string {
@@ -10,8 +17,29 @@ export function normalizeAddress(address: string | undefined | null): string {
   // Fast path: a plain IPv4 address (the common case) needs no parsing.
   if (address.indexOf(':') === -1) return address.trim();
   const trimmed = address.trim();
-  if (!ipaddr.isValid(trimmed)) return trimmed;
-  return ipaddr.process(trimmed).toString();
+  if (ipaddr.isValid(trimmed)) return ipaddr.process(trimmed).toString();
+  const withoutPort = addressBeforePort(trimmed);
+  if (withoutPort !== undefined && ipaddr.isValid(withoutPort)) return ipaddr.process(withoutPort).toString();
+  return trimmed;
+}
+
+/** `1.2.3.4:80` -> `1.2.3.4`, `[::1]:80` or `[::1]` -> `::1`; undefined for any other shape. */
+function addressBeforePort(value: string): string | undefined {
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    if (close === -1) return undefined;
+    const rest = value.slice(close + 1);
+    return rest === '' || isPortSuffix(rest) ? value.slice(1, close) : undefined;
+  }
+  const colon = value.indexOf(':');
+  // Exactly one colon: IPv4 and a port (an unbracketed IPv6 address has several).
+  if (colon !== value.lastIndexOf(':')) return undefined;
+  return isPortSuffix(value.slice(colon)) ? value.slice(0, colon) : undefined;
+}
+
+/** `:` followed by 1 to 5 digits. */
+function isPortSuffix(text: string): boolean {
+  return /^:\d{1,5}$/.test(text);
 }
 
 /**

@@ -296,5 +296,19 @@ describe.each(PLATFORMS)('DRF throttling tests on %s', (platform: Platform) => {
       expect((await get('/some_uri', undefined, xff('8.8.8.8'))).status).toBe(200);
       expect((await get('/some_uri', undefined, xff('7.7.7.7'))).status).toBe(429);
     });
+
+    test('a proxy that appends the client port: a new connection (a new port) is still the same client', async () => {
+      const { get } = await boot({ rates, numProxies: 1 });
+      expect((await get('/some_uri', undefined, xff('203.0.113.7:51234'))).status).toBe(200);
+      expect((await get('/some_uri', undefined, xff('203.0.113.7:51300'))).status).toBe(429);
+      expect((await get('/some_uri', undefined, xff('[2001:db8::7]:443'))).status).toBe(200);
+      expect((await get('/some_uri', undefined, xff('[2001:db8::7]:444'))).status).toBe(429);
+    });
+
+    test("the same, with the adapter's trust proxy and numProxies unset", async () => {
+      const { get } = await boot({ rates }, { trustProxy: true });
+      expect((await get('/some_uri', undefined, xff('203.0.113.7:51234'))).status).toBe(200);
+      expect((await get('/some_uri', undefined, xff('203.0.113.7:51300'))).status).toBe(429);
+    });
   });
 });

@@ -19,6 +19,25 @@ describe('normalizeAddress', () => {
     expect(normalizeAddress('2001:0db8:0000:0000:0000:0000:0000:0001')).toBe('2001:db8::1');
   });
 
+  test('a port is dropped, since it changes with every connection: one client stays one bucket', () => {
+    expect(normalizeAddress('203.0.113.7:51234')).toBe('203.0.113.7');
+    expect(normalizeAddress(' 203.0.113.7:443 ')).toBe('203.0.113.7');
+    expect(normalizeAddress('[2001:db8::1]:443')).toBe('2001:db8::1');
+    expect(normalizeAddress('[2001:0db8::0001]')).toBe('2001:db8::1');
+    expect(normalizeAddress('[::ffff:10.0.0.1]:8080')).toBe('10.0.0.1');
+  });
+
+  test('what only looks like an address with a port is kept as it is', () => {
+    expect(normalizeAddress('unknown:80')).toBe('unknown:80');
+    expect(normalizeAddress('203.0.113.7:')).toBe('203.0.113.7:');
+    expect(normalizeAddress('203.0.113.7:123456')).toBe('203.0.113.7:123456');
+    expect(normalizeAddress('[2001:db8::1]x')).toBe('[2001:db8::1]x');
+    expect(normalizeAddress('[2001:db8::1')).toBe('[2001:db8::1');
+    expect(normalizeAddress('[not-an-ip]:80')).toBe('[not-an-ip]:80');
+    // Unbracketed, the last group is part of the IPv6 address, not a port.
+    expect(normalizeAddress('2001:db8::1:443')).toBe('2001:db8::1:443');
+  });
+
   test('anything that is not an address is returned trimmed; nothing becomes empty', () => {
     expect(normalizeAddress(' unknown ')).toBe('unknown');
     expect(normalizeAddress('not:an:ip:address:zz')).toBe('not:an:ip:address:zz');
@@ -67,6 +86,12 @@ describe('identFromForwardedFor (DRF NUM_PROXIES)', () => {
 
   test('addresses in the header are normalized too', () => {
     expect(identFromForwardedFor(REMOTE, '0.0.0.0, ::ffff:1.1.1.1', 1)).toBe('1.1.1.1');
+  });
+
+  test('a proxy that appends the client port puts every connection of one client in one bucket', () => {
+    expect(identFromForwardedFor(REMOTE, '198.51.100.1, 203.0.113.7:51234', 1)).toBe('203.0.113.7');
+    expect(identFromForwardedFor(REMOTE, '198.51.100.1, 203.0.113.7:51300', 1)).toBe('203.0.113.7');
+    expect(identFromForwardedFor(REMOTE, '[2001:db8::7]:51234, 10.0.0.2', 2)).toBe('2001:db8::7');
   });
 
   test("picks exactly what DRF's split(',')[-min(n, len)].strip() picks, empty entries included", () => {
