@@ -1,6 +1,6 @@
 import { Inject, Injectable, type Type } from '@nestjs/common';
 import { setResponseHeader } from '../http/http-client.js';
-import { writeRateLimitHeaders } from '../http/rate-limit-headers.js';
+import { RateLimitHeaderCache, writeRateLimitHeaders } from '../http/rate-limit-headers.js';
 import type { RateInput } from '../core/rate.js';
 import type { WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -61,6 +61,11 @@ export interface ThrottleKeyState extends WindowState {
 export class ThrottlingService {
   /** One class per named rate, so `{ scope, rate }` specs resolve to singletons like any throttle. */
   private readonly rateClasses = new Map<string, Type<Throttle>>();
+  /**
+   * Shared by every manual check: it rebuilds its strings when the policies differ from the last
+   * call's, and is only read synchronously while the headers are written, so sharing is safe.
+   */
+  private readonly headerCache = new RateLimitHeaderCache();
 
   constructor(
     private readonly registry: ThrottleRegistry,
@@ -73,7 +78,7 @@ export class ThrottlingService {
     const evaluation = await evaluateThrottles(throttles, ctx, this.settings.runtime.store);
     const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
     if (options.response !== undefined) {
-      writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers);
+      writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers, this.headerCache);
       if (retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(retryAfter));
     }
     return { ...evaluation, retryAfter };

@@ -291,6 +291,16 @@ describe.each(PLATFORMS)('Tastypie throttles over HTTP on %s', (platform) => {
       expect(throttled.body.message).toBe('Request was throttled. Expected available in 60 seconds.');
     });
 
+    test('manual checks of different throttles, one after the other, each write their own RateLimit-Policy', async () => {
+      const server = app.getHttpServer();
+      const policies = [];
+      for (const path of ['/search', '/login', '/search']) {
+        const call = path === '/login' ? request(server).post(path).send({ username: 'erin', password: 'guess' }) : request(server).get(path);
+        policies.push((await call).headers['ratelimit-policy']);
+      }
+      expect(policies).toEqual(['"search";q=2;w=60', '"login";q=3;w=300', '"search";q=2;w=60']);
+    });
+
     test('a login route counts failed passwords per username, whatever the address', async () => {
       const server = app.getHttpServer();
       for (let i = 0; i < 3; i++) await request(server).post('/login').send({ username: 'daniel', password: 'guess' }).expect(401);
