@@ -77,6 +77,13 @@ describe('TCP microservice', () => {
     expect(await send('sum', { clientId: 'reports', numbers: [1] })).toEqual(throttled(60));
   });
 
+  test('an rpcIdentity function that returns an object is told apart by its content, never one "[object Object]" bucket', async () => {
+    const { send } = await boot({ rpcIdentity: (data) => data.caller });
+    for (let i = 0; i < 3; i++) expect((await send('sum', { caller: { team: 'billing' }, numbers: [1] })).ok).toBe(1);
+    expect(await send('sum', { caller: { team: 'billing' }, numbers: [1] })).toEqual(throttled(60));
+    expect((await send('sum', { caller: { team: 'reports' }, numbers: [1] })).ok).toBe(1);
+  });
+
   test('rpcIdentity may be a nested field path or a function of the payload and the TcpContext', async () => {
     const nested = await boot({ rpcIdentity: 'meta.tenant' });
     for (let i = 0; i < 3; i++) expect((await nested.send('sum', { meta: { tenant: 't1' }, numbers: [1] })).ok).toBe(1);

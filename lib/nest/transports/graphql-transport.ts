@@ -4,7 +4,7 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
-import { userIdText } from '../../core/user-id-text.js';
+import { idText } from '../../core/id-text.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -39,7 +39,7 @@ export const graphqlTransport: TransportBinding = {
       response,
       ident: request === undefined ? '' : httpClientIdent(request, settings.numProxies),
       user,
-      userId: userIdText(id),
+      userId: idText(id),
       scope,
       controller: context.getClass(),
       handler: context.getHandler(),

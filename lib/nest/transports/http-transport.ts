@@ -5,7 +5,7 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from '../throttled.exception.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
-import { userIdText } from '../../core/user-id-text.js';
+import { idText } from '../../core/id-text.js';
 
 /** Express and Fastify: the request object is the token, headers go on the response. */
 export const httpTransport: TransportBinding = {
@@ -28,7 +28,7 @@ export function httpRequestContext(request: any, response: any, scope: string | 
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
   const id = settings.userId(request, user);
-  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, userIdText(id), scope, controller, handler);
+  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, idText(id), scope, controller, handler);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import { rpcMissingIdentityError, rpcStoreUnavailableError, rpcThrottledError } from './rpc-errors.js';
 import type { TransportBinding } from './transport-binding.js';
-import { userIdText } from '../../core/user-id-text.js';
+import { idText } from '../../core/id-text.js';
 
 /**
  * Microservice message and event handlers (@nestjs/microservices, any transport). One message is
@@ -24,10 +24,10 @@ export const rpcTransport: TransportBinding = {
     const rpcContext = rpc.getContext();
     const user = data !== null && typeof data === 'object' ? data.user : undefined;
     const id = settings.userId(data, user);
-    const userId = userIdText(id);
+    const userId = idText(id);
     const identity = settings.rpcIdentity?.(data, rpcContext);
     const pattern = describePattern(rpcContext);
-    const ident = identity === null || identity === undefined || identity === '' ? userId : normalizeAddress(String(identity));
+    const ident = identity === null || identity === undefined || identity === '' ? userId : normalizeAddress(idText(identity));
     if (ident === null) throw rpcMissingIdentityError(pattern);
     return {
       transport: 'rpc',

@@ -6,7 +6,7 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
 import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';
-import { userIdText } from '../../core/user-id-text.js';
+import { idText } from '../../core/id-text.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -27,7 +27,7 @@ export const wsTransport: TransportBinding = {
       response: undefined,
       ident: wsClientIdent(client, settings.numProxies),
       user,
-      userId: userIdText(id),
+      userId: idText(id),
       scope,
       controller: context.getClass(),
       handler: context.getHandler(),

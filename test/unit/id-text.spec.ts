@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { userIdText } from '../../lib/core/user-id-text.js';
+import { idText } from '../../lib/core/id-text.js';
 import { defaultUserId, type ThrottlingSettings } from '../../lib/index.js';
 import { httpRequestContext } from '../../lib/nest/transports/http-transport.js';
 
@@ -11,28 +11,28 @@ class ObjectIdLike {
   }
 }
 
-describe('a user id as the text of its cache key', () => {
+describe('an id as the text of its cache key', () => {
   test('strings as they are, numbers and bigints in decimal, no id as null', () => {
-    expect(userIdText('alice')).toBe('alice');
-    expect(userIdText(42)).toBe('42');
-    expect(userIdText(12345678901234567890n)).toBe('12345678901234567890');
-    expect(userIdText(null)).toBeNull();
-    expect(userIdText(undefined)).toBeNull();
+    expect(idText('alice')).toBe('alice');
+    expect(idText(42)).toBe('42');
+    expect(idText(12345678901234567890n)).toBe('12345678901234567890');
+    expect(idText(null)).toBeNull();
+    expect(idText(undefined)).toBeNull();
   });
 
   test('an object that prints itself is keyed by what it prints', () => {
-    expect(userIdText(new ObjectIdLike('65f0c0ffee'))).toBe('65f0c0ffee');
+    expect(idText(new ObjectIdLike('65f0c0ffee'))).toBe('65f0c0ffee');
   });
 
   test('plain objects are keyed by their JSON, so two users never share "[object Object]"', () => {
-    expect(userIdText({ tenant: 'acme', user: 7 })).toBe('{"tenant":"acme","user":7}');
-    expect(userIdText({ tenant: 'globex', user: 7 })).not.toBe(userIdText({ tenant: 'acme', user: 7 }));
+    expect(idText({ tenant: 'acme', user: 7 })).toBe('{"tenant":"acme","user":7}');
+    expect(idText({ tenant: 'globex', user: 7 })).not.toBe(idText({ tenant: 'acme', user: 7 }));
   });
 
   test('an object JSON cannot write falls back to its printed form rather than failing the request', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(userIdText(cyclic)).toBe('[object Object]');
+    expect(idText(cyclic)).toBe('[object Object]');
   });
 });
 
