@@ -25,6 +25,7 @@ interface Report {
   cacheManager: HttpReport;
   graphql: { status: number; ratelimit: string | null; retryAfter: string | null; body: { data: { hello: string } | null; errors?: { message: string; extensions: object }[] } }[];
   socketIo: { first: unknown; second: unknown; firstNote: unknown; secondNote: unknown; warnings: string[] };
+  ws: { replies: unknown[]; warnings: string[] };
   microservice: ({ answer: string } | { error: unknown })[];
 }
 
@@ -100,6 +101,14 @@ const statuses = (seen: Seen[]) => seen.map((response) => response.status);
   test('a Tastypie throttle named by @ThrottleClasses() on a gateway counts the message its handler answered', () => {
     expect(report.socketIo.firstNote).toEqual({ noted: 'one' });
     expect(report.socketIo.secondNote).toEqual({ status: 'error', message: THROTTLED_60, retryAfter: 60 });
+  });
+
+  test('a ws gateway (@nestjs/platform-ws 11) that binds ThrottlingGuard, and the README\'s filter, gets the throttled error; no warning', () => {
+    expect(report.ws.replies).toEqual([
+      { event: 'pong', data: 'pong' },
+      { event: 'exception', data: { status: 'error', message: THROTTLED_60, retryAfter: 60 } },
+    ]);
+    expect(report.ws.warnings).toEqual([]);
   });
 
   test('a gateway that does not bind ThrottlingGuard is named in a warning at boot, as Nest 11 runs no global guard for it', () => {

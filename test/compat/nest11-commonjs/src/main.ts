@@ -6,19 +6,23 @@
 import 'reflect-metadata';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, Injectable, type LoggerService, Module, type INestApplication, type ModuleMetadata, UseGuards } from '@nestjs/common';
+import { type ArgumentsHost, Catch, Controller, Get, Injectable, type LoggerService, Module, type INestApplication, type ModuleMetadata, UseFilters, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, type MicroserviceOptions, Payload, Transport } from '@nestjs/microservices';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { BaseWsExceptionFilter, MessageBody, type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
 import { firstValueFrom } from 'rxjs';
 import { io } from 'socket.io-client';
+import WebSocket from 'ws';
 import {
   AnonThrottle,
   CacheManagerThrottleStore,
   CacheThrottle,
+  rememberWsUpgradeRequest,
   ScopedThrottle,
   SimpleRateThrottle,
   type ThrottleContext,
@@ -127,6 +131,33 @@ class ChatGateway {
   @ThrottleClasses(CacheThrottle.with({ throttleAt: 1, timeframe: 60, scope: 'notes' }))
   note(@MessageBody() text: string) {
     return { noted: text };
+  }
+}
+
+/**
+ * Nest 11's BaseWsExceptionFilter calls client.emit('exception'), which a native `ws` socket keeps
+ * to itself (Nest 12 sends it): this filter, from the README, sends it as Nest 12 does.
+ */
+@Catch(WsException)
+class WsExceptionsToClient extends BaseWsExceptionFilter {
+  override catch(exception: WsException, host: ArgumentsHost) {
+    host.switchToWs().getClient<WebSocket>().send(JSON.stringify({ event: 'exception', data: exception.getError() }));
+  }
+}
+
+/** A `ws` gateway: it hands the upgrade request over, so the client's address is known. */
+@WebSocketGateway({ path: '/ws' })
+@UseGuards(ThrottlingGuard)
+@UseFilters(new WsExceptionsToClient())
+class EventsGateway implements OnGatewayConnection {
+  handleConnection(client: WebSocket, request: IncomingMessage) {
+    rememberWsUpgradeRequest(client, request);
+  }
+
+  @SubscribeMessage('ping')
+  @ThrottleClasses(AnonThrottle.with({ scope: 'ping', rate: '1/min' }))
+  ping() {
+    return { event: 'pong', data: 'pong' };
   }
 }
 
@@ -262,6 +293,32 @@ async function socketIoRun() {
   }
 }
 
+async function wsRun() {
+  @Module({ imports: [throttling], providers: [EventsGateway] })
+  class EventsModule {}
+  const logger = new WarningsLogger();
+  const app = await NestFactory.create(EventsModule, { logger });
+  app.useWebSocketAdapter(new WsAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  const socket = new WebSocket(`${(await app.getUrl()).replace('[::1]', '127.0.0.1').replace('http', 'ws')}/ws`);
+  const replies: unknown[] = [];
+  socket.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    for (let sent = 1; sent <= 2; sent++) {
+      socket.send(JSON.stringify({ event: 'ping', data: sent }));
+      for (let waited = 0; replies.length < sent && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return { replies, warnings: logger.warnings };
+  } finally {
+    socket.close();
+    await app.close();
+  }
+}
+
 async function microserviceRun() {
   @Module({ imports: [throttling], controllers: [ReportsController] })
   class ReportsModule {}
@@ -290,6 +347,7 @@ async function main() {
     cacheManager: await httpRun('express', [KeysModule, CacheModule.register({ isGlobal: true }), throttlingOnCache]),
     graphql: await graphqlRun(),
     socketIo: await socketIoRun(),
+    ws: await wsRun(),
     microservice: await microserviceRun(),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
