@@ -59,7 +59,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
-      // overrideGuard(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
+      // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
       { provide: APP_GUARD, useExisting: ThrottlingGuard },
     ];
     // The interceptor costs every request an Observable pipeline, so it is registered only when used.
