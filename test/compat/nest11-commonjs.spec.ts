@@ -36,9 +36,7 @@ const statuses = (seen: Seen[]) => seen.map((response) => response.status);
   let report: Report;
 
   beforeAll(async () => {
-    await project.buildLibrary();
-    await project.compileApp();
-    report = (await project.runApp()) as Report;
+    report = (await project.buildAndRun()) as Report;
   }, 300_000);
 
   afterAll(() => project.cleanUp());

@@ -9,20 +9,25 @@ const ROOT = process.cwd();
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /**
- * A consumer app under test/compat/<name>: its own package.json and package-lock.json (another Nest
- * major than this repo's), installed once per lock into node_modules/.cache, where `npm ci` here
- * clears it. Each run builds this library into a run directory below that install, so the app
- * resolves Nest from the install and nestjs-throttling from the run, as from an npm install.
+ * A consumer app under test/compat/<name>, with a package.json of its own. With a package-lock.json
+ * too (another Nest major than this repo's), its dependencies are installed once per lock into
+ * node_modules/.cache, where `npm ci` here clears them; without one, it uses this repo's own
+ * node_modules (Nest 12). Each run builds this library into a run directory below, so the app
+ * resolves Nest from above and nestjs-throttling from the run, as from an npm install.
  */
 export class ConsumerProject {
   readonly fixture: string;
   private readonly install: string;
   readonly runDir: string;
 
+  private readonly ownDependencies: boolean;
+
   constructor(name: string, runId: string) {
     this.fixture = join(ROOT, 'test', 'compat', name);
-    const lockHash = createHash('sha256').update(readFileSync(join(this.fixture, 'package-lock.json'))).digest('hex').slice(0, 16);
-    this.install = join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', `${name}-${lockHash}`);
+    const lock = join(this.fixture, 'package-lock.json');
+    this.ownDependencies = existsSync(lock);
+    const lockHash = this.ownDependencies ? `-${createHash('sha256').update(readFileSync(lock)).digest('hex').slice(0, 16)}` : '';
+    this.install = join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', `${name}${lockHash}`);
     this.runDir = join(this.install, 'runs', runId);
   }
 
@@ -31,7 +36,7 @@ export class ConsumerProject {
    * the reason it could not (the registry unreachable, say), for the caller to skip or fail on.
    */
   async installDependencies(): Promise<string | null> {
-    if (existsSync(join(this.install, 'node_modules', '.package-lock.json'))) return null;
+    if (!this.ownDependencies || existsSync(join(this.install, 'node_modules', '.package-lock.json'))) return null;
     // Installed aside, then renamed into place, so a run that is killed midway leaves no half install.
     const staging = `${this.install}.staging-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
@@ -76,7 +81,8 @@ export class ConsumerProject {
 
   /** Compiles the fixture's src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
   async compileApp(): Promise<void> {
-    for (const entry of ['tsconfig.json', 'src']) cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
+    // package.json too: its "type" decides whether the compiled app is CommonJS or ESM.
+    for (const entry of ['package.json', 'tsconfig.json', 'src']) cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
     try {
       await run(process.execPath, [TSC, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
     } catch (error) {
@@ -93,6 +99,13 @@ export class ConsumerProject {
       const { stderr } = error as { stderr?: string };
       throw new Error(`the consumer app failed:\n${stderr || String(error)}`);
     }
+  }
+
+  /** Builds the package, compiles the app against it and runs it: what the app printed. */
+  async buildAndRun(): Promise<unknown> {
+    await this.buildLibrary();
+    await this.compileApp();
+    return this.runApp();
   }
 
   /** Removes this run's directory; the installed dependencies stay for the next run. */
