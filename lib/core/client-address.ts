@@ -19,22 +19,27 @@ export function normalizeAddress(address: string | undefined | null): string {
   const trimmed = address.trim();
   if (ipaddr.isValid(trimmed)) return ipaddr.process(trimmed).toString();
   const withoutPort = addressBeforePort(trimmed);
-  if (withoutPort !== undefined && ipaddr.isValid(withoutPort)) return ipaddr.process(withoutPort).toString();
-  return trimmed;
+  return withoutPort === undefined ? trimmed : ipaddr.process(withoutPort).toString();
 }
 
-/** `1.2.3.4:80` -> `1.2.3.4`, `[::1]:80` or `[::1]` -> `::1`; undefined for any other shape. */
+/**
+ * `1.2.3.4:80` -> `1.2.3.4`, `[::1]:80` or `[::1]` -> `::1`; undefined for any other shape. Only a
+ * dotted quad counts as IPv4 here: ipaddr.js also reads `7` or `127.1` as IPv4, and an identity
+ * such as `7:1001` (a tenant and a user) must not lose its second half.
+ */
 function addressBeforePort(value: string): string | undefined {
   if (value.startsWith('[')) {
     const close = value.indexOf(']');
     if (close === -1) return undefined;
+    const inside = value.slice(1, close);
     const rest = value.slice(close + 1);
-    return rest === '' || isPortSuffix(rest) ? value.slice(1, close) : undefined;
+    return (rest === '' || isPortSuffix(rest)) && ipaddr.IPv6.isValid(inside) ? inside : undefined;
   }
   const colon = value.indexOf(':');
   // Exactly one colon: IPv4 and a port (an unbracketed IPv6 address has several).
   if (colon !== value.lastIndexOf(':')) return undefined;
-  return isPortSuffix(value.slice(colon)) ? value.slice(0, colon) : undefined;
+  const host = value.slice(0, colon);
+  return isPortSuffix(value.slice(colon)) && ipaddr.IPv4.isValidFourPartDecimal(host) ? host : undefined;
 }
 
 /** `:` followed by 1 to 5 digits. */

@@ -36,6 +36,13 @@ describe('normalizeAddress', () => {
     expect(normalizeAddress('[not-an-ip]:80')).toBe('[not-an-ip]:80');
     // Unbracketed, the last group is part of the IPv6 address, not a port.
     expect(normalizeAddress('2001:db8::1:443')).toBe('2001:db8::1:443');
+    // Only a dotted quad is IPv4 before a port: identities such as a tenant and a user keep both halves.
+    expect(normalizeAddress('7:1001')).toBe('7:1001');
+    expect(normalizeAddress('7:1002')).toBe('7:1002');
+    expect(normalizeAddress('127.1:80')).toBe('127.1:80');
+    expect(normalizeAddress('010.0.0.1:80')).toBe('010.0.0.1:80');
+    // Brackets hold IPv6 only.
+    expect(normalizeAddress('[1.2.3.4]:80')).toBe('[1.2.3.4]:80');
   });
 
   test('anything that is not an address is returned trimmed; nothing becomes empty', () => {

@@ -29,10 +29,20 @@ describe('an id as the text of its cache key', () => {
     expect(idText({ tenant: 'globex', user: 7 })).not.toBe(idText({ tenant: 'acme', user: 7 }));
   });
 
-  test('an object JSON cannot write falls back to its printed form rather than failing the request', () => {
+  test('bigints inside a plain object, and objects without a prototype, are keyed by their JSON too', () => {
+    expect(idText({ id: 12345678901234567890n })).toBe('{"id":"12345678901234567890"}');
+    const bare = Object.assign(Object.create(null), { tenant: 'acme' });
+    expect(idText(bare)).toBe('{"tenant":"acme"}');
+    expect(idText([7, 'acme'])).toBe('[7,"acme"]');
+  });
+
+  test('an id that cannot tell callers apart is an error naming the fix, never one shared bucket', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(idText(cyclic)).toBe('[object Object]');
+    for (const id of [cyclic, new Map([['a', 1]]), new Set([1])]) {
+      expect(() => idText(id)).toThrow(/cannot tell callers apart; have the userId \(or rpcIdentity\) option return a string or a number/);
+    }
+    expect(() => idText(new Map())).toThrow('an id of type [object Map]');
   });
 });
 
