@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { ThrottleAccessInterceptor } from '../throttle-access.interceptor.js';
 import type { EnforcementPoint } from '../throttling-options.interface.js';
 import { ThrottlingGuard } from '../throttling.guard.js';
 import { ThrottlingInterceptor } from '../throttling.interceptor.js';
@@ -14,17 +16,36 @@ const INTERCEPTORS_METADATA = '__interceptors__';
 const GATEWAY_METADATA = 'websockets:is_gateway';
 const MESSAGE_MAPPING_METADATA = 'websockets:message_mapping';
 
-/** What a gateway must bind itself on Nest 11, for each enforcement point. */
-const BINDINGS: Record<EnforcementPoint, { metadata: string; enhancer: Function; decorator: string }> = {
-  guard: { metadata: GUARDS_METADATA, enhancer: ThrottlingGuard, decorator: '@UseGuards(ThrottlingGuard)' },
-  interceptor: { metadata: INTERCEPTORS_METADATA, enhancer: ThrottlingInterceptor, decorator: '@UseInterceptors(ThrottlingInterceptor)' },
-};
+/** An enhancer this module registers globally, which a Nest 11 gateway must bind itself. */
+interface Binding {
+  readonly metadata: string;
+  readonly enhancer: Function;
+  readonly decorator: string;
+}
+
+const GUARD: Binding = { metadata: GUARDS_METADATA, enhancer: ThrottlingGuard, decorator: '@UseGuards(ThrottlingGuard)' };
+const INTERCEPTOR: Binding = { metadata: INTERCEPTORS_METADATA, enhancer: ThrottlingInterceptor, decorator: '@UseInterceptors(ThrottlingInterceptor)' };
+const ACCESS_INTERCEPTOR: Binding = { metadata: INTERCEPTORS_METADATA, enhancer: ThrottleAccessInterceptor, decorator: '@UseInterceptors(ThrottleAccessInterceptor)' };
+
+/** What the module registers globally, hence what a gateway needs on Nest 11. */
+export interface GlobalEnforcement {
+  readonly enforceAt: EnforcementPoint;
+  /** Whether defaultThrottles record accesses after the handler (the global access interceptor). */
+  readonly defaultsRecordAccesses: boolean;
+}
+
+/** A gateway the module's global enhancers will not reach, and the decorators it lacks. */
+export interface UnthrottledGateway {
+  readonly gateway: Function;
+  readonly missing: readonly string[];
+}
 
 /**
  * Nest 11's @nestjs/websockets builds a gateway's guards and interceptors without the application
  * config, so global ones (APP_GUARD, APP_INTERCEPTOR: this module's) never run for WebSocket
- * messages there; Nest 12 runs them. Nothing fails, messages are simply not throttled: this check
- * names, at boot, each gateway on Nest 11 that does not bind the module's enforcer itself.
+ * messages there; Nest 12 runs them. Nothing fails, messages are simply not throttled (or, for
+ * Tastypie throttles, never recorded): this check names, at boot, each gateway on Nest 11 that
+ * does not bind what it needs itself.
  */
 @Injectable()
 export class GatewayEnforcementCheck implements OnApplicationBootstrap {
@@ -41,41 +62,61 @@ export class GatewayEnforcementCheck implements OnApplicationBootstrap {
       return typeof type === 'function' && Reflect.getMetadata(GATEWAY_METADATA, type) === true ? [type] : [];
     });
     if (gateways.length === 0) return;
-    const { decorator } = BINDINGS[this.settings.enforceAt];
-    for (const gateway of unthrottledGateways(gateways, installedMajor('@nestjs/websockets'), this.settings.enforceAt)) {
+    const enforcement = { enforceAt: this.settings.enforceAt, defaultsRecordAccesses: this.settings.defaultThrottles.some(recordsAccesses) };
+    for (const { gateway, missing } of unthrottledGateways(gateways, installedMajor('@nestjs/websockets'), enforcement)) {
       this.logger.warn(
         `${gateway.name} is not throttled: Nest 11 does not run global guards or interceptors for WebSocket gateways. ` +
-          `Add ${decorator} to the gateway class (Nest 12 needs nothing).`,
+          `Add ${missing.join(' and ')} to the gateway class (Nest 12 needs nothing).`,
       );
     }
   }
 }
 
 /**
- * The gateways whose messages this module's global enforcer will not reach: none from
- * @nestjs/websockets 12 on, or when its version is unknown; on 11 and before, those that do not
- * bind the enforcer (ThrottlingGuard, or ThrottlingInterceptor under enforceAt: 'interceptor').
+ * The gateways whose messages the module's global enhancers will not reach: none from
+ * @nestjs/websockets 12 on, or when its version is unknown; on 11 and before, those with a message
+ * handler that is throttled but lacks a binding, on the class or on the handler.
  */
-export function unthrottledGateways(gateways: readonly Function[], websocketsMajor: number | undefined, enforceAt: EnforcementPoint): Function[] {
+export function unthrottledGateways(gateways: readonly Function[], websocketsMajor: number | undefined, enforcement: GlobalEnforcement): UnthrottledGateway[] {
   if (websocketsMajor === undefined || websocketsMajor >= 12) return [];
-  return gateways.filter((gateway) => !isEnforced(gateway, BINDINGS[enforceAt]));
+  const found: UnthrottledGateway[] = [];
+  for (const gateway of gateways) {
+    const missing = new Set<string>();
+    for (const handler of messageHandlers(gateway)) {
+      for (const binding of missingBindings(gateway, handler, enforcement)) missing.add(binding.decorator);
+    }
+    if (missing.size > 0) found.push({ gateway, missing: [...missing] });
+  }
+  return found;
 }
 
-/** Bound on the class, on every message handler, or throttling switched off on the class with @ThrottleClasses(). */
-function isEnforced(gateway: Function, binding: (typeof BINDINGS)[EnforcementPoint]): boolean {
-  if (binds(gateway, binding)) return true;
-  const classThrottles: unknown[] | undefined = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, gateway);
-  if (classThrottles !== undefined && classThrottles.length === 0) return true;
-  const handlers = Object.getOwnPropertyNames(gateway.prototype)
-    .map((name) => Object.getOwnPropertyDescriptor(gateway.prototype, name)?.value)
-    .filter((method): method is Function => typeof method === 'function' && Reflect.getMetadata(MESSAGE_MAPPING_METADATA, method) === true);
-  return handlers.length > 0 && handlers.every((handler) => binds(handler, binding));
+function missingBindings(gateway: Function, handler: Function, { enforceAt, defaultsRecordAccesses }: GlobalEnforcement): Binding[] {
+  // The handler's list beats the class's, which beats defaultThrottles.
+  const own: unknown[] | undefined = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, gateway);
+  if (own !== undefined && own.length === 0) return []; // throttling is off here
+  const needed = [enforceAt === 'guard' ? GUARD : INTERCEPTOR];
+  // @ThrottleClasses() binds the access interceptor itself; only defaultThrottles rely on the global one.
+  if (own === undefined && defaultsRecordAccesses) needed.push(ACCESS_INTERCEPTOR);
+  return needed.filter((binding) => !binds(gateway, binding) && !binds(handler, binding));
 }
 
-/** Whether the target's guards (or interceptors) include the enforcer class, a subclass of it, or an instance. */
-function binds(target: Function, { metadata, enhancer }: (typeof BINDINGS)[EnforcementPoint]): boolean {
+/** The message handlers of a gateway class, inherited ones included. */
+function messageHandlers(gateway: Function): Function[] {
+  const handlers: Function[] = [];
+  const seen = new Set<string>();
+  for (let prototype = gateway.prototype; prototype !== null && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype)) {
+    for (const name of Object.getOwnPropertyNames(prototype)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const method = Object.getOwnPropertyDescriptor(prototype, name)?.value;
+      if (typeof method === 'function' && Reflect.getMetadata(MESSAGE_MAPPING_METADATA, method) === true) handlers.push(method);
+    }
+  }
+  return handlers;
+}
+
+/** Whether the target's guards (or interceptors) include the enhancer class, a subclass of it, or an instance. */
+function binds(target: Function, { metadata, enhancer }: Binding): boolean {
   const bound: unknown[] = Reflect.getMetadata(metadata, target) ?? [];
-  return bound.some(
-    (item) => item === enhancer || (typeof item === 'function' && item.prototype instanceof enhancer) || item instanceof enhancer,
-  );
+  return bound.some((item) => item === enhancer || (typeof item === 'function' && item.prototype instanceof enhancer) || item instanceof enhancer);
 }
