@@ -9,6 +9,7 @@ import type { Throttle } from '../throttles/throttle.js';
 import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
 import { requestScopedDependency } from './request-scoped-dependency.js';
+import { loadOptionalPeers } from './transports/optional-peer.js';
 import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
 import { describeValue } from '../core/describe-value.js';
 
@@ -49,6 +50,8 @@ export class ThrottleRegistry implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    // Already loaded by the settings factory, unless a test replaced THROTTLING_SETTINGS with a value.
+    await loadOptionalPeers();
     const usedScopes = new Set<string>();
     const controllers = this.discovery.getControllers();
     for (const wrapper of [...controllers, ...this.discovery.getProviders()]) {

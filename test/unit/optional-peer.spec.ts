@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { OptionalPeer, loadOptionalPeers } from '../../lib/nest/transports/optional-peer.js';
+import { OptionalPeer, isPeerMissing, loadOptionalPeers } from '../../lib/nest/transports/optional-peer.js';
 
 describe('optional peer packages load at bootstrap, not at import', () => {
   let dir: string;
@@ -50,5 +50,37 @@ describe('optional peer packages load at bootstrap, not at import', () => {
     await expect(loadOptionalPeers()).rejects.toThrow();
     expect(peer.get()?.answer).toBe(42);
     expect(peer.load()).toBe(first);
+  });
+});
+
+describe('telling an absent peer from a broken install', () => {
+  const notFound = (code: string, message: string, extra: object = {}) => Object.assign(new Error(message), { code }, extra);
+
+  test("Node's and Jest's errors for the package itself: absent", () => {
+    expect(isPeerMissing(notFound('ERR_MODULE_NOT_FOUND', "Cannot find package '@nestjs/websockets' imported from /app/dist/x.js"), '@nestjs/websockets')).toBe(true);
+    expect(isPeerMissing(notFound('MODULE_NOT_FOUND', "Cannot find module '@nestjs/websockets' from 'lib/x.ts'"), '@nestjs/websockets')).toBe(true);
+  });
+
+  test('a dependency missing inside the installed peer: broken, not absent', () => {
+    const nested = notFound('ERR_MODULE_NOT_FOUND', "Cannot find package 'iterare' imported from /app/node_modules/@nestjs/websockets/index.js");
+    expect(isPeerMissing(nested, '@nestjs/websockets')).toBe(false);
+  });
+
+  test("Yarn Plug'n'Play names the request in data.request", () => {
+    const undeclared = notFound('MODULE_NOT_FOUND', 'Your application tried to access @nestjs/websockets, but it isn\'t declared in your dependencies', {
+      pnpCode: 'UNDECLARED_DEPENDENCY',
+      data: { request: '@nestjs/websockets' },
+    });
+    expect(isPeerMissing(undeclared, '@nestjs/websockets')).toBe(true);
+    const nested = notFound('MODULE_NOT_FOUND', '@nestjs/websockets tried to access iterare, but it isn\'t declared in its dependencies', {
+      pnpCode: 'UNDECLARED_DEPENDENCY',
+      data: { request: 'iterare' },
+    });
+    expect(isPeerMissing(nested, '@nestjs/websockets')).toBe(false);
+  });
+
+  test('any other error is not an absent package', () => {
+    expect(isPeerMissing(new SyntaxError("Unexpected token in '@nestjs/websockets'"), '@nestjs/websockets')).toBe(false);
+    expect(isPeerMissing('not an error', '@nestjs/websockets')).toBe(false);
   });
 });

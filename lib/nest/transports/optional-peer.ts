@@ -23,20 +23,11 @@ export class OptionalPeer<T> {
         this.state = 'installed';
       },
       (error: unknown) => {
-        if (!this.isNotInstalled(error)) throw error;
+        if (!isPeerMissing(error, this.name)) throw error;
         this.state = 'missing';
       },
     );
     return this.loading;
-  }
-
-  /**
-   * Node says ERR_MODULE_NOT_FOUND, Jest's module loader MODULE_NOT_FOUND. The message must name this
-   * package: a dependency missing inside an installed peer is a broken install, not an absent peer.
-   */
-  private isNotInstalled(error: unknown): boolean {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${this.name}'`);
   }
 
   /** The package's exports, or undefined when it is not installed. */
@@ -49,6 +40,20 @@ export class OptionalPeer<T> {
 }
 
 const everyPeer: OptionalPeer<unknown>[] = [];
+
+/**
+ * Whether an import failed because the package itself is not installed. Node says
+ * ERR_MODULE_NOT_FOUND and Jest's module loader MODULE_NOT_FOUND, each quoting the name; Yarn Plug'n'Play
+ * adds a `pnpCode` and names the request in `data.request`. The failure must be about this package:
+ * a dependency missing inside an installed peer is a broken install, not an absent peer.
+ */
+export function isPeerMissing(error: unknown, name: string): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const { code, message, pnpCode, data } = error as { code?: unknown; message?: unknown; pnpCode?: unknown; data?: { request?: unknown } };
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
+  if (typeof pnpCode === 'string') return data?.request === name;
+  return typeof message === 'string' && message.includes(`'${name}'`);
+}
 
 /** Loads every optional peer this library knows of (idempotent); fails with the first failure, once all have settled. */
 export async function loadOptionalPeers(): Promise<void> {
