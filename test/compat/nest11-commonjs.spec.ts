@@ -19,6 +19,7 @@ interface Seen {
 type HttpReport = Record<'limited' | 'off' | 'uploads' | 'tier' | 'userVariant', Seen[]>;
 interface Report {
   nestCore: string;
+  typescript: string;
   loadedBy: string;
   express: HttpReport;
   fastify: HttpReport;
@@ -45,6 +46,11 @@ const statuses = (seen: Seen[]) => seen.map((response) => response.status);
     expect(report.nestCore).toMatch(/^11\./);
     expect(report.loadedBy).toBe('commonjs');
   });
+
+  test('the app compiled with its own TypeScript 5 under module nodenext, and type-checks under module commonjs too', async () => {
+    expect(report.typescript).toMatch(/^5\./);
+    await project.typecheck('tsconfig.commonjs.json');
+  }, 120_000);
 
   describe.each(['express', 'fastify'] as const)('over HTTP on %s', (adapter) => {
     test('the default throttle allows the rate, then answers 429 with DRF\'s message and Retry-After', () => {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
-const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const ROOT_TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /**
  * A consumer app under test/compat/<name>, with a package.json of its own. With a package-lock.json
@@ -52,22 +52,46 @@ export class ConsumerProject {
     }
     try {
       renameSync(staging, this.install);
-    } catch {
-      // Another run installed it first: use that one.
+    } catch (error) {
       rmSync(staging, { recursive: true, force: true });
+      // Another run installed it first: use that one. Anything else is a real failure.
+      if (!existsSync(join(this.install, 'node_modules', '.package-lock.json'))) throw error;
     }
     this.removeOutdatedInstalls();
     return null;
   }
 
-  /** Installs of this fixture's earlier locks: nothing uses them any more. */
+  /**
+   * Installs of this fixture's earlier locks, and staging folders of runs that were killed: nothing
+   * uses them any more. (A run of an older checkout going on at the same time would lose its install
+   * and fail; that is the price of not keeping every lock's install for ever.)
+   */
   private removeOutdatedInstalls(): void {
     const parent = dirname(this.install);
     const prefix = `${basename(this.install).replace(/-[0-9a-f]{16}$/, '')}-`;
     for (const entry of readdirSync(parent)) {
-      if (entry.startsWith(prefix) && /^[0-9a-f]{16}$/.test(entry.slice(prefix.length)) && entry !== basename(this.install)) {
+      if (!entry.startsWith(prefix) || entry === basename(this.install)) continue;
+      const rest = entry.slice(prefix.length);
+      const staging = /\.staging-(\d+)$/.exec(rest);
+      if (/^[0-9a-f]{16}$/.test(rest) || (staging !== null && !isRunning(Number(staging[1])))) {
         rmSync(join(parent, entry), { recursive: true, force: true });
       }
+    }
+  }
+
+  /** The fixture's own TypeScript when it has one (as an app pins its own), else this repo's. */
+  private get tsc(): string {
+    const own = join(this.install, 'node_modules', 'typescript', 'bin', 'tsc');
+    return this.ownDependencies && existsSync(own) ? own : ROOT_TSC;
+  }
+
+  /** Type-checks the compiled run's sources with another of the fixture's tsconfig files. */
+  async typecheck(tsconfig: string): Promise<void> {
+    cpSync(join(this.fixture, tsconfig), join(this.runDir, tsconfig));
+    try {
+      await run(process.execPath, [this.tsc, '-p', join(this.runDir, tsconfig)], { cwd: this.runDir, timeout: 120_000 });
+    } catch (error) {
+      throw new Error(`the consumer app does not type-check with ${tsconfig}:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
     }
   }
 
@@ -76,7 +100,8 @@ export class ConsumerProject {
     const pkg = join(this.runDir, 'node_modules', 'nestjs-throttling');
     mkdirSync(pkg, { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
-    await run(process.execPath, [TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: ROOT, timeout: 120_000 });
+    // The library is built with this repo's own TypeScript, as its published package would be.
+    await run(process.execPath, [ROOT_TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: ROOT, timeout: 120_000 });
   }
 
   /** Compiles the fixture's src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
@@ -84,7 +109,7 @@ export class ConsumerProject {
     // package.json too: its "type" decides whether the compiled app is CommonJS or ESM.
     for (const entry of ['package.json', 'tsconfig.json', 'src']) cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
     try {
-      await run(process.execPath, [TSC, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
+      await run(process.execPath, [this.tsc, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
     } catch (error) {
       throw new Error(`the consumer app does not compile against the built package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
     }
@@ -111,5 +136,15 @@ export class ConsumerProject {
   /** Removes this run's directory; the installed dependencies stay for the next run. */
   cleanUp(): void {
     rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, under another user.
+    return (error as { code?: string }).code === 'EPERM';
   }
 }

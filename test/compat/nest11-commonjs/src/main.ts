@@ -341,6 +341,7 @@ async function microserviceRun() {
 async function main() {
   const report = {
     nestCore: require('@nestjs/core/package.json').version as string,
+    typescript: require('typescript/package.json').version as string,
     loadedBy: typeof require === 'function' && typeof module === 'object' ? 'commonjs' : 'esm',
     express: await httpRun('express', [KeysModule, throttling]),
     fastify: await httpRun('fastify', [KeysModule, throttling]),
