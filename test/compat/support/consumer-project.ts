@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -9,11 +10,15 @@ const ROOT = process.cwd();
 const ROOT_TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /**
- * A consumer app under test/compat/<name>, with a package.json of its own. With a package-lock.json
- * too (another Nest major than this repo's), its dependencies are installed once per lock into
- * node_modules/.cache, where `npm ci` here clears them; without one, it uses this repo's own
- * node_modules (Nest 12). Each run builds this library into a run directory below, so the app
- * resolves Nest from above and nestjs-throttling from the run, as from an npm install.
+ * A consumer app under test/compat/<name>, with a package.json of its own.
+ *
+ * - With a package-lock.json too (another Nest major than this repo's), its dependencies are
+ *   installed once per lock in the system's temporary directory, outside this repo, so that nothing
+ *   the fixture lacks can be found in this repo's node_modules instead.
+ * - Without one, it uses this repo's own node_modules (Nest 12), from node_modules/.cache.
+ *
+ * Each run builds this library into a run directory below, with its own dependencies as npm would
+ * install them, so the app resolves Nest from above and nestjs-throttling from the run.
  */
 export class ConsumerProject {
   readonly fixture: string;
@@ -27,7 +32,9 @@ export class ConsumerProject {
     const lock = join(this.fixture, 'package-lock.json');
     this.ownDependencies = existsSync(lock);
     const lockHash = this.ownDependencies ? `-${createHash('sha256').update(readFileSync(lock)).digest('hex').slice(0, 16)}` : '';
-    this.install = join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', `${name}${lockHash}`);
+    this.install = this.ownDependencies
+      ? join(tmpdir(), 'nestjs-throttling-compat', `${name}${lockHash}`)
+      : join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', name);
     this.runDir = join(this.install, 'runs', runId);
   }
 
@@ -95,10 +102,19 @@ export class ConsumerProject {
     }
   }
 
-  /** Builds this library as its package would hold it (package.json and dist/) into the run directory. */
+  /**
+   * Builds this library as its package would hold it (package.json and dist/) into the run directory,
+   * with its own dependencies below it, as npm installs them (none of them may come from elsewhere).
+   */
   async buildLibrary(): Promise<void> {
     const pkg = join(this.runDir, 'node_modules', 'nestjs-throttling');
     mkdirSync(pkg, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    if (this.ownDependencies && manifest.dependencies !== undefined) {
+      // A manifest of the dependencies alone: npm would otherwise resolve every devDependency too.
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'nestjs-throttling-dependencies', private: true, dependencies: manifest.dependencies }));
+      await run('npm', ['install', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: pkg, timeout: 120_000 });
+    }
     cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
     // The library is built with this repo's own TypeScript, as its published package would be.
     await run(process.execPath, [ROOT_TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: ROOT, timeout: 120_000 });
