@@ -50,7 +50,7 @@ export class ConsumerProject {
     mkdirSync(staging, { recursive: true });
     for (const file of ['package.json', 'package-lock.json']) cpSync(join(this.fixture, file), join(staging, file));
     try {
-      await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: staging, timeout: 240_000 });
+      await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: staging, timeout: 240_000 });
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });
       const { stderr, message } = error as { stderr?: string; message: string };
@@ -113,7 +113,7 @@ export class ConsumerProject {
     if (this.ownDependencies && manifest.dependencies !== undefined) {
       // A manifest of the dependencies alone: npm would otherwise resolve every devDependency too.
       writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'nestjs-throttling-dependencies', private: true, dependencies: manifest.dependencies }));
-      await run('npm', ['install', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: pkg, timeout: 120_000 });
+      await run('npm', ['install', '--prefer-offline', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: pkg, timeout: 120_000 });
     }
     cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
     // The library is built with this repo's own TypeScript, as its published package would be.
