@@ -14,10 +14,10 @@ const PROPERTY_DEPS_METADATA = 'self:properties_metadata';
  * nothing does. A throttle is one instance for every request, so either case is a configuration
  * error: created once, it would keep the dependency of no request in particular.
  */
-export function requestScopedDependency(throttleClass: Function, moduleRef: ModuleRef): string | undefined {
-  if (Reflect.getMetadata(SCOPE_OPTIONS_METADATA, throttleClass)?.scope === Scope.REQUEST) return throttleClass.name;
+export function requestScopedDependency(throttleClass: Function, moduleRef: ModuleRef): { readonly itself: true } | { readonly itself: false; readonly dependency: string } | undefined {
+  if (Reflect.getMetadata(SCOPE_OPTIONS_METADATA, throttleClass)?.scope === Scope.REQUEST) return { itself: true };
   for (const token of [...constructorTokens(throttleClass), ...propertyTokens(throttleClass)]) {
-    if (isRequestScoped(token, moduleRef)) return tokenName(token);
+    if (isRequestScoped(token, moduleRef)) return { itself: false, dependency: tokenName(token) };
   }
   return undefined;
 }

@@ -108,7 +108,7 @@ export class ThrottleRegistry implements OnModuleInit {
   private async instantiate(throttleClass: Type<Throttle>, hostRef: ModuleRef, where: string): Promise<Throttle> {
     const perRequest = requestScopedDependency(throttleClass, hostRef);
     if (perRequest !== undefined) {
-      const what = perRequest === throttleClass.name ? 'is request-scoped' : `depends on ${perRequest}, which is request-scoped`;
+      const what = perRequest.itself ? 'is request-scoped' : `depends on ${perRequest.dependency}, which is request-scoped`;
       throw new ThrottleConfigError(
         `${where}: throttle ${throttleClass.name} ${what}, but a throttle is one instance for every request. ` +
           'Read the request from the ThrottleContext it is given (ctx.request, ctx.user) instead.',
