@@ -18,7 +18,7 @@ import { positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
-import { INSTRUCTIONS_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
+import { INSTRUCTIONS_SECTION, MEMORY_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
 import { rotatingRounds } from './lib/rounds.mjs';
 import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
 import { median, sumOf, throughput } from './lib/stats.mjs';
@@ -152,9 +152,10 @@ function report(summaries, startedAt, elapsedMs) {
     '',
     'Produced by `npm run bench`, which builds the library, then runs `node bench/run.mjs` (the memory store: everything ' +
       'above the sections below, rewritten each run), `node bench/instructions.mjs` ("Instructions per request"), ' +
-      '`node bench/redis-bench.mjs` ("Redis store") and `node bench/redis-instructions.mjs` ("Redis store: instructions ' +
-      'per request"). Each of the last three replaces its own section and keeps the rest, so `npm run bench:instructions`, ' +
-      '`npm run bench:redis` and `npm run bench:redis-instructions` can run alone.',
+      '`node bench/redis-bench.mjs` ("Redis store"), `node bench/redis-instructions.mjs` ("Redis store: instructions ' +
+      'per request") and `node --expose-gc bench/memory-footprint.mjs` ("Memory per key"). Each of the last four replaces its ' +
+      'own section and keeps the rest, so `npm run bench:instructions`, `npm run bench:redis`, `npm run bench:redis-instructions` ' +
+      'and `npm run bench:memory` can run alone.',
     '',
     `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
     `- Machine: ${machineFacts()}`,
@@ -249,5 +250,5 @@ for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(sce
 const markdown = report(summaries, startedAt, Date.now() - started);
 const outFile = resultsPath();
 // The Redis driver's section stays as it last wrote it; `npm run bench` runs that driver next.
-writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION]);
+writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION, MEMORY_SECTION]);
 console.log(`\n${markdown}\nWritten to ${outFile}`);

@@ -20,6 +20,9 @@ export const INSTRUCTIONS_SECTION = 'instructions';
 /** The section bench/redis-instructions.mjs owns. */
 export const REDIS_INSTRUCTIONS_SECTION = 'redis-instructions';
 
+/** The section bench/memory-footprint.mjs owns. */
+export const MEMORY_SECTION = 'memory-footprint';
+
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;
 
