@@ -13,6 +13,7 @@ import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
+import { DuplicateImportCheck } from './duplicate-import-check.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
@@ -58,6 +59,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingGuard,
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
+      DuplicateImportCheck,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
       // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
       { provide: APP_GUARD, useExisting: ThrottlingGuard },
