@@ -2,11 +2,20 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/** The major version of an installed package, from its package.json; undefined when not found. */
+/**
+ * The major version of an installed package, from its package.json; undefined when not found.
+ * Looked up from this library and from the app's working directory: with a linked or duplicated
+ * install the two can differ, and then the lower major is the one to be careful about.
+ */
 export function installedMajor(name: string): number | undefined {
+  const majors = [majorFrom(import.meta.url, name), majorFrom(join(process.cwd(), 'package.json'), name)].filter((major) => major !== undefined);
+  return majors.length === 0 ? undefined : Math.min(...majors);
+}
+
+function majorFrom(base: string, name: string): number | undefined {
   let directory: string;
   try {
-    directory = dirname(createRequire(import.meta.url).resolve(name));
+    directory = dirname(createRequire(base).resolve(name));
   } catch {
     return undefined;
   }
