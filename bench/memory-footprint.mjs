@@ -105,8 +105,8 @@ const lines = [
     `| ${scenario.clients.toLocaleString('en-US')} x ${scenario.hits} | ${kib(a.heap)} + ${kib(a.buffers)} | ${kib(b.heap)} + ${kib(b.buffers)} | ${((b.heap + b.buffers) / (a.heap + a.buffers)).toFixed(2)}x |`,
   ),
   '',
-  '- This module keeps, per key, the key and its client part, one entry in each of its two maps, the entry (recency links), ' +
-    'and a ring buffer of hit times: 8 bytes per hit, its capacity rounded up to a power of two (a log of up to 8 hits lives in the V8 heap, a larger one in an ArrayBuffer). ' +
+  '- This module keeps, per key, the key and its client part, one entry in each of its two maps, the entry (its recency links ' +
+    'and its ring buffer of hit times in one object): 8 bytes per hit, its capacity rounded up to a power of two (a log of up to 8 hits lives in the V8 heap, a larger one in an ArrayBuffer). ' +
     '`maxKeys` (default 100,000) bounds the number of keys, hence the memory: ' +
     `about ${Math.round((rows[0].ours.heap * 100_000) / 1e6)} MB at the default for keys with one hit each, plus 8 bytes per hit kept.`,
   '- @nestjs/throttler keeps, per key, a record, two maps and an array of hit expiry times, hashed keys of 64 characters; ' +
