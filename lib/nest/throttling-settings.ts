@@ -16,6 +16,7 @@ import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, User
 import { rpcIdentityReader } from './transports/rpc-identity.js';
 import type { TransportBinding } from './transports/transport-binding.js';
 import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
+import { idText } from '../core/id-text.js';
 
 /** The options once validated, with defaults filled in and the store built. */
 export interface ThrottlingSettings {
@@ -23,7 +24,8 @@ export interface ThrottlingSettings {
   readonly defaultThrottles: readonly Type<Throttle>[];
   readonly numProxies: number | undefined;
   readonly headers: RateLimitHeaderMode;
-  readonly userId: UserIdReader;
+  /** The `userId` option (or the default reader), its answer already turned into key text by idText(). */
+  readonly userId: (request: any, user: unknown) => string | null;
   /** Microservices: the sender's identity, from the `rpcIdentity` option. */
   readonly rpcIdentity: RpcIdentityReader | undefined;
   readonly enforceAt: EnforcementPoint;
@@ -85,7 +87,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
     defaultThrottles,
     numProxies,
     headers,
-    userId,
+    userId: (request, user) => idText(userId(request, user)),
     rpcIdentity,
     enforceAt,
     badRates,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { idText } from '../../lib/core/id-text.js';
-import { defaultUserId, type ThrottlingSettings } from '../../lib/index.js';
+import type { ModuleRef } from '@nestjs/core';
+import { createThrottlingSettings } from '../../lib/nest/throttling-settings.js';
 import { httpRequestContext } from '../../lib/nest/transports/http-transport.js';
 
 /** Prints itself, as a MongoDB ObjectId does. */
@@ -46,8 +47,9 @@ describe('an id as the text of its cache key', () => {
   });
 });
 
-test("the HTTP context keys a user whose id is a plain object by that object, not by '[object Object]'", () => {
-  const settings = { userId: defaultUserId, numProxies: undefined } as unknown as ThrottlingSettings;
+test("the HTTP context keys a user whose id is a plain object by that object, not by '[object Object]'", async () => {
+  // The module's own settings: the userId reader's answer is turned into key text there, once for every transport.
+  const settings = await createThrottlingSettings({}, {} as ModuleRef);
   const contextOf = (user: unknown) => httpRequestContext({ ip: '10.0.0.1', headers: {}, user }, undefined, undefined, settings);
   expect(contextOf({ id: { tenant: 'acme', user: 7 } }).userId).toBe('{"tenant":"acme","user":7}');
   expect(contextOf({ id: 7 }).userId).toBe('7');

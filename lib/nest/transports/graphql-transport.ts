@@ -4,7 +4,6 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
-import { idText } from '../../core/id-text.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -30,7 +29,7 @@ export const graphqlTransport: TransportBinding = {
     const info = context.getArgByIndex(3);
     const request = graphqlRequestOf(gqlContext);
     const user = request?.user ?? gqlContext.user;
-    const id = settings.userId(request ?? gqlContext, user);
+    const userId = settings.userId(request ?? gqlContext, user);
     const response = graphqlResponseOf(gqlContext, request);
     if (response === undefined && isFastifyRequest(request)) warnNoReplyOnce(settings);
     return {
@@ -39,7 +38,7 @@ export const graphqlTransport: TransportBinding = {
       response,
       ident: request === undefined ? '' : httpClientIdent(request, settings.numProxies),
       user,
-      userId: idText(id),
+      userId,
       scope,
       controller: context.getClass(),
       handler: context.getHandler(),

@@ -5,7 +5,6 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from '../throttled.exception.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
-import { idText } from '../../core/id-text.js';
 
 /** Express and Fastify: the request object is the token, headers go on the response. */
 export const httpTransport: TransportBinding = {
@@ -27,8 +26,7 @@ export const httpTransport: TransportBinding = {
 export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
-  const id = settings.userId(request, user);
-  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, idText(id), scope, controller, handler);
+  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, settings.userId(request, user), scope, controller, handler);
 }
 
 /**

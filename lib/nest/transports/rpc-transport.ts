@@ -23,8 +23,7 @@ export const rpcTransport: TransportBinding = {
     const data = rpc.getData();
     const rpcContext = rpc.getContext();
     const user = data !== null && typeof data === 'object' ? data.user : undefined;
-    const id = settings.userId(data, user);
-    const userId = idText(id);
+    const userId = settings.userId(data, user);
     const identity = settings.rpcIdentity?.(data, rpcContext);
     const pattern = describePattern(rpcContext);
     const ident = identity === null || identity === undefined || identity === '' ? userId : normalizeAddress(idText(identity));

@@ -6,7 +6,6 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
 import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';
-import { idText } from '../../core/id-text.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -19,7 +18,7 @@ export const wsTransport: TransportBinding = {
     const ws = context.switchToWs();
     const client = ws.getClient();
     const user = wsUserOf(client);
-    const id = settings.userId(client, user);
+    const userId = settings.userId(client, user);
     const pattern = ws.getPattern();
     return {
       transport: 'ws',
@@ -27,7 +26,7 @@ export const wsTransport: TransportBinding = {
       response: undefined,
       ident: wsClientIdent(client, settings.numProxies),
       user,
-      userId: idText(id),
+      userId,
       scope,
       controller: context.getClass(),
       handler: context.getHandler(),
