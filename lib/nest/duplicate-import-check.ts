@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { THROTTLING_OPTIONS } from './tokens.js';
@@ -12,11 +12,15 @@ import { THROTTLING_OPTIONS } from './tokens.js';
 export class DuplicateImportCheck implements OnApplicationBootstrap {
   private readonly logger = new Logger('ThrottlingModule');
 
-  constructor(private readonly discovery: DiscoveryService) {}
+  constructor(
+    private readonly discovery: DiscoveryService,
+    @Inject(THROTTLING_OPTIONS) private readonly ownOptions: ThrottlingModuleOptions | undefined,
+  ) {}
 
   onApplicationBootstrap(): void {
     const imports = this.discovery.getProviders().filter((wrapper) => wrapper.token === THROTTLING_OPTIONS);
-    if (imports.length < 2 || imports[0].instance !== this.ownOptions(imports)) return;
+    // Only the first import speaks, so the warning is logged once.
+    if (imports.length < 2 || imports[0].instance !== this.ownOptions) return;
     const options = imports.map((wrapper) => wrapper.instance as ThrottlingModuleOptions | undefined);
     if (options.every((other) => sameOptions(options[0], other))) return;
     this.logger.warn(
@@ -24,12 +28,6 @@ export class DuplicateImportCheck implements OnApplicationBootstrap {
         'import Nest registers first (the first in import order); the options of the others do nothing. Import it once, in the ' +
         'root module, and give features their own limits with @ThrottleClasses() and .with() variants.',
     );
-  }
-
-  /** The options of this check's own import: the one whose module holds this instance. */
-  private ownOptions(imports: ReturnType<DiscoveryService['getProviders']>): unknown {
-    const mine = this.discovery.getProviders().find((wrapper) => wrapper.instance === this);
-    return imports.find((wrapper) => wrapper.host === mine?.host)?.instance;
   }
 }
 

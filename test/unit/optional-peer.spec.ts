@@ -28,6 +28,17 @@ describe('optional peer packages load at bootstrap, not at import', () => {
     expect(peer.get()).toBeUndefined();
   });
 
+  test('work that needs a missing package fails naming the work and the package', async () => {
+    const missing = new OptionalPeer('nestjs-throttling-test-no-such-package');
+    await missing.load();
+    expect(() => missing.require('a ws request was throttled')).toThrow(
+      'nestjs-throttling: a ws request was throttled but nestjs-throttling-test-no-such-package is not installed',
+    );
+    const installed = new OptionalPeer<{ answer: number }>(pathToFileURL(join(dir, 'installed.mjs')).href);
+    await installed.load();
+    expect(installed.require('anything').answer).toBe(42);
+  });
+
   test('a package whose own dependency is missing fails the load instead of passing for absent', async () => {
     const peer = new OptionalPeer(pathToFileURL(join(dir, 'incomplete.mjs')).href);
     await expect(peer.load()).rejects.toThrow('nestjs-throttling-test-missing-dependency');

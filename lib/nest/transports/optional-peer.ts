@@ -37,6 +37,13 @@ export class OptionalPeer<T> {
     }
     return this.exports;
   }
+
+  /** The package's exports, for work that cannot be done without it: `whatNeedsIt` names that work in the error. */
+  require(whatNeedsIt: string): T {
+    const exports = this.get();
+    if (exports === undefined) throw new Error(`nestjs-throttling: ${whatNeedsIt} but ${this.name} is not installed`);
+    return exports;
+  }
 }
 
 const everyPeer: OptionalPeer<unknown>[] = [];

@@ -42,7 +42,6 @@ export function rpcMissingIdentityError(pattern: string): Error {
 }
 
 function rpcException(payload: object): Error {
-  const installed = microservices.get();
-  if (installed === undefined) throw new Error('nestjs-throttling: an rpc request was throttled but @nestjs/microservices is not installed');
-  return new installed.RpcException(payload);
+  const { RpcException } = microservices.require('an rpc request was throttled');
+  return new RpcException(payload);
 }

@@ -18,16 +18,14 @@ export interface WsThrottledPayload {
 
 /** A WsException `{ status: 'error', message }` for a store outage under onStoreError 'deny'. */
 export function wsStoreUnavailableError(): Error {
-  const installed = websockets.get();
-  if (installed === undefined) throw new Error('nestjs-throttling: a ws request hit a store outage but @nestjs/websockets is not installed');
-  return new installed.WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
+  const { WsException } = websockets.require('a ws request hit a store outage');
+  return new WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
 }
 
 /** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */
 export function wsThrottledError(wait: number | null): Error {
   const retryAfter = wait === null ? null : Math.ceil(wait);
   const payload: WsThrottledPayload = { status: 'error', message: throttledMessage(retryAfter), retryAfter };
-  const installed = websockets.get();
-  if (installed === undefined) throw new Error('nestjs-throttling: a ws request was throttled but @nestjs/websockets is not installed');
-  return new installed.WsException(payload);
+  const { WsException } = websockets.require('a ws request was throttled');
+  return new WsException(payload);
 }

@@ -214,6 +214,11 @@ async function get(base: string, path: string): Promise<Seen> {
   return { status: response.status, body: await response.text(), headers: Object.fromEntries(pick.map((name) => [name, response.headers.get(name)])) };
 }
 
+/** Waits until `done()` holds, or two seconds have passed (a message that never comes fails the check that follows). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 async function times(count: number, base: string, path: string): Promise<Seen[]> {
   const seen: Seen[] = [];
   for (let i = 0; i < count; i++) seen.push(await get(base, path));
@@ -279,7 +284,7 @@ async function socketIoRun() {
     const exceptionAfter = async (event: string, text: string) => {
       const before = exceptions.length;
       socket.emit(event, text);
-      for (let waited = 0; exceptions.length === before && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => exceptions.length > before);
       return exceptions[before];
     };
     const first = await socket.timeout(2_000).emitWithAck('shout', 'hi');
@@ -310,7 +315,7 @@ async function wsRun() {
     });
     for (let sent = 1; sent <= 2; sent++) {
       socket.send(JSON.stringify({ event: 'ping', data: sent }));
-      for (let waited = 0; replies.length < sent && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => replies.length >= sent);
     }
     return { replies, warnings: logger.warnings };
   } finally {

@@ -76,6 +76,11 @@ class WarningsLogger implements LoggerService {
   }
 }
 
+/** Waits until `done()` holds, or two seconds have passed (a message that never comes fails the check that follows). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 async function statuses(base: string, path: string, count: number): Promise<number[]> {
   const seen: number[] = [];
   for (let i = 0; i < count; i++) seen.push((await fetch(`${base}${path}`)).status);
@@ -117,7 +122,7 @@ async function socketIoRun() {
     });
     const first = await socket.timeout(2_000).emitWithAck('shout', 'hi');
     socket.emit('shout', 'again');
-    for (let waited = 0; exceptions.length === 0 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => exceptions.length > 0);
     return { first, exceptions, warnings: logger.warnings };
   } finally {
     socket.disconnect();
