@@ -1,5 +1,6 @@
 import { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log.js';
 import { indexName, quoteIdentifier } from './sql-identifier.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** The part of a `pg` Pool (or Client) the log uses. */
 export interface PgQueryable {
@@ -115,7 +116,7 @@ export class PostgresAccessLog implements AccessLog {
     this.flushInterval = positiveInteger(options.flushInterval ?? DEFAULTS.flushInterval, 'flushInterval');
     this.maxBuffer = positiveInteger(options.maxBuffer ?? DEFAULTS.maxBuffer, 'maxBuffer');
     this.shutdownTimeout = positiveInteger(options.shutdownTimeout ?? DEFAULTS.shutdownTimeout, 'shutdownTimeout');
-    if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new AccessLogError(`PostgresAccessLog: strict must be true or false, got ${JSON.stringify(options.strict)}`);
+    if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new AccessLogError(`PostgresAccessLog: strict must be true or false, got ${describeValue(options.strict)}`);
     this.strict = options.strict ?? false;
     this.logger = options.logger ?? consoleLogger;
     const { pool } = options;
@@ -126,7 +127,7 @@ export class PostgresAccessLog implements AccessLog {
     } else {
       this.connectionString = options.connectionString ?? process.env.DATABASE_URL;
       if (typeof this.connectionString !== 'string' || this.connectionString.length === 0) {
-        throw new AccessLogError(`PostgresAccessLog: give a pool or a connectionString, or set DATABASE_URL (got ${JSON.stringify(options.connectionString)})`);
+        throw new AccessLogError(`PostgresAccessLog: give a pool or a connectionString, or set DATABASE_URL (got ${describeValue(options.connectionString)})`);
       }
       this.ownPool = true;
     }
@@ -344,7 +345,7 @@ async function createPool(connectionString: string, logger: AccessLogLogger): Pr
 
 function positiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new AccessLogError(`PostgresAccessLog: ${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
+    throw new AccessLogError(`PostgresAccessLog: ${name} must be a positive integer, got ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 import { AccessLogError } from './access-log.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** PostgreSQL keeps at most 63 bytes of an identifier; longer ones would be silently truncated. */
 const MAX_IDENTIFIER_LENGTH = 63;
@@ -11,7 +12,7 @@ const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function quoteIdentifier(name: unknown, what: string): string {
   if (typeof name !== 'string' || !PLAIN_IDENTIFIER.test(name) || name.length > MAX_IDENTIFIER_LENGTH) {
     throw new AccessLogError(
-      `PostgresAccessLog: ${what} must be a plain SQL name (letters, digits and _, not starting with a digit, at most ${MAX_IDENTIFIER_LENGTH} characters), got ${JSON.stringify(name) ?? String(name)}`,
+      `PostgresAccessLog: ${what} must be a plain SQL name (letters, digits and _, not starting with a digit, at most ${MAX_IDENTIFIER_LENGTH} characters), got ${describeValue(name)}`,
     );
   }
   return `"${name}"`;

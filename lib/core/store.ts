@@ -56,6 +56,11 @@ export interface HitResult extends WindowState {
    * (or from a store that does not report it) it is undefined and `oldest` is that hit.
    */
   readonly blockingHit?: number | null;
+  /**
+   * True when nothing was counted: the store failed and its policy ('allow') let the request through
+   * unseen. Throttles then allow without a limit, so no RateLimit header claims a count nobody kept.
+   */
+  readonly uncounted?: boolean;
 }
 
 /** A hit to record without a check (Tastypie's `accessed`). */

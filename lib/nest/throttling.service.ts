@@ -15,6 +15,7 @@ import { ThrottleRegistry } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 import { httpRequestContext } from './transports/http-transport.js';
+import { describeValue } from '../core/describe-value.js';
 
 /** Who is checked: an Express/Fastify request, or any identity (a username, an API key, ...). */
 export type ThrottleTarget = { readonly identity: string } | object;
@@ -119,7 +120,7 @@ export class ThrottlingService {
     const identity = (target as { identity?: unknown }).identity;
     if (identity === undefined) return httpRequestContext(target, options.response, options.scope, this.settings);
     if (typeof identity !== 'string' || identity.length === 0) {
-      throw new TypeError(`ThrottlingService: identity must be a non-empty string, got ${JSON.stringify(identity) ?? String(identity)}`);
+      throw new TypeError(`ThrottlingService: identity must be a non-empty string, got ${describeValue(identity)}`);
     }
     return {
       transport: 'http',
@@ -144,7 +145,7 @@ export class ThrottlingService {
   private resolve(spec: ThrottleSpec): Promise<Throttle> {
     if (typeof spec === 'function') return this.registry.resolve(spec as Type<Throttle>);
     if (spec === null || typeof spec !== 'object' || typeof (spec as { scope?: unknown }).scope !== 'string') {
-      throw new ThrottleConfigError(`ThrottlingService: expected a throttle class or { scope, rate }, got ${JSON.stringify(spec) ?? String(spec)}`);
+      throw new ThrottleConfigError(`ThrottlingService: expected a throttle class or { scope, rate }, got ${describeValue(spec)}`);
     }
     const { scope, rate } = spec as { scope: string; rate?: RateInput };
     const id = `${scope}\u0000${JSON.stringify(rate)}`;

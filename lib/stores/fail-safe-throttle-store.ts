@@ -4,6 +4,7 @@ import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { MemoryThrottleStore } from './memory-throttle-store.js';
 import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
+import { describeValue } from '../core/describe-value.js';
 
 /**
  * What to do while the store fails or is too slow:
@@ -34,7 +35,8 @@ export interface FailSafeThrottleStoreOptions {
   readonly closeInner?: boolean;
 }
 
-const NOTHING_SEEN = (now: number): HitResult => ({ allowed: true, count: 0, oldest: null, now });
+// 'allow' during an outage: let through, and say that nothing was counted.
+const NOTHING_SEEN = (now: number): HitResult => ({ allowed: true, count: 0, oldest: null, now, uncounted: true });
 
 /**
  * Wraps a networked store so that its failures follow a policy instead of failing requests:
@@ -62,7 +64,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
   ) {
     this.policy = options.onStoreError ?? 'local';
     if (!STORE_ERROR_POLICIES.includes(this.policy)) {
-      throw new ThrottleConfigError(`onStoreError must be 'allow', 'deny' or 'local', got ${JSON.stringify(this.policy)}`);
+      throw new ThrottleConfigError(`onStoreError must be 'allow', 'deny' or 'local', got ${describeValue(this.policy)}`);
     }
     this.timeoutMs = positive(options.timeoutMs ?? 100, 'storeTimeout');
     this.deadlines = new DeadlineQueue(this.timeoutMs);
@@ -216,7 +218,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
 function positive(value: number, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ThrottleConfigError(`${name} must be a positive number of milliseconds, got ${JSON.stringify(value)}`);
+    throw new ThrottleConfigError(`${name} must be a positive number of milliseconds, got ${describeValue(value)}`);
   }
   return value;
 }

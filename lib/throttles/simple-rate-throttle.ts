@@ -151,6 +151,8 @@ export abstract class SimpleRateThrottle implements Throttle {
       const reset = result.oldest === null ? window : Math.max(0, (result.oldest + windowMs - result.now) / 1000);
       return { allowed: false, wait, limit, remaining: 0, reset, policy, window };
     }
+    // The store let this through without counting (an outage under 'allow'): there is no quota to report.
+    if (result.uncounted === true) return ALLOWED;
     const used = result.count + (check.record ? 1 : 0);
     const oldest = result.oldest ?? result.now;
     return { allowed: true, wait: null, limit, remaining: Math.max(0, limit - used), reset: (oldest + windowMs - result.now) / 1000, policy, window };

@@ -38,7 +38,7 @@ describe('onStoreError and storeTimeout are validated at boot', () => {
 
   test('the wrapper refuses a bad policy and a bad timeout too', () => {
     const inner = new MemoryThrottleStore();
-    expect(() => new FailSafeThrottleStore(inner, { onStoreError: 'never' as never })).toThrow(`onStoreError must be 'allow', 'deny' or 'local', got "never"`);
+    expect(() => new FailSafeThrottleStore(inner, { onStoreError: 'never' as never })).toThrow(`onStoreError must be 'allow', 'deny' or 'local', got 'never'`);
     expect(() => new FailSafeThrottleStore(inner, { timeoutMs: -1 })).toThrow('storeTimeout must be a positive number of milliseconds, got -1');
   });
 });
@@ -92,5 +92,85 @@ suite('the module logs a store outage once when it begins and once when it ends'
       server.resume();
       await app.close();
     }
+  });
+});
+
+suite('storeTimeout measures the store, not a process busy with a burst', () => {
+  const TIMEOUT_MS = 50;
+  const prefix = `busy-${process.pid}-${Date.now()}:`;
+  let client: Redis;
+
+  beforeAll(async () => {
+    client = new Redis(REDIS_URL);
+    await client.ping();
+  });
+  afterAll(async () => {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+    client.disconnect();
+  });
+
+  /** Keeps the event loop busy, as handling a burst of requests does. */
+  function busyFor(ms: number): void {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  }
+
+  function failSafe() {
+    const changes: string[] = [];
+    const store = new FailSafeThrottleStore(new RedisThrottleStore(client, { keyPrefix: prefix }), {
+      onStoreError: 'local',
+      timeoutMs: TIMEOUT_MS,
+      closeInner: false,
+      onStateChange: (change) => changes.push(change.state),
+    });
+    return { store, changes };
+  }
+
+  const checks = (key: string) => [{ key, limit: 3, windowMs: 60_000, record: true }];
+
+  test('calls made by a turn that then stays busy for 3x the timeout are answered by Redis, not by the policy', async () => {
+    const { store, changes } = failSafe();
+    const key = `throttle_burst_${Date.now()}`;
+    // Five requests in one turn: the last two must be denied by Redis's count, not let through by a
+    // local store that starts from zero.
+    const calls = Array.from({ length: 5 }, () => store.hit(checks(key)));
+    busyFor(TIMEOUT_MS * 3);
+    const results = await Promise.all(calls);
+    expect(results.map(([result]) => result.allowed)).toEqual([true, true, true, false, false]);
+    expect(changes).toEqual([]);
+    // RedisThrottleStore's key: the identity (the last part) is the hash tag.
+    expect(await client.llen(`${prefix}${key.replace(/_(\d+)$/, '_{$1}')}`)).toBe(3);
+    await store.close();
+  });
+
+  test('replies that arrive while a later turn is busy past the deadline are read before the deadline is enforced', async () => {
+    const { store, changes } = failSafe();
+    const key = `throttle_later_${Date.now()}`;
+    const calls = Array.from({ length: 5 }, () => store.hit(checks(key)));
+    // Registered after the calls: runs once their commands are written, and holds the loop until
+    // long after their deadline, while Redis's replies wait on the socket.
+    setImmediate(() => busyFor(TIMEOUT_MS * 3));
+    const results = await Promise.all(calls);
+    expect(results.map(([result]) => result.allowed)).toEqual([true, true, true, false, false]);
+    expect(changes).toEqual([]);
+    await store.close();
+  });
+
+  test('a server that does not answer is still an outage after the timeout', async () => {
+    const changes: string[] = [];
+    const started = performance.now();
+    // A command that blocks Redis's connection for 1 s: this client's next call waits behind it.
+    const blocked = client.duplicate();
+    const blocking = new RedisThrottleStore(blocked, { keyPrefix: prefix });
+    const slow = new FailSafeThrottleStore(blocking, { onStoreError: 'local', timeoutMs: TIMEOUT_MS, onStateChange: (change) => changes.push(change.state) });
+    const pending = blocked.blpop(`${prefix}never`, 1);
+    const [result] = await slow.hit(checks(`throttle_slow_${Date.now()}`));
+    expect(result.allowed).toBe(true);
+    expect(changes).toEqual(['down']);
+    expect(performance.now() - started).toBeLessThan(900);
+    await pending;
+    await slow.close();
+    blocked.disconnect();
   });
 });

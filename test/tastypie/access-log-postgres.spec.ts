@@ -89,8 +89,8 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
   });
 
   test('schema and table names are validated, naming the bad value', () => {
-    expect(() => new PostgresAccessLog({ pool, table: 'api_access; DROP TABLE x' })).toThrow(/table must be a plain SQL name .* got "api_access; DROP TABLE x"/);
-    expect(() => new PostgresAccessLog({ pool, schema: '1abc' })).toThrow(/schema must be a plain SQL name .* got "1abc"/);
+    expect(() => new PostgresAccessLog({ pool, table: 'api_access; DROP TABLE x' })).toThrow(/table must be a plain SQL name .* got 'api_access; DROP TABLE x'/);
+    expect(() => new PostgresAccessLog({ pool, schema: '1abc' })).toThrow(/schema must be a plain SQL name .* got '1abc'/);
     expect(() => new PostgresAccessLog({ pool, batchSize: 0 })).toThrow(/batchSize must be a positive integer, got 0/);
     expect(() => new PostgresAccessLog({ pool, flushEvery: 5 } as never)).toThrow(/unknown option 'flushEvery'/);
   });
@@ -196,7 +196,7 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
   });
 
   test('a bad accessLog option fails the boot, naming the value', async () => {
-    expect((await bootError(appModule({ pool, table: 'no-dashes' }) as never))?.message).toMatch(/accessLog: PostgresAccessLog: table must be a plain SQL name .* got "no-dashes"/);
+    expect((await bootError(appModule({ pool, table: 'no-dashes' }) as never))?.message).toMatch(/accessLog: PostgresAccessLog: table must be a plain SQL name .* got 'no-dashes'/);
   });
 
   describe.each(PLATFORMS)('through HTTP on %s', (platform) => {

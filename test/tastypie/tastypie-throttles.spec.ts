@@ -55,6 +55,9 @@ describe('NoThrottle (Tastypie BaseThrottle)', () => {
     expect(() => CacheThrottle.with({ timeframe: 0 })).toThrow(/timeframe must be a number of seconds > 0, got 0/);
     expect(() => CacheThrottle.with({ expiration: 'week' as unknown as number })).toThrow(/expiration .* got 'week'/);
     expect(() => CacheThrottle.with({ throttle_at: 5 } as never)).toThrow(/unknown option 'throttle_at'/);
+    // Number(process.env.UNSET) is NaN: the message must say NaN, not JSON's null.
+    expect(() => CacheThrottle.with({ throttleAt: Number(undefined) })).toThrow('CacheThrottle.with({"throttleAt":NaN}): throttleAt must be a non-negative integer, got NaN');
+    expect(() => CacheThrottle.with({ timeframe: Infinity })).toThrow(/got Infinity/);
   });
 });
 
@@ -153,6 +156,13 @@ describe('CacheThrottle (Tastypie)', () => {
     throttle.reset('daniel');
     expect(accesses('daniel')).toBe(0);
     expect(throttle.shouldBeThrottled('daniel')).toBe(false);
+  });
+
+  test('an access the store let through uncounted (an outage under onStoreError allow) reports no limit', () => {
+    const throttle = Object.assign(new CacheThrottle(), {
+      runtime: { store: { hit: () => [{ allowed: true, count: 0, oldest: null, now: 0, uncounted: true }] }, rates: new Map(), clock: () => 0 },
+    });
+    expect(throttle.check('daniel')).toEqual({ allowed: true, wait: null });
   });
 
   test('a decision carries the limit and what remains, for the RateLimit headers', () => {

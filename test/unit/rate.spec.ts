@@ -58,7 +58,7 @@ describe('parseRate rejects with an error quoting the bad value', () => {
     [{ limit: '3', duration: 60 }, '"3"'],
     [{ limit: 3, duration: 0 }, 'got 0'],
     [{ limit: 3, duration: -5 }, '-5'],
-    [{ limit: 3, duration: Number.NaN }, 'null'],
+    [{ limit: 3, duration: Number.NaN }, '{"limit":3,"duration":NaN}: duration must be a number of seconds > 0, got NaN'],
   ])('the object %j', (input, quoted) => {
     expect(() => parseRate(input as never, 'rates.user')).toThrow(ThrottleConfigError);
     expect(() => parseRate(input as never, 'rates.user')).toThrow(quoted);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Awaitable, HitResult, WindowCheck } from '../../core/store.js';
 import { isPromise } from '../evaluate-throttles.js';
-import { type ThrottleContext, type ThrottleDecision } from '../throttle.js';
+import { ALLOWED, type ThrottleContext, type ThrottleDecision } from '../throttle.js';
 import { THROTTLING_RUNTIME, type ThrottlingRuntime } from '../throttling-runtime.js';
 import { NoThrottle } from './no-throttle.js';
 
@@ -41,6 +41,7 @@ export class CacheThrottle extends NoThrottle {
     const windowMs = this.timeframe * 1000;
     const window = this.timeframe;
     const policy = this.scope ?? 'tastypie';
+    if (result.uncounted === true) return ALLOWED;
     if (result.allowed) {
       const reset = result.oldest === null ? window : (result.oldest + windowMs - result.now) / 1000;
       // The check records nothing: this request will be the (count + 1)-th access once it succeeds.

@@ -45,7 +45,7 @@ export class NoThrottle implements TastypieStyleThrottle {
    */
   static with<T extends Type<NoThrottle>>(this: T, options: TastypieThrottleOptions): T {
     const Base = this as unknown as new (...args: any[]) => NoThrottle;
-    const label = `${Base.name}.with(${JSON.stringify(options)})`;
+    const label = `${Base.name}.with(${describeValue(options)})`;
     validateTastypieOptions({ ...options }, label);
     const Variant = class extends Base {
       constructor(...args: any[]) {
