@@ -15,7 +15,12 @@ export interface CacheLike {
 
 export interface CacheManagerThrottleStoreOptions {
   readonly clock?: Clock;
-  /** Prepended to every key, to keep throttle keys apart from the app's own cache entries. */
+  /**
+   * Prepended to every key, to keep throttle keys apart from the app's own cache entries. On a
+   * Redis or Valkey cache the keys also start with the cache's Keyv namespace and ':'
+   * (`<namespace>:<keyPrefix><key>`), as the cache's own entries do, so apps that share a Redis
+   * under different namespaces never share a bucket.
+   */
   readonly keyPrefix?: string;
 }
 
@@ -42,6 +47,8 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private readonly lock = new KeyedLock();
   /** Resolves to the cache's Redis / Valkey client (connected), or null when the cache has none. */
   private readonly connect: (() => Promise<unknown>) | null;
+  /** The key prefix of the atomic path: the cache's Keyv namespace, then keyPrefix. */
+  private readonly atomicKeyPrefix: string;
   private readonly atomicClock: Clock | undefined;
   private atomicStore: RedisThrottleStore | undefined;
   private atomicClient: unknown;
@@ -55,7 +62,10 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     }
     this.clock = options.clock ?? systemClock;
     this.keyPrefix = options.keyPrefix ?? '';
-    this.connect = findKeyvRedisClient(cache);
+    const redis = findKeyvRedisClient(cache);
+    this.connect = redis?.connect ?? null;
+    // get/set go through Keyv, which adds its namespace itself; the atomic path bypasses Keyv.
+    this.atomicKeyPrefix = redis?.namespace === undefined ? this.keyPrefix : `${redis.namespace}:${this.keyPrefix}`;
     this.atomicClock = options.clock === undefined || options.clock === systemClock ? undefined : options.clock;
   }
 
@@ -68,7 +78,7 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private async atomic(): Promise<RedisThrottleStore> {
     const client = await this.connect!();
     if (this.atomicStore === undefined || client !== this.atomicClient) {
-      this.atomicStore = new RedisThrottleStore(client, { keyPrefix: this.keyPrefix, clock: this.atomicClock });
+      this.atomicStore = new RedisThrottleStore(client, { keyPrefix: this.atomicKeyPrefix, clock: this.atomicClock });
       this.atomicClient = client;
     }
     return this.atomicStore;

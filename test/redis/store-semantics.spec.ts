@@ -33,8 +33,9 @@ suite('on real Redis', () => {
     await Promise.all([io.connect(), valkey.connect(), nodeRedis.connect()]);
     keyvRedis = new KeyvRedis(REDIS_URL);
     keyvValkey = new KeyvValkey(REDIS_URL);
-    keyvRedisCache = createCache({ stores: [new Keyv({ store: keyvRedis })] });
-    keyvValkeyCache = createCache({ stores: [new Keyv({ store: keyvValkey })] });
+    // Namespaced under this run's prefix: the throttle keys start with the namespace, and are cleaned up with it.
+    keyvRedisCache = createCache({ stores: [new Keyv({ store: keyvRedis, namespace: `${prefix}ns` })] });
+    keyvValkeyCache = createCache({ stores: [new Keyv({ store: keyvValkey, namespace: `${prefix}ns` })] });
   });
 
   afterAll(async () => {
@@ -50,6 +51,26 @@ suite('on real Redis', () => {
 
   describe('Redis specifics', () => {
     const check = (key: string, limit = 5, windowMs = 60_000) => ({ key, limit, windowMs, record: true });
+
+    test.each([
+      ['@keyv/redis', () => new KeyvRedis(REDIS_URL)],
+      ['@keyv/valkey', () => new KeyvValkey(REDIS_URL)],
+    ] as const)('the cache-manager store on a %s cache keeps its keys under the cache\'s Keyv namespace: two apps with different namespaces count apart', async (name, makeStore) => {
+      const [first, second] = [makeStore(), makeStore()];
+      const ip = name === '@keyv/redis' ? '10.9.9.1' : '10.9.9.2';
+      try {
+        const app1 = new CacheManagerThrottleStore(createCache({ stores: [new Keyv({ store: first, namespace: `${prefix}app1` })] }));
+        const app2 = new CacheManagerThrottleStore(createCache({ stores: [new Keyv({ store: second, namespace: `${prefix}app2` })] }));
+        const [one] = await app1.hit([check(`throttle_anon_${ip}`, 1)]);
+        const [two] = await app2.hit([check(`throttle_anon_${ip}`, 1)]);
+        expect([one.allowed, two.allowed]).toEqual([true, true]);
+        expect(await io.llen(`${prefix}app1:throttle_anon_{${ip}}`)).toBe(1);
+        expect(await io.llen(`${prefix}app2:throttle_anon_{${ip}}`)).toBe(1);
+        expect(await io.exists(`throttle_anon_{${ip}}`)).toBe(0);
+      } finally {
+        await Promise.all([first.disconnect(), second.disconnect()]);
+      }
+    });
 
     test('without a clock the time is the Redis server time, in milliseconds', async () => {
       const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}time:` });
