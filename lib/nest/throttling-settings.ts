@@ -218,8 +218,25 @@ async function createStoreFromClass(storeClass: Type<ThrottleStore> & { inject?:
     if (storeClass.inject === undefined) return await moduleRef.create(storeClass);
     return new storeClass(...(await resolveTokens(storeClass.inject, moduleRef)), { clock });
   } catch (error) {
-    throw new ThrottleConfigError(`ThrottlingModule: cannot create store ${storeClass.name}: ${(error as Error).message}`);
+    throw new ThrottleConfigError(`ThrottlingModule: cannot create store ${storeClass.name}: ${storeCreationFailure(storeClass, error)}`);
   }
+}
+
+/**
+ * Why a store class could not be created. Nest's own message for a missing `inject` token names our
+ * internal resolver class, which tells the user nothing: say which token is missing and how to
+ * provide it instead.
+ */
+function storeCreationFailure(storeClass: Type<ThrottleStore> & { inject?: readonly unknown[] }, error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  // Nest's UnknownDependenciesException is not exported from @nestjs/core's entry point: known by its class name.
+  if (storeClass.inject === undefined || (error as object | null)?.constructor?.name !== 'UnknownDependenciesException') return message;
+  const tokens = storeClass.inject.map((token) => (typeof token === 'function' ? token.name : String(token))).join(', ');
+  const fix = storeClass.inject.includes('CACHE_MANAGER')
+    ? 'register the cache for the whole app (CacheModule.register({ isGlobal: true }) in your root module), or create the store yourself: ' +
+      'ThrottlingModule.forRootAsync({ imports: [CacheModule.register()], inject: [CACHE_MANAGER], useFactory: (cache) => ({ store: new CacheManagerThrottleStore(cache) }) })'
+    : 'make that provider global, or create the store yourself in ThrottlingModule.forRootAsync() and pass the instance as `store`';
+  return `it needs ${tokens}, which ThrottlingModule cannot see: ${fix}`;
 }
 
 /**
