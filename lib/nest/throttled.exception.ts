@@ -16,7 +16,9 @@ export class ThrottledException extends HttpException {
   }
 }
 
-export function throttledMessage(seconds: number | null): string {
-  if (seconds === null) return 'Request was throttled.';
+/** DRF's message for a wait in seconds: rounded up to whole seconds, as DRF does; none when unknown. */
+export function throttledMessage(wait: number | null): string {
+  if (wait === null) return 'Request was throttled.';
+  const seconds = Math.ceil(wait);
   return `Request was throttled. Expected available in ${seconds} ${seconds === 1 ? 'second' : 'seconds'}.`;
 }

@@ -14,6 +14,7 @@ import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './t
 import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
 import { DuplicateImportCheck } from './duplicate-import-check.js';
+import { StoreClockCheck } from './store-clock-check.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
@@ -60,6 +61,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
       DuplicateImportCheck,
+      StoreClockCheck,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
       // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
       { provide: APP_GUARD, useExisting: ThrottlingGuard },

@@ -66,6 +66,11 @@ export class RedisThrottleStore implements ThrottleStore {
     this.closeClient = options.closeClient === true;
   }
 
+  /** True when the store counts in the Redis server's time (no clock was given). */
+  get usesServerTime(): boolean {
+    return this.clock === undefined;
+  }
+
   /**
    * The Redis key of a store key. DRF-format keys (`throttle_<scope>_<ident>`, what every
    * SimpleRateThrottle makes) become `<prefix>throttle_<scope>_{<ident>}`: the identity is the hash

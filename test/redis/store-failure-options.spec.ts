@@ -174,3 +174,35 @@ suite('storeTimeout measures the store, not a process busy with a burst', () => 
     blocked.disconnect();
   });
 });
+
+suite('the module clock and a RedisThrottleStore', () => {
+  let client: Redis;
+  beforeAll(async () => {
+    client = new Redis(REDIS_URL);
+    await client.ping();
+  });
+  afterAll(() => client.disconnect());
+
+  async function warningsOf(options: ThrottlingModuleOptions): Promise<string[]> {
+    const warnings: string[] = [];
+    const recorder: LoggerService = { log: () => undefined, error: () => undefined, warn: (message) => warnings.push(String(message)) };
+    const testing = await Test.createTestingModule({ imports: [testModule({ options, controllers: [LimitedController] })] }).compile();
+    const app = testing.createNestApplication(new ExpressAdapter(), { logger: recorder });
+    await app.init();
+    await app.close();
+    return warnings.filter((message) => message.includes('clock'));
+  }
+
+  test('a clock the Redis store never sees is named at boot, with the fix', async () => {
+    const clock = () => 1_700_000_000_000;
+    expect(await warningsOf({ store: new RedisThrottleStore(client, { keyPrefix: 'clock-warning:' }), clock })).toEqual([
+      "the clock option does not reach RedisThrottleStore, which counts in the Redis server's time; to test with a clock, give it to the store: new RedisThrottleStore(client, { clock })",
+    ]);
+  });
+
+  test('no warning when the store has its own clock, or when there is no module clock', async () => {
+    const clock = () => 1_700_000_000_000;
+    expect(await warningsOf({ store: new RedisThrottleStore(client, { keyPrefix: 'clock-warning:', clock }), clock })).toEqual([]);
+    expect(await warningsOf({ store: new RedisThrottleStore(client, { keyPrefix: 'clock-warning:' }) })).toEqual([]);
+  });
+});
