@@ -73,7 +73,14 @@ function parseRateObject(input: { readonly limit: unknown; readonly duration: un
   if (typeof duration !== 'number' || !Number.isFinite(duration) || duration <= 0) {
     throw new ThrottleConfigError(`${where}: invalid rate ${describeValue(input)}: duration must be a number of seconds > 0, got ${describeValue(duration)}`);
   }
-  return { limit, durationMs: Math.round(duration * 1000) };
+  // Checked again once in ms: a window of 0 ms would forget every hit at once and never throttle.
+  const durationMs = Math.round(duration * 1000);
+  if (durationMs === 0) {
+    throw new ThrottleConfigError(
+      `${where}: invalid rate ${describeValue(input)}: duration rounds to 0 milliseconds, the period must be longer than zero, got ${describeValue(duration)}`,
+    );
+  }
+  return { limit, durationMs };
 }
 
 /** A short, human-readable form of a rate, e.g. `100/86400s`. */

@@ -27,6 +27,27 @@ describe('HitLog', () => {
     expect(log.toArray()).toEqual([5, 6]);
   });
 
+  test('dropUpTo wraps the head back to the start of the buffer', () => {
+    const log = new HitLog(2);
+    log.push(1);
+    log.push(2);
+    log.dropUpTo(1); // head on the last slot
+    log.push(3); // lands in slot 0
+    log.dropUpTo(2); // the head steps off the end: it must come back to slot 0, where 3 is
+    expect(log.size).toBe(1);
+    expect(log.oldest).toBe(3);
+    expect(log.toArray()).toEqual([3]);
+    log.dropUpTo(3);
+    expect(log.size).toBe(0);
+  });
+
+  test('a requested capacity of 0 still makes a working log', () => {
+    const log = new HitLog(0);
+    log.push(5);
+    expect(log.size).toBe(1);
+    expect(log.oldest).toBe(5);
+  });
+
   test('grows past its capacity, also from a wrapped state, without losing or reordering hits', () => {
     const log = new HitLog(4);
     for (const time of [1, 2, 3, 4]) log.push(time);

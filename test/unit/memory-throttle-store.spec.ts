@@ -18,6 +18,18 @@ function indexedParts(store: MemoryThrottleStore): number {
   return count;
 }
 
+/** The keys along the recency list, oldest first (white-box: the list must hold exactly the store's keys). */
+function listedKeys(store: MemoryThrottleStore): string[] {
+  type Linked = { key: string; newer: Linked | null };
+  const keys: string[] = [];
+  // Bounded walk: a corrupted list may have a cycle.
+  for (let entry = (store as unknown as { oldest: Linked | null }).oldest; entry !== null && keys.length <= store.size; entry = entry.newer) keys.push(entry.key);
+  return keys;
+}
+
+/** The key of the entry the sweep inspects next (white-box: to set up a scenario for sure). */
+const sweepCursorKey = (store: MemoryThrottleStore): string | undefined => (store as unknown as { sweepCursor: { key: string } | null }).sweepCursor?.key;
+
 describe('MemoryThrottleStore', () => {
   test('answers synchronously (no promise on the hot path)', () => {
     const store = new MemoryThrottleStore({ clock: new FakeClock().read });
@@ -120,6 +132,145 @@ describe('MemoryThrottleStore', () => {
     expect(store.peek('active', 3_600_000).count).toBe(operations);
   });
 
+  test('holds 100,000 keys by default, evicting past that', () => {
+    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
+    for (let i = 0; i <= 100_000; i++) store.hit([check(`k${i}`)]);
+    expect(store.size).toBe(100_000);
+    expect(store.peek('k0', 1000).count).toBe(0);
+    expect(store.peek('k1', 1000).count).toBe(1);
+  });
+
+  test('the sweep resumes where it stopped, past long-lived keys, two entries per operation', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('L', 10, 3_600_000)]);
+    for (let i = 1; i <= 5; i++) store.hit([check(`S${i}`, 10, 1000)]);
+    expect(sweepCursorKey(store)).toBe('S2'); // the sweeps of those six hits stopped there
+    clock.set(10);
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      store.hit([check('N', 10, 1000)]);
+      sizes.push(store.size);
+    }
+    // S2 S3 | S4 S5 | N, end of pass | L S1 | N: a pass never starts over at L before reaching the newest end.
+    expect(sizes).toEqual([5, 3, 3, 2, 2]);
+    expect(listedKeys(store)).toEqual(['L', 'N']);
+  });
+
+  test('a sweep pass ends at the newest entry: the oldest waits for the next operation', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('O', 10, 1000)]);
+    store.hit([check('P', 10, 3_600_000)]);
+    store.hit([check('K', 10, 3_600_000)]);
+    store.hit([check('K', 10, 3_600_000)]);
+    expect(sweepCursorKey(store)).toBe('K'); // the newest
+    clock.set(2);
+    store.hit([check('K', 10, 3_600_000)]); // inspects K only
+    expect(store.size).toBe(3);
+    store.hit([check('K', 10, 3_600_000)]); // starts over at O, expired
+    expect(store.size).toBe(2);
+  });
+
+  test('record() sweeps too', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    for (const key of ['k1', 'k2', 'k3']) store.record([{ key, windowMs: 1000 }]);
+    clock.set(5);
+    store.record([{ key: 'k4', windowMs: 1000 }]);
+    store.record([{ key: 'k4', windowMs: 1000 }]);
+    expect(store.size).toBe(1);
+  });
+
+  test('a reset of the entry the sweep was to inspect next moves the sweep on, and the list stays whole', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('A', 10, 10_000)]);
+    for (const key of ['B', 'C', 'D']) store.hit([check(key, 10, 1000)]);
+    expect(sweepCursorKey(store)).toBe('C');
+    store.reset('C');
+    clock.set(2);
+    store.hit([check('E', 10, 1000)]);
+    expect(listedKeys(store)).toEqual(['A', 'B', 'E']);
+    clock.set(20);
+    for (let i = 0; i < 3; i++) expect(store.hit([check('E', 10, 1000)])[0].allowed).toBe(true);
+    expect(store.size).toBe(1);
+    expect(listedKeys(store)).toEqual(['E']);
+  });
+
+  test('an eviction of the entry the sweep was to inspect next moves the sweep on, and the list stays whole', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys: 5 });
+    store.hit([check('X', 10, 1000)]);
+    store.hit([check('Y', 10, 1000)]);
+    store.hit([check('Z', 10, 5000)]);
+    store.hit([check('P', 10, 60_000)]);
+    store.hit([check('Q', 10, 60_000)]);
+    clock.set(2);
+    // The sweep drops X and Y and stops on Z, the oldest left, which the third new key then evicts.
+    store.hit([check('W1', 10, 60_000), check('W2', 10, 60_000), check('W3', 10, 60_000)]);
+    expect(listedKeys(store)).toEqual(['P', 'Q', 'W1', 'W2', 'W3']);
+    clock.set(10); // Z would have expired by now
+    store.hit([check('P', 10, 60_000)]);
+    expect(listedKeys(store)).toEqual(['Q', 'W1', 'W2', 'W3', 'P']);
+    clock.set(100);
+    for (let i = 0; i < 5; i++) store.hit([check('late', 10, 60_000)]);
+    expect(store.size).toBe(1);
+    expect(listedKeys(store)).toEqual(['late']);
+  });
+
+  test('a key split into parts two ways is indexed once, so a reset forgets it whichever split comes next', () => {
+    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
+    const key = 'throttle_a_b_c';
+    const first: WindowCheck = { key, keyPrefix: 'throttle_a_b_', keyPart: 'c', limit: 10, windowMs: 1000, record: true };
+    const second: WindowCheck = { ...first, keyPrefix: 'throttle_a_', keyPart: 'b_c' };
+    expect(store.hit([first])[0].count).toBe(0);
+    expect(store.hit([second])[0].count).toBe(1);
+    store.reset(key);
+    expect(indexedParts(store)).toBe(0);
+    expect(store.hit([first])[0].count).toBe(0);
+    expect(store.hit([second])[0].count).toBe(1);
+  });
+
+  test('an expired key reads as empty, even through a window longer than the one that wrote it', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('k', 10, 1000)]);
+    clock.now = 1000; // expired at exactly one window after the hit
+    expect(store.peek('k', 2000)).toEqual({ count: 0, oldest: null, now: 1000 });
+    clock.now = 1500;
+    expect(store.peek('k', 5000)).toEqual({ count: 0, oldest: null, now: 1500 });
+  });
+
+  test('a check on an expired key starts from zero, even with a window longer than the one that wrote it', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('long1', 10, 3_600_000)]);
+    store.hit([check('long2', 10, 3_600_000)]);
+    store.hit([check('k', 10, 1000)]);
+    clock.now = 1000;
+    // This hit's sweep inspects long1 and long2 only: k is found expired when touched.
+    expect(store.hit([check('k', 10, 5000)])[0]).toEqual({ allowed: true, count: 0, oldest: null, now: 1000 });
+    expect(store.size).toBe(3);
+  });
+
+  test('the sweep drops a key at the very moment it expires', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([check('k', 10, 1000)]);
+    clock.now = 1000;
+    store.hit([check('other', 10, 1000)]);
+    expect(listedKeys(store)).toEqual(['other']);
+  });
+
+  test('a recorded check keeps the key for a ttl longer than its window (Tastypie)', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    store.hit([{ key: 'k', limit: 5, windowMs: 1000, ttlMs: 5000, record: true }]);
+    clock.set(2);
+    expect(store.peek('k', 5000)).toEqual({ count: 1, oldest: 0, now: 2000 });
+  });
+
   test('a check naming its key parts counts in the bucket of its whole key, whichever comes first', () => {
     const store = new MemoryThrottleStore({ clock: new FakeClock().read });
     store.hit([partsCheck('1.2.3.4')]);
@@ -170,6 +321,22 @@ describe('MemoryThrottleStore', () => {
     store.hit([check('a'), check('b')]);
     store.close();
     expect(store.size).toBe(0);
+  });
+
+  test('a store used again after close() starts afresh, its index and sweep included', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    for (const part of ['a', 'b', 'c', 'd']) store.hit([partsCheck(part, 1)]);
+    expect(sweepCursorKey(store)).toBe('p_c');
+    store.close();
+    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    // Every key, from before close() or after, has expired: the next sweep must not start from a forgotten entry.
+    clock.set(2);
+    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    expect(store.hit([partsCheck('d', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: false, count: 1 });
+    expect(listedKeys(store)).toEqual(['p_d', 'p_c']);
+    expect(indexedParts(store)).toBe(2);
   });
 
   test.each([0, -1, 1.5, Number.NaN])('maxKeys %p is refused naming the value', (maxKeys) => {

@@ -25,6 +25,23 @@ describe('parseRate accepts', () => {
     expect(parseRate('3/hr')).toEqual({ limit: 3, durationMs: 3_600_000 });
   });
 
+  test('the plural short spellings secs, mins and hrs', () => {
+    expect(parseRate('5/secs')).toEqual({ limit: 5, durationMs: 1_000 });
+    expect(parseRate('5/mins')).toEqual({ limit: 5, durationMs: 60_000 });
+    expect(parseRate('5/hrs')).toEqual({ limit: 5, durationMs: 3_600_000 });
+  });
+
+  test('a fractional period rounded to the nearest millisecond, not down', () => {
+    expect(parseRate('1/0.0009s')).toEqual({ limit: 1, durationMs: 1 });
+    expect(parseRate({ limit: 1, duration: 1.0006 })).toEqual({ limit: 1, durationMs: 1001 });
+    // Half a millisecond is the shortest object duration that still makes a window.
+    expect(parseRate({ limit: 1, duration: 0.0005 })).toEqual({ limit: 1, durationMs: 1 });
+  });
+
+  test('an object with a limit of 0 (every request refused), like the string form', () => {
+    expect(parseRate({ limit: 0, duration: 1 })).toEqual({ limit: 0, durationMs: 1_000 });
+  });
+
   test('an object { limit, duration } with the duration in seconds', () => {
     expect(parseRate({ limit: 5, duration: 10 })).toEqual({ limit: 5, durationMs: 10_000 });
     expect(parseRate({ limit: 1, duration: 0.5 })).toEqual({ limit: 1, durationMs: 500 });
@@ -64,8 +81,38 @@ describe('parseRate rejects with an error quoting the bad value', () => {
     expect(() => parseRate(input as never, 'rates.user')).toThrow(quoted);
   });
 
+  test('an object whose duration rounds to 0 ms, as the string form refuses a zero period', () => {
+    expect(() => parseRate({ limit: 1, duration: 0.0004 }, 'rates.user')).toThrow(ThrottleConfigError);
+    expect(() => parseRate({ limit: 1, duration: 0.0004 }, 'rates.user')).toThrow(
+      'rates.user: invalid rate {"limit":1,"duration":0.0004}: duration rounds to 0 milliseconds, the period must be longer than zero, got 0.0004',
+    );
+  });
+
+  test('a negative object limit, quoting the limit last', () => {
+    expect(() => parseRate({ limit: -1, duration: 1 })).toThrow(/limit must be a non-negative integer, got -1$/);
+  });
+
+  // The generic test above only checks the quote; these pin that the message names the actual problem.
+  test('milliseconds, saying they are not supported rather than an unknown unit', () => {
+    expect(() => parseRate('10/ms')).toThrow(/'10\/ms': milliseconds are not a supported unit/);
+    expect(() => parseRate('5/milliseconds')).toThrow(/'5\/milliseconds': milliseconds are not a supported unit/);
+  });
+
+  test('an unknown unit, quoting it as written', () => {
+    expect(() => parseRate('5/Fortnight')).toThrow("unknown unit 'Fortnight'");
+  });
+
+  test('a request count too large to count exactly', () => {
+    expect(() => parseRate('99999999999999999999/day')).toThrow(/'99999999999999999999\/day': the request count must be a non-negative integer/);
+  });
+
+  test('a zero period', () => {
+    expect(() => parseRate('5/0s')).toThrow(/'5\/0s': the period must be longer than zero/);
+  });
+
   test('something that is not a rate at all', () => {
     expect(() => parseRate(undefined, 'rates.user')).toThrow(/rates\.user: expected a rate .* got undefined/);
     expect(() => parseRate(42 as never, 'rates.user')).toThrow(/got 42/);
+    expect(() => parseRate((() => 1) as never)).toThrow(/got an anonymous function$/);
   });
 });

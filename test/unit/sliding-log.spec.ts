@@ -25,6 +25,21 @@ describe('sliding log (DRF allow_request on one hit log)', () => {
     expect(log.size).toBe(0);
   });
 
+  test('a denial by a limit of 0 reports no blocking hit: no hit leaving the window frees a slot', () => {
+    const log = HitLog.from([100, 200]);
+    const result = hitSlidingLog(log, { ...check, limit: 0 }, 500);
+    expect(result).toEqual({ allowed: false, count: 2, oldest: 100, now: 500 });
+    expect(result.blockingHit).toBeUndefined();
+  });
+
+  test('an allowed check that records keeps the key for a ttl longer than the window (Tastypie)', () => {
+    const log = new HitLog();
+    hitSlidingLog(log, { ...check, ttlMs: 5000 }, 0);
+    expect(log.expiresAt).toBe(5000);
+    hitSlidingLog(log, { ...check, ttlMs: 10 }, 100); // a shorter ttl never drops counted hits
+    expect(log.expiresAt).toBe(1100);
+  });
+
   test('recordSlidingLog appends and pushes the expiry to the window, or to a longer ttl', () => {
     const log = new HitLog();
     recordSlidingLog(log, 1000, undefined, 50);
