@@ -14,6 +14,7 @@ class ResponseController {
   @Get('minute') @ThrottleClasses(UserThrottle.with({ scope: 'minute', rate: '3/min' })) minute() { return 'ok'; }
   @Get('second') @ThrottleClasses(UserThrottle.with({ scope: 'second', rate: '1/sec' })) second() { return 'ok'; }
   @Get('ten') @ThrottleClasses(UserThrottle.with({ scope: 'ten', rate: '3/10s' })) ten() { return 'ok'; }
+  @Get('once') @ThrottleClasses(UserThrottle.with({ scope: 'once', rate: '1/min' })) once() { return 'ok'; }
   @Get('pair') @ThrottleClasses(UserThrottle.with({ scope: 'burst', rate: '2/sec' }), UserThrottle.with({ scope: 'sustained', rate: '5/min' })) pair() { return 'ok'; }
   @Get('free') @ThrottleClasses() free() { return 'ok'; }
 }
@@ -78,6 +79,19 @@ describe.each(PLATFORMS)('throttled responses on %s', (platform: Platform) => {
       const later = await get('/ten');
       expect(later.headers['retry-after']).toBe('1');
       expect(later.body.message).toBe('Request was throttled. Expected available in 1 second.');
+    });
+
+    test('Retry-After rounds up, never to the nearest second: 29.4 s is 30, 0.3 s is 1', async () => {
+      const { get, clock } = await boot();
+      await get('/once').expect(200);
+      clock.now = 30_600; // wait = 60 - 30.6 = 29.4 s
+      const throttled = await get('/once');
+      expect(throttled.status).toBe(429);
+      expect(throttled.headers['retry-after']).toBe('30');
+      clock.now = 59_700; // wait = 0.3 s: a Retry-After of 0 would tell the client to retry at once
+      const almost = await get('/once');
+      expect(almost.status).toBe(429);
+      expect(almost.headers['retry-after']).toBe('1');
     });
 
     test('an exception filter for ThrottledException writes its own body; Retry-After and RateLimit stay', async () => {

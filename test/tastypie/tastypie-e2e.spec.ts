@@ -173,6 +173,30 @@ class ManualController {
 @Module({ imports: [ThrottlingModule.forRoot({ clock: clock.read, rates: { otp: '2/min' } })], controllers: [ManualController] })
 class ManualModule {}
 
+/** Counts every client as one: accessed() must record under this identifier too, not the client's address. */
+@Injectable()
+class OneBucketThrottle extends CacheThrottle.with({ throttleAt: 1, timeframe: 60 }) {
+  override identifierFor(): string {
+    return 'fixed';
+  }
+}
+
+const MinuteThrottle = CacheThrottle.with({ throttleAt: 1, timeframe: 60 });
+
+@Controller()
+class ClientsController {
+  @Get('one-bucket') @ThrottleClasses(OneBucketThrottle) oneBucket() {
+    return { ok: true };
+  }
+  @Get('minute') @ThrottleClasses(MinuteThrottle) minute() {
+    return { ok: true };
+  }
+}
+
+// numProxies 1: the client is the address in X-Forwarded-For, so one test process plays several clients.
+@Module({ imports: [ThrottlingModule.forRoot({ clock: clock.read, numProxies: 1, headers: 'both' })], controllers: [ClientsController] })
+class ClientsModule {}
+
 describe.each(PLATFORMS)('Tastypie throttles over HTTP on %s', (platform) => {
   describe('CacheThrottle on a controller', () => {
     let app: INestApplication;
@@ -240,6 +264,34 @@ describe.each(PLATFORMS)('Tastypie throttles over HTTP on %s', (platform) => {
     } finally {
       await app.close();
     }
+  });
+
+  describe('per-client throttles', () => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await startApp(platform, ClientsModule);
+    });
+    afterAll(async () => app.close());
+
+    test('a throttle whose identifierFor() puts every client in one bucket records accesses in that bucket', async () => {
+      clock.set(20_000);
+      const server = app.getHttpServer();
+      await request(server).get('/one-bucket').set('X-Forwarded-For', '198.51.100.1').expect(200);
+      await request(server).get('/one-bucket').set('X-Forwarded-For', '198.51.100.2').expect(429);
+    });
+
+    test('a throttled response resets when the blocking access leaves the window, not a whole timeframe later', async () => {
+      clock.set(30_000);
+      const server = app.getHttpServer();
+      const client = { 'X-Forwarded-For': '198.51.100.3' };
+      await request(server).get('/minute').set(client).expect(200);
+      clock.advance(20);
+      const throttled = await request(server).get('/minute').set(client).expect(429);
+      expect(throttled.headers['ratelimit']).toBe('"tastypie";r=0;t=40');
+      expect(throttled.headers['x-ratelimit-reset']).toBe('40');
+      expect(throttled.headers['retry-after']).toBe('40');
+      await request(server).get('/minute').set('X-Forwarded-For', '198.51.100.4').expect(200);
+    });
   });
 
   test('defaultThrottles with a CacheThrottle record through the global interceptor (forRoot)', async () => {

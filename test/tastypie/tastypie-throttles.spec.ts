@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { CacheThrottle, MemoryThrottleStore, NoThrottle, TastypieThrottleAdapter, ThrottleConfigError, type ThrottleContext } from '../../lib/index.js';
+import { type AccessEntry, CacheDBThrottle, CacheThrottle, MemoryThrottleStore, NoThrottle, TastypieThrottleAdapter, ThrottleConfigError, type ThrottleContext } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 /** A throttle wired to a memory store and a fake clock, as the module would wire it. */
@@ -170,6 +170,46 @@ describe('CacheThrottle (Tastypie)', () => {
     throttle.accessed('daniel');
     expect(throttle.check('daniel')).toMatchObject({ allowed: true, limit: 3, remaining: 1, policy: 'tastypie', window: 60 });
   });
+
+  test('accesses are kept for expiration seconds, not only for the timeframe', () => {
+    const { throttle, clock, store } = cacheThrottle({ timeframe: 1, expiration: 60 });
+    throttle.accessed('x');
+    clock.advance(2);
+    // Out of the 1 s window, but still stored: a wider look (usage statistics) finds it.
+    expect((store.peek(throttle.cacheKey('x'), 60_000) as { count: number }).count).toBe(1);
+  });
+});
+
+describe('CacheDBThrottle (Tastypie)', () => {
+  /** A CacheDBThrottle on the given store, writing to an in-memory access log (or to none). */
+  function cacheDBThrottle(store: unknown, withLog = true) {
+    const written: AccessEntry[] = [];
+    const accessLog = withLog ? { write: (entry: AccessEntry) => void written.push(entry), flush: async () => {}, close: async () => {} } : null;
+    const throttle = Object.assign(new CacheDBThrottle(), { runtime: { store, rates: new Map(), clock: () => 1_700_000_000_000 }, accessLog });
+    return { throttle, written };
+  }
+
+  test('accessed() without an access log is a configuration error naming the accessLog option, not a TypeError', () => {
+    const { throttle } = cacheDBThrottle(new MemoryThrottleStore(), false);
+    expect(() => throttle.accessed('daniel', context())).toThrow(ThrottleConfigError);
+    expect(() => throttle.accessed('daniel', context())).toThrow(/CacheDBThrottle writes every access to an access log, but none is configured: add ThrottlingModule.forRoot\(\{ accessLog:/);
+  });
+
+  test('when the store cannot record the access, accessed() rejects and nothing is written to the log', async () => {
+    const failure = Promise.reject(new Error('store down'));
+    // Handled here too, so that code which drops the rejection fails this test instead of crashing the run.
+    failure.catch(() => {});
+    const failing = { record: () => failure };
+    const { throttle, written } = cacheDBThrottle(failing);
+    await expect(Promise.resolve(throttle.accessed('daniel', context()))).rejects.toThrow('store down');
+    expect(written).toEqual([]);
+  });
+
+  test('an access the store recorded is written to the log with the identifier, URL, lower-case method and time', async () => {
+    const { throttle, written } = cacheDBThrottle({ record: () => Promise.resolve() });
+    await throttle.accessed('daniel', context({ method: 'POST', url: '/notes/?page=2' }));
+    expect(written).toEqual([{ identifier: 'daniel', url: '/notes/?page=2', method: 'post', accessedAt: 1_700_000_000_000 }]);
+  });
 });
 
 describe('the identity Tastypie throttles count', () => {
@@ -201,6 +241,13 @@ describe('Tastypie-style custom throttles run as throttles', () => {
     expect(adapter.allowRequest(context())).toMatchObject({ allowed: false, wait: null });
     expect(adapter.allowRequest(context())).toMatchObject({ allowed: false, wait: 7 });
     expect(adapter.allowRequest(context())).toMatchObject({ allowed: true });
+  });
+
+  test('any other truthy answer throttles with no known wait, as in Tastypie: odd answers fail closed, never open', () => {
+    const odd = [Infinity, -1, Number.NaN, 'yes' as unknown as number];
+    const adapter = new TastypieThrottleAdapter(new RandomLikeThrottle([...odd]));
+    // Python's bool(float('nan')) is True, though NaN is falsy in JavaScript: Tastypie's reading wins.
+    expect(odd.map(() => adapter.allowRequest(context()))).toEqual(odd.map(() => ({ allowed: false, wait: null })));
   });
 
   test('accessed() receives the identifier and the context; the no-op plug has none, so its routes skip the interceptor', () => {

@@ -15,6 +15,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { AnonThrottle, rememberWsUpgradeRequest, ScopedThrottle, ThrottleClasses, ThrottleScope, ThrottlingGuard, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { bootError } from '../support/http-app.js';
 import { SuccessLogThrottle } from './support/success-log.throttle.js';
 
 /** socket.io: an auth middleware puts the user in `client.data.user`, socket.io's per-socket store. */
@@ -302,5 +303,20 @@ describe('ws gateway without rememberWsUpgradeRequest()', () => {
     const ping = await boot({ numProxies: 1 }, errors);
     expect((await ping()).data).toMatchObject({ status: 'error', message: 'Internal server error' });
     expect(String(errors[0])).toContain('numProxies is 1 but this ws gateway did not hand over the upgrade request; call rememberWsUpgradeRequest(client, request) in its handleConnection(client, request)');
+  });
+});
+
+describe('boot-time checks of gateways', () => {
+  test('a gateway throttled at class level only is checked at boot: a scope without a rate fails it', async () => {
+    @WebSocketGateway()
+    @ThrottleClasses(ScopedThrottle)
+    @ThrottleScope('chat')
+    class ClassLevelGateway {
+      @SubscribeMessage('say') say() { return { said: true }; }
+    }
+    @Module({ imports: [ThrottlingModule.forRoot({ rates: { anon: '3/min' } })], providers: [ClassLevelGateway] })
+    class ClassLevelModule {}
+    const error = await bootError(ClassLevelModule);
+    expect(error?.message).toMatch(/ClassLevelGateway\.say: ScopedThrottle uses scope 'chat', which has no rate/);
   });
 });

@@ -45,11 +45,16 @@ export class TastypieThrottleAdapter implements Throttle {
   }
 }
 
-/** Tastypie's truthiness: false (or 0) lets through, true throttles with no known wait, n > 0 waits n s. */
+/**
+ * Tastypie's truthiness, as Python has it: false, 0, null, undefined and '' let through; anything
+ * else throttles. A finite n > 0 is the wait in seconds; any other answer (true, Infinity, a negative
+ * number, NaN, which Python counts as true, a string) throttles with no known wait, so no
+ * Retry-After. A throttle that answers something odd fails closed, never open.
+ */
 export function fromTastypieAnswer(answer: boolean | number | null | undefined): ThrottleDecision {
-  if (answer === true) return DENIED;
+  if (answer === false || answer === 0 || answer === null || answer === undefined || (answer as unknown) === '') return ALLOWED;
   if (typeof answer === 'number' && answer > 0 && Number.isFinite(answer)) return { allowed: false, wait: answer };
-  return ALLOWED;
+  return DENIED;
 }
 
 /**

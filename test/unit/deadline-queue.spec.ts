@@ -1,0 +1,109 @@
+import { performance } from 'node:perf_hooks';
+import { describe, expect, test } from '@jest/globals';
+import { DeadlineQueue } from '../../lib/stores/deadline-queue.js';
+
+// Real, short timers: the queue is about the event loop's phases, which a fake clock cannot model.
+
+const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `expired` holds `count` entries, or fails after `limitMs`. */
+async function untilExpired(expired: unknown[], count: number, limitMs = 2_000): Promise<void> {
+  const giveUp = performance.now() + limitMs;
+  while (expired.length < count) {
+    if (performance.now() > giveUp) throw new Error(`only ${expired.length} of ${count} waiters expired within ${limitMs} ms`);
+    await sleep(1);
+  }
+}
+
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // The turn stays busy, as a burst of requests keeps it.
+  }
+}
+
+describe('DeadlineQueue', () => {
+  test('a call added later keeps its own deadline: it is not expired at the deadline of an earlier call', async () => {
+    const queue = new DeadlineQueue(200);
+    const expired: { name: string; at: number }[] = [];
+    const firstAdded = performance.now();
+    queue.add(() => expired.push({ name: 'first', at: performance.now() }));
+    await sleep(150);
+    const secondAdded = performance.now();
+    queue.add(() => expired.push({ name: 'second', at: performance.now() }));
+
+    await untilExpired(expired, 1);
+    expect(expired.map((entry) => entry.name)).toEqual(['first']);
+    expect(expired[0].at - firstAdded).toBeGreaterThanOrEqual(200);
+
+    await untilExpired(expired, 2);
+    expect(expired.map((entry) => entry.name)).toEqual(['first', 'second']);
+    expect(expired[1].at - secondAdded).toBeGreaterThanOrEqual(200);
+    queue.clear();
+  });
+
+  test('a waiter settled before its deadline never expires; an unsettled one expires exactly once, and is flagged settled', async () => {
+    const queue = new DeadlineQueue(20);
+    const expired: string[] = [];
+    const answered = queue.add(() => expired.push('answered'));
+    const silent = queue.add(() => expired.push('silent'));
+    answered.settled = true;
+
+    await untilExpired(expired, 1);
+    await sleep(100); // five more timeouts: nothing else may expire
+    expect(expired).toEqual(['silent']);
+    // The flag is what makes a late answer be dropped instead of settling the call a second time.
+    expect(silent.settled).toBe(true);
+    queue.clear();
+  });
+
+  test('calls added in one turn share one deadline, measured from the end of that turn, not from each call', async () => {
+    const queue = new DeadlineQueue(100);
+    const expired: string[] = [];
+    const calledAt = performance.now();
+    const first = queue.add(() => expired.push('first'));
+    busyWait(60);
+    const second = queue.add(() => expired.push('second'));
+    // Not stamped until the turn ends.
+    expect(first.deadline).toBe(Infinity);
+    const turnEnd = performance.now();
+
+    await nextImmediate();
+    expect(first.deadline).toBe(second.deadline);
+    expect(first.deadline).toBeGreaterThanOrEqual(turnEnd + 100);
+
+    // 1 ms after the timeout counted from the first call: its time started 60 ms later, so it still waits.
+    await sleep(calledAt + 101 - performance.now());
+    expect(expired).toEqual([]);
+
+    await untilExpired(expired, 2);
+    expect(performance.now()).toBeGreaterThanOrEqual(turnEnd + 100);
+    expect(expired).toEqual(['first', 'second']);
+  });
+
+  test('clear() stops everything: neither stamped nor unstamped calls expire', async () => {
+    const queue = new DeadlineQueue(20);
+    const expired: string[] = [];
+    queue.add(() => expired.push('stamped'));
+    await nextImmediate(); // stamped, timer armed
+    queue.add(() => expired.push('unstamped'));
+    queue.clear();
+    await sleep(100);
+    expect(expired).toEqual([]);
+  });
+
+  test('after clear() the queue starts afresh: a new call expires at its own deadline', async () => {
+    const queue = new DeadlineQueue(20);
+    const expired: string[] = [];
+    queue.add(() => expired.push('before'));
+    await nextImmediate();
+    queue.clear();
+    const added = performance.now();
+    queue.add(() => expired.push('after'));
+    await untilExpired(expired, 1);
+    expect(expired).toEqual(['after']);
+    expect(performance.now() - added).toBeGreaterThanOrEqual(20);
+    queue.clear();
+  });
+});

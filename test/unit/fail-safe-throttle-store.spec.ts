@@ -1,0 +1,95 @@
+import { describe, expect, test } from '@jest/globals';
+import type { HitResult, ThrottleStore, WindowCheck } from '../../lib/core/store.js';
+import { FailSafeThrottleStore, type StoreStateChange } from '../../lib/stores/fail-safe-throttle-store.js';
+
+const CHECK: WindowCheck = { key: 'throttle_user_42', limit: 10, windowMs: 60_000, record: true };
+const REMOTE: HitResult = { allowed: true, count: 7, oldest: 0, now: 0 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A networked store stand-in: each hit() waits for the test to answer or fail it by hand. */
+class ManualStore implements ThrottleStore {
+  readonly calls: { resolve: (results: HitResult[]) => void; reject: (error: Error) => void }[] = [];
+
+  hit(): Promise<HitResult[]> {
+    return new Promise((resolve, reject) => this.calls.push({ resolve, reject }));
+  }
+  record(): void {}
+  peek() {
+    return { count: 0, oldest: null, now: 0 };
+  }
+  reset(): void {}
+}
+
+function failSafe(inner: ThrottleStore, retryIntervalMs: number) {
+  const changes: StoreStateChange[] = [];
+  const store = new FailSafeThrottleStore(inner, { onStoreError: 'local', timeoutMs: 30, retryIntervalMs, clock: () => 1_000, onStateChange: (change) => changes.push(change) });
+  return { store, changes };
+}
+
+describe('FailSafeThrottleStore', () => {
+  test('a reply that arrives after its timeout does not end the outage: the next request within the retry interval still gets the policy', async () => {
+    const inner = new ManualStore();
+    const { store, changes } = failSafe(inner, 60_000);
+
+    const timedOut = await store.hit([CHECK]);
+    // The local fallback counted it: its first hit, not the remote store's count.
+    expect(timedOut).toEqual([expect.objectContaining({ allowed: true, count: 0 })]);
+    expect(changes.map((change) => change.state)).toEqual(['down']);
+
+    inner.calls[0].resolve([REMOTE]);
+    await nextImmediate();
+    expect(store.isDown).toBe(true);
+    expect(changes.map((change) => change.state)).toEqual(['down']);
+
+    const next = await store.hit([CHECK]);
+    expect(inner.calls).toHaveLength(1);
+    expect(next).toEqual([expect.objectContaining({ allowed: true, count: 1 })]);
+    await store.close();
+  });
+
+  test("an outage is reported once when it starts and once ('up') after the first probe that succeeds", async () => {
+    const inner = new ManualStore();
+    const { store, changes } = failSafe(inner, 50);
+    const hit = () => {
+      const answer = store.hit([CHECK]);
+      return { answer, call: inner.calls.at(-1) };
+    };
+
+    const first = hit();
+    first.call!.reject(new Error('ECONNRESET'));
+    await first.answer;
+    expect(changes).toEqual([{ state: 'down', error: new Error('ECONNRESET') }]);
+
+    // Within the retry interval: the policy at once, the store is not asked.
+    for (let i = 0; i < 3; i++) await store.hit([CHECK]);
+    expect(inner.calls).toHaveLength(1);
+
+    // A probe that fails keeps the outage going, without a second 'down'.
+    await sleep(60);
+    const failedProbe = hit();
+    expect(inner.calls).toHaveLength(2);
+    failedProbe.call!.reject(new Error('ECONNREFUSED'));
+    await failedProbe.answer;
+    expect(store.isDown).toBe(true);
+    expect(changes.map((change) => change.state)).toEqual(['down']);
+
+    await sleep(60);
+    const probe = hit();
+    expect(inner.calls).toHaveLength(3);
+    probe.call!.resolve([REMOTE]);
+    expect(await probe.answer).toEqual([REMOTE]);
+    expect(store.isDown).toBe(false);
+    expect(changes.map((change) => change.state)).toEqual(['down', 'up']);
+    expect((changes[1] as { downForMs: number }).downForMs).toBeGreaterThanOrEqual(100);
+
+    // Up again: every call goes to the store, and nothing more is reported.
+    const after = hit();
+    after.call!.resolve([REMOTE]);
+    expect(await after.answer).toEqual([REMOTE]);
+    expect(inner.calls).toHaveLength(4);
+    expect(changes.map((change) => change.state)).toEqual(['down', 'up']);
+    await store.close();
+  });
+});
