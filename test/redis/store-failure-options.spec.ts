@@ -96,7 +96,8 @@ suite('the module logs a store outage once when it begins and once when it ends'
 });
 
 suite('storeTimeout measures the store, not a process busy with a burst', () => {
-  const TIMEOUT_MS = 50;
+  // Long enough that a loaded CI machine answers in time once the burst is over; the bursts last 3x as long.
+  const TIMEOUT_MS = 200;
   const prefix = `busy-${process.pid}-${Date.now()}:`;
   let client: Redis;
 
@@ -160,15 +161,15 @@ suite('storeTimeout measures the store, not a process busy with a burst', () => 
   test('a server that does not answer is still an outage after the timeout', async () => {
     const changes: string[] = [];
     const started = performance.now();
-    // A command that blocks Redis's connection for 1 s: this client's next call waits behind it.
+    // A command that blocks the connection for 2 s: this client's next call waits behind it.
     const blocked = client.duplicate();
     const blocking = new RedisThrottleStore(blocked, { keyPrefix: prefix });
     const slow = new FailSafeThrottleStore(blocking, { onStoreError: 'local', timeoutMs: TIMEOUT_MS, onStateChange: (change) => changes.push(change.state) });
-    const pending = blocked.blpop(`${prefix}never`, 1);
+    const pending = blocked.blpop(`${prefix}never`, 2);
     const [result] = await slow.hit(checks(`throttle_slow_${Date.now()}`));
     expect(result.allowed).toBe(true);
     expect(changes).toEqual(['down']);
-    expect(performance.now() - started).toBeLessThan(900);
+    expect(performance.now() - started).toBeLessThan(1500);
     await pending;
     await slow.close();
     blocked.disconnect();
