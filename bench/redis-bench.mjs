@@ -52,7 +52,7 @@ async function startRedis() {
   const child = ownChild(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' }));
   const failed = new Promise((_, reject) => child.once('error', (error) => reject(new Error(`bench:redis: cannot start redis-server (${error.message}); it must be on PATH`))));
   const url = `redis://127.0.0.1:${port}`;
-  const admin = new Redis(url, { retryStrategy: (times) => (times > 50 ? null : 100) });
+  const admin = new Redis(url, { retryStrategy: (times) => (times > 50 ? null : 100), maxRetriesPerRequest: null });
   admin.on('error', () => undefined);
   await Promise.race([admin.ping(), failed]);
   return { url, admin, child };
