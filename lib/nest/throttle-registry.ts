@@ -154,12 +154,12 @@ export class ThrottleRegistry implements OnModuleInit {
   private validate(throttle: Throttle, routeScope: string | undefined, where: string, usedScopes: Set<string>): void {
     if (!(throttle instanceof SimpleRateThrottle)) return;
     const scope = throttle.scopeOnRoute(routeScope);
-    if (scope !== undefined) {
+    // A throttle with a rate of its own never reads the scope's: a malformed one then still fails the
+    // boot, with the module's message (see onModuleInit), instead of being skipped.
+    if (scope !== undefined && throttle.rate === undefined) {
       usedScopes.add(scope);
       const badRate = this.settings.badRates.get(scope);
-      if (badRate !== undefined && throttle.rate === undefined) {
-        throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
-      }
+      if (badRate !== undefined) throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
     }
     try {
       throttle.validate(routeScope, where);

@@ -1,10 +1,13 @@
 import { Controller, Get, Inject, Injectable, Scope } from '@nestjs/common';
 import { REQUEST } from '@nestjs/core';
 import { describe, expect, test } from '@jest/globals';
+import request from 'supertest';
 import {
+  CacheThrottle,
   MemoryThrottleStore,
   ScopedThrottle,
   type Throttle,
+  THROTTLE_CLASSES_METADATA,
   ThrottleClasses,
   ThrottleConfigError,
   type ThrottleContext,
@@ -12,7 +15,7 @@ import {
   type ThrottlingModuleOptions,
   UserThrottle,
 } from '../../lib/index.js';
-import { bootError } from '../support/http-app.js';
+import { bootError, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 @Controller('defaults')
@@ -88,6 +91,54 @@ describe('options are validated at boot, naming the throttle, the scope and the 
     expect(message).toContain("'burst'");
   });
 
+  test('a scope with no rate is named after the route exactly once', async () => {
+    @Controller('burst')
+    class BurstController {
+      @Get() @ThrottleClasses(UserThrottle.with({ scope: 'burst' })) list() { return 'ok'; }
+    }
+    expect(await failure({ rates: { user: '10/min' } }, [BurstController])).toBe(
+      "BurstController.list: UserThrottle(burst) uses scope 'burst', which has no rate: add it to ThrottlingModule.forRoot({ rates: { burst: '100/day' } }) or set it to null to switch it off",
+    );
+  });
+
+  test('a malformed rate for a scope whose routes all carry their own rate still fails the boot', async () => {
+    @Controller('uploads')
+    class OwnRateController {
+      @Get() @ThrottleClasses(UserThrottle.with({ scope: 'uploads', rate: '5/min' })) upload() { return 'ok'; }
+    }
+    const message = await failure({ rates: { uploads: 'nonsense' } }, [OwnRateController]);
+    expect(message).toMatch(/^ThrottlingModule: rates\.uploads: .*'nonsense'/);
+  });
+
+  test('a route whose throttle has its own rate boots and is limited by it, whatever the scope\'s rate', async () => {
+    @Controller('uploads')
+    class OwnRateController {
+      @Get() @ThrottleClasses(UserThrottle.with({ scope: 'uploads', rate: '5/min' })) upload() { return 'ok'; }
+    }
+    const app = await startApp('express', testModule({ options: { rates: { uploads: '1/min' } }, controllers: [OwnRateController] }));
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await request(app.getHttpServer()).get('/uploads')).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a Tastypie throttle subclass with a bad value of its own', async () => {
+    class ZeroTimeframeThrottle extends CacheThrottle {
+      override timeframe = 0;
+    }
+    @Controller('notes')
+    class NotesController {
+      @Get() @ThrottleClasses(ZeroTimeframeThrottle) list() { return 'ok'; }
+    }
+    const message = await failure({}, [NotesController]);
+    expect(message).toContain('NotesController.list');
+    expect(message).toContain('ZeroTimeframeThrottle');
+    expect(message).toContain('timeframe must be a number of seconds > 0, got 0');
+  });
+
   test('a defaultThrottles entry that is not a throttle class', async () => {
     const message = await failure({ defaultThrottles: [UserThrottle, NotAThrottle as never], rates: { user: '10/min' } });
     expect(message).toContain('defaultThrottles[1]');
@@ -113,6 +164,23 @@ describe('options are validated at boot, naming the throttle, the scope and the 
     const message = await failure({}, [OddController]);
     expect(message).toContain('OddController.odd');
     expect(message).toContain('NotAThrottle');
+  });
+
+  test('@ThrottleClasses() naming a string names its position in the list', async () => {
+    @Controller('odd')
+    class OddController {
+      @Get() @ThrottleClasses('x' as never) odd() { return 'ok'; }
+    }
+    expect(await failure({}, [OddController])).toContain("OddController.odd: throttle #1: 'x' is not a throttle class");
+  });
+
+  test('throttle-classes metadata that is not a list', async () => {
+    @Controller('odd')
+    class OddController {
+      @Get() odd() { return 'ok'; }
+    }
+    Reflect.defineMetadata(THROTTLE_CLASSES_METADATA, 'x', OddController.prototype.odd);
+    expect(await failure({}, [OddController])).toBe("OddController.odd: @ThrottleClasses() holds 'x', not a list of throttle classes");
   });
 
   test('a throttle whose dependencies cannot be resolved', async () => {

@@ -1,13 +1,23 @@
-import { type ArgumentsHost, Catch, Controller, type ExceptionFilter, Get, type INestApplication, Injectable, type Provider } from '@nestjs/common';
+import { type ArgumentsHost, Catch, Controller, type ExceptionFilter, Get, ImATeapotException, type INestApplication, Injectable, type Provider } from '@nestjs/common';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
-import { type RateLimitHeaderMode, ThrottleClasses, ThrottledException, UserThrottle } from '../../lib/index.js';
+import { type RateLimitHeaderMode, type Throttle, ThrottleClasses, type ThrottleDecision, ThrottledException, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 const RATE_HEADERS = ['ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+
+/** A custom throttle that refuses every request with a wait of zero seconds. */
+class ZeroWaitThrottle implements Throttle {
+  allowRequest(): ThrottleDecision { return { allowed: false, wait: 0 }; }
+}
+
+/** A custom throttle whose check fails with an HTTP error of its own. */
+class TeapotThrottle implements Throttle {
+  async allowRequest(): Promise<boolean> { throw new ImATeapotException(); }
+}
 
 @Controller()
 class ResponseController {
@@ -17,6 +27,8 @@ class ResponseController {
   @Get('once') @ThrottleClasses(UserThrottle.with({ scope: 'once', rate: '1/min' })) once() { return 'ok'; }
   @Get('pair') @ThrottleClasses(UserThrottle.with({ scope: 'burst', rate: '2/sec' }), UserThrottle.with({ scope: 'sustained', rate: '5/min' })) pair() { return 'ok'; }
   @Get('free') @ThrottleClasses() free() { return 'ok'; }
+  @Get('zero-wait') @ThrottleClasses(ZeroWaitThrottle) zeroWait() { return 'ok'; }
+  @Get('teapot') @ThrottleClasses(TeapotThrottle) teapot() { return 'ok'; }
 }
 
 /** The README's recipe for a 429 body of your own: an exception filter for ThrottledException. */
@@ -102,6 +114,20 @@ describe.each(PLATFORMS)('throttled responses on %s', (platform: Platform) => {
       expect(response.body).toEqual({ error: 'rate_limited', retryAfterSeconds: 60 });
       expect(response.headers['retry-after']).toBe('60');
       expect(response.headers.ratelimit).toBe('"minute";r=0;t=60');
+    });
+
+    test('a throttle that refuses with a wait of 0 seconds gets a 429 with no Retry-After', async () => {
+      const { get } = await boot();
+      const response = await get('/zero-wait');
+      expect(response.status).toBe(429);
+      expect(response.headers['retry-after']).toBeUndefined();
+    });
+
+    test("an async throttle that rejects with an HTTP error sends that error, not a 429 or a 500", async () => {
+      const { get } = await boot();
+      const response = await get('/teapot');
+      expect(response.status).toBe(418);
+      expect(response.body.message).toBe("I'm a teapot");
     });
 
     test('allowed requests carry no Retry-After', async () => {

@@ -58,6 +58,8 @@ describe('NoThrottle (Tastypie BaseThrottle)', () => {
     // Number(process.env.UNSET) is NaN: the message must say NaN, not JSON's null.
     expect(() => CacheThrottle.with({ throttleAt: Number(undefined) })).toThrow('CacheThrottle.with({"throttleAt":NaN}): throttleAt must be a non-negative integer, got NaN');
     expect(() => CacheThrottle.with({ timeframe: Infinity })).toThrow(/got Infinity/);
+    expect(() => CacheThrottle.with({ expiration: 0 })).toThrow(/expiration must be a number of seconds > 0, got 0/);
+    expect(() => CacheThrottle.with({ scope: '' })).toThrow(/scope must be a non-empty string, got ''/);
   });
 });
 
@@ -222,6 +224,13 @@ describe('the identity Tastypie throttles count', () => {
   });
   test('else the client address', () => {
     expect(throttle.identifierFor(context())).toBe('10.0.0.1');
+  });
+  test('an empty username is no identity: the user id, else the client address', () => {
+    expect(throttle.identifierFor(context({ user: { username: '', id: 7 }, userId: '7' }))).toBe('7');
+    expect(throttle.identifierFor(context({ user: { username: '' } }))).toBe('10.0.0.1');
+  });
+  test('a numeric username is the identity, as a string, before the user id', () => {
+    expect(throttle.identifierFor(context({ user: { username: 42, id: 7 }, userId: '7' }))).toBe('42');
   });
 });
 

@@ -253,6 +253,15 @@ describe.each(SERVERS)('GraphQL on %s', (server) => {
     for (let i = 0; i < 5; i++) expect((await gql('{ health }')).body).toEqual({ data: { health: true } });
   });
 
+  test('an unthrottled root field does not spare the throttled root fields of the same operation', async () => {
+    const { gql } = await boot();
+    for (let i = 0; i < 3; i++) expect((await gql('{ health contactCount }')).body).toEqual({ data: { health: true, contactCount: 5 } });
+    const throttled = await gql('{ health contactCount }');
+    expect(throttled.body.errors).toHaveLength(1);
+    expect(throttled.body.errors[0].path).toEqual(['contactCount']);
+    expect(throttled.body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfter: 60 });
+  });
+
   test('Retry-After follows DRF: 3/min at t=0, 20, 40 waits 20 s, then 40 s later', async () => {
     const { gql, at } = await boot();
     for (const t of [0, 20, 40]) {

@@ -319,4 +319,27 @@ describe('boot-time checks of gateways', () => {
     const error = await bootError(ClassLevelModule);
     expect(error?.message).toMatch(/ClassLevelGateway\.say: ScopedThrottle uses scope 'chat', which has no rate/);
   });
+
+  test('a gateway throttled on one of its methods only is checked at boot, not at its first message', async () => {
+    @WebSocketGateway()
+    class MethodLevelGateway {
+      @SubscribeMessage('say') say() { return { said: true }; }
+      @SubscribeMessage('upload') @ThrottleClasses(ScopedThrottle) @ThrottleScope('uploads') upload() { return { uploaded: true }; }
+    }
+    @Module({ imports: [ThrottlingModule.forRoot({ rates: { anon: '3/min' } })], providers: [MethodLevelGateway] })
+    class MethodLevelModule {}
+    const error = await bootError(MethodLevelModule);
+    expect(error?.message).toMatch(/MethodLevelGateway\.upload: ScopedThrottle uses scope 'uploads', which has no rate/);
+  });
+
+  test('a gateway method with only @ThrottleScope, under default ScopedThrottle, is checked at boot', async () => {
+    @WebSocketGateway()
+    class ScopeOnlyGateway {
+      @SubscribeMessage('upload') @ThrottleScope('uploads') upload() { return { uploaded: true }; }
+    }
+    @Module({ imports: [ThrottlingModule.forRoot({ defaultThrottles: [ScopedThrottle], rates: { anon: '3/min' } })], providers: [ScopeOnlyGateway] })
+    class ScopeOnlyModule {}
+    const error = await bootError(ScopeOnlyModule);
+    expect(error?.message).toMatch(/ScopeOnlyGateway\.upload: ScopedThrottle uses scope 'uploads', which has no rate/);
+  });
 });

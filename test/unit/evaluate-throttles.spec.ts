@@ -207,6 +207,12 @@ describe('evaluateThrottles (DRF check_throttles)', () => {
     expect(store.hitCalls.map((call) => call.map((check) => check.key))).toEqual([['throttle_user_127.0.0.1'], ['throttle_other_127.0.0.1']]);
   });
 
+  test('a single denial with a wait of 0 gives a wait of 0, not an unknown wait', () => {
+    const { store } = setup();
+    const denyNow: Throttle = { allowRequest: () => ({ allowed: false, wait: 0 }) };
+    expect(now(evaluateThrottles([denyNow], context(), store))).toMatchObject({ allowed: false, wait: 0 });
+  });
+
   test('a custom throttle that rejects rejects the evaluation', async () => {
     const { store, make } = setup({ user: '5/min' });
     const failing: Throttle = { allowRequest: () => Promise.reject(new Error('plans service down')) };
@@ -250,5 +256,62 @@ describe('evaluateThrottles (DRF check_throttles)', () => {
     ]);
     const hashed = store.hitCalls[1][0];
     expect(hashed.keyPrefix! + hashed.keyPart!).toBe(hashed.key);
+  });
+});
+
+describe('SimpleRateThrottle (DRF)', () => {
+  test('a subclass whose cache key does not come from formatKey() still has its hits recorded', () => {
+    const { store, make } = setup();
+    class ByIdent extends SimpleRateThrottle {
+      override rate = '1/min';
+      getCacheKey(ctx: ThrottleContext) {
+        return `custom:${ctx.ident}`;
+      }
+    }
+    const throttle = make(new ByIdent());
+    expect(now(evaluateThrottles([throttle], context(), store)).allowed).toBe(true);
+    expect(now(evaluateThrottles([throttle], context(), store))).toMatchObject({ allowed: false, wait: 60 });
+  });
+
+  test('a subclass with neither a scope nor a rate fails validation, saying so', () => {
+    const { make } = setup({ user: '5/min' });
+    class Unconfigured extends SimpleRateThrottle {
+      getCacheKey(ctx: ThrottleContext) {
+        return ctx.ident;
+      }
+    }
+    expect(() => make(new Unconfigured()).validate(undefined, 'GET /x')).toThrow('GET /x: Unconfigured has neither a scope nor a rate');
+  });
+
+  test('a rate lowered below the hits already recorded denies with an unknown wait (DRF returns None)', () => {
+    const { store, make } = setup();
+    const generous = make(new (UserThrottle.with({ scope: 'a', rate: '5/min' }))());
+    const strict = make(new (UserThrottle.with({ scope: 'a', rate: '2/min' }))());
+    for (let i = 0; i < 5; i++) expect(now(evaluateThrottles([generous], context(), store)).allowed).toBe(true);
+    const evaluation = now(evaluateThrottles([strict], context(), store));
+    expect(evaluation).toMatchObject({ allowed: false, wait: null });
+    expect(evaluation.decisions[0]).toMatchObject({ allowed: false, wait: null, limit: 2, remaining: 0 });
+  });
+
+  test('a rate of 0 denies a fresh key with the whole window as its reset', () => {
+    const { store, make } = setup();
+    const closed = make(new (UserThrottle.with({ scope: 'closed', rate: '0/min' }))());
+    const evaluation = now(evaluateThrottles([closed], context(), store));
+    expect(evaluation.allowed).toBe(false);
+    expect(evaluation.decisions[0]).toMatchObject({ allowed: false, limit: 0, remaining: 0, reset: 60, window: 60 });
+  });
+
+  test('an anonymous-only throttle that overrides allowRequest lets an authenticated user through', async () => {
+    const { store, make } = setup({ anon: '1/min' });
+    class Logged extends AnonThrottle {
+      override async allowRequest(ctx: ThrottleContext) {
+        return super.allowRequest(ctx);
+      }
+    }
+    const throttle = make(new Logged());
+    const user = context({ userId: '42', user: { id: 42 } });
+    expect((await evaluateThrottles([throttle], user, store)).allowed).toBe(true);
+    expect((await evaluateThrottles([throttle], user, store)).allowed).toBe(true);
+    expect(store.hitCalls).toHaveLength(0);
   });
 });

@@ -32,6 +32,12 @@ describe('a request is counted once however many guards see it', () => {
     }
   });
 
+  test('a function token is marked like an object', () => {
+    const token = () => undefined;
+    expect(markHandled(token)).toBe(false);
+    expect(markHandled(token)).toBe(true);
+  });
+
   test('something that is not an object is counted every time instead of throwing', () => {
     expect(markHandled('payload' as unknown as object)).toBe(false);
     expect(markHandled('payload' as unknown as object)).toBe(false);

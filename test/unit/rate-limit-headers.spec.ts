@@ -80,6 +80,44 @@ describe('writeRateLimitHeaders', () => {
     expect(headers([user, renamed], 'ietf', cache)['ratelimit-policy']).toBe('"user";q=1000;w=86400, "spike";q=60;w=1');
   });
 
+  test("a shared cache notices a policy whose window alone changes", () => {
+    const cache = new RateLimitHeaderCache();
+    const perMinute: ThrottleDecision = { allowed: true, wait: null, limit: 10, remaining: 9, reset: 60, policy: 'a', window: 60 };
+    expect(headers([perMinute], 'ietf', cache)['ratelimit-policy']).toBe('"a";q=10;w=60');
+    expect(headers([{ ...perMinute, reset: 3600, window: 3600 }], 'ietf', cache)['ratelimit-policy']).toBe('"a";q=10;w=3600');
+  });
+
+  test("a shared cache notices a policy whose name alone changes, in both headers", () => {
+    const cache = new RateLimitHeaderCache();
+    const a: ThrottleDecision = { allowed: true, wait: null, limit: 10, remaining: 9, reset: 60, policy: 'a', window: 60 };
+    headers([a], 'ietf', cache);
+    expect(headers([{ ...a, policy: 'b' }], 'ietf', cache)).toEqual({ 'ratelimit-policy': '"b";q=10;w=60', ratelimit: '"b";r=9;t=60' });
+  });
+
+  test('a sub-second window is written rounded up to whole seconds', () => {
+    const halfSecond: ThrottleDecision = { allowed: true, wait: null, limit: 10, remaining: 9, reset: 0.5, policy: 'tiny', window: 0.5 };
+    expect(headers([halfSecond], 'ietf')).toEqual({ 'ratelimit-policy': '"tiny";q=10;w=1', ratelimit: '"tiny";r=9;t=1' });
+  });
+
+  test('a decision with a limit but no remaining count reports none remaining', () => {
+    const unknownRemaining: ThrottleDecision = { allowed: false, wait: 5, limit: 10, reset: 5, policy: 'a', window: 60 };
+    expect(headers([unknownRemaining], 'both')).toEqual({
+      'ratelimit-policy': '"a";q=10;w=60',
+      ratelimit: '"a";r=0;t=5',
+      'x-ratelimit-limit': '10',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': '5',
+    });
+  });
+
+  test("'legacy': on equal remaining the earlier reset is not the tighter one, and a full tie keeps the first", () => {
+    const slow: ThrottleDecision = { allowed: true, wait: null, limit: 10, remaining: 5, reset: 60, policy: 'slow', window: 60 };
+    const quick: ThrottleDecision = { allowed: true, wait: null, limit: 100, remaining: 5, reset: 30, policy: 'quick', window: 60 };
+    expect(headers([slow, quick], 'legacy')['x-ratelimit-limit']).toBe('10');
+    const twin: ThrottleDecision = { ...slow, limit: 20, policy: 'twin' };
+    expect(headers([slow, twin], 'legacy')['x-ratelimit-limit']).toBe('10');
+  });
+
   test("a route's cache follows a policy that stops or starts knowing its limit", () => {
     const cache = new RateLimitHeaderCache();
     expect(headers([ALLOWED, burst], 'ietf', cache)).toEqual({ 'ratelimit-policy': '"burst";q=60;w=60', ratelimit: '"burst";r=5;t=13' });

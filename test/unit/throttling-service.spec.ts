@@ -1,0 +1,183 @@
+/**
+ * ThrottlingService, the manual checks (Tastypie's throttle_check by hand), in a standalone
+ * application context with the memory store and a fake clock.
+ */
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import {
+  AnonThrottle,
+  CacheThrottle,
+  NoThrottle,
+  ScopedThrottle,
+  type Throttle,
+  ThrottleConfigError,
+  type ThrottleContext,
+  ThrottlingModule,
+  type ThrottlingModuleOptions,
+  ThrottlingService,
+} from '../../lib/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+/** A response that records the headers written to it, the way Express's setHeader is called. */
+class RecordingResponse {
+  readonly headers: Record<string, string> = {};
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+}
+
+/** Denies with a wait of exactly 0 seconds. */
+@Injectable()
+class DenyWithNoWait implements Throttle {
+  allowRequest() {
+    return { allowed: false, wait: 0 };
+  }
+}
+
+/** Remembers the context of the last request it saw. */
+@Injectable()
+class ContextRecorder implements Throttle {
+  static last: ThrottleContext | undefined;
+  allowRequest(ctx: ThrottleContext) {
+    ContextRecorder.last = ctx;
+    return true;
+  }
+}
+
+const address = (ip: string, user?: { id: number }) => ({ ip, headers: {}, method: 'GET', url: '/', user });
+
+describe('ThrottlingService', () => {
+  let context: INestApplicationContext | undefined;
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+
+  async function boot(options: ThrottlingModuleOptions = {}) {
+    const clock = new FakeClock();
+    @Module({ imports: [ThrottlingModule.forRoot({ clock: clock.read, ...options })] })
+    class ManualModule {}
+    context = await NestFactory.createApplicationContext(ManualModule, { logger: false });
+    return { clock, service: context.get(ThrottlingService) };
+  }
+
+  describe('check()', () => {
+    test('retryAfter is the wait rounded up, and the Retry-After header says the same', async () => {
+      const { clock, service } = await boot();
+      const who = { identity: 'u' };
+      await service.check(who, { scope: 's', rate: '1/min' });
+      clock.now += 58_800;
+      const response = new RecordingResponse();
+      const verdict = await service.check(who, { scope: 's', rate: '1/min' }, { response });
+      expect(verdict).toMatchObject({ allowed: false, wait: expect.closeTo(1.2, 6), retryAfter: 2 });
+      expect(response.headers['retry-after']).toBe('2');
+    });
+
+    test('retryAfter is null, and no Retry-After is written, when the wait is 0 or unknown', async () => {
+      const { service } = await boot();
+      const who = { identity: 'u' };
+      const noWait = new RecordingResponse();
+      expect(await service.check(who, DenyWithNoWait, { response: noWait })).toMatchObject({ allowed: false, wait: 0, retryAfter: null });
+      expect(noWait.headers).not.toHaveProperty('retry-after');
+      for (let i = 0; i < 5; i++) await service.check(who, { scope: 'a', rate: '5/min' });
+      const unknown = new RecordingResponse();
+      expect(await service.check(who, { scope: 'a', rate: '2/min' }, { response: unknown })).toMatchObject({ allowed: false, wait: null, retryAfter: null });
+      expect(unknown.headers).not.toHaveProperty('retry-after');
+    });
+
+    test('an allowed check writes rate-limit headers but no Retry-After', async () => {
+      const { service } = await boot();
+      const response = new RecordingResponse();
+      expect(await service.check({ identity: 'u' }, { scope: 's', rate: '1/min' }, { response })).toMatchObject({ allowed: true, retryAfter: null });
+      expect(response.headers).toEqual({ 'ratelimit-policy': '"s";q=1;w=60', ratelimit: '"s";r=0;t=60' });
+    });
+
+    test('with headers: false a check writes no rate-limit headers', async () => {
+      const { service } = await boot({ headers: false });
+      const response = new RecordingResponse();
+      await service.check({ identity: 'u' }, { scope: 's', rate: '5/min' }, { response });
+      expect(response.headers).toEqual({});
+    });
+
+    test('the shared header cache follows a named rate whose window or name changes between checks', async () => {
+      const { service } = await boot();
+      const who = { identity: 'u' };
+      await service.check(who, { scope: 'a', rate: '10/min' }, { response: new RecordingResponse() });
+      const hourly = new RecordingResponse();
+      await service.check(who, { scope: 'a', rate: '10/hour' }, { response: hourly });
+      expect(hourly.headers['ratelimit-policy']).toBe('"a";q=10;w=3600');
+      const renamed = new RecordingResponse();
+      await service.check(who, { scope: 'b', rate: '10/hour' }, { response: renamed });
+      expect(renamed.headers).toEqual({ 'ratelimit-policy': '"b";q=10;w=3600', ratelimit: '"b";r=9;t=3600' });
+    });
+
+    test('options.scope is the scope ScopedThrottle counts under, for a request and for an identity', async () => {
+      const { service } = await boot({ rates: { uploads: '1/min' } });
+      for (const target of [address('10.0.0.1'), { identity: 'u' }]) {
+        expect((await service.check(target, ScopedThrottle, { scope: 'uploads' })).allowed).toBe(true);
+        expect(await service.check(target, ScopedThrottle, { scope: 'uploads' })).toMatchObject({ allowed: false, retryAfter: 60 });
+        expect((await service.check(target, ScopedThrottle)).allowed).toBe(true);
+      }
+    });
+
+    test('an empty identity is refused with a TypeError; a non-empty one is checked', async () => {
+      const { service } = await boot();
+      await expect(service.check({ identity: '' }, { scope: 's', rate: '5/min' })).rejects.toThrow(TypeError);
+      await expect(service.check({ identity: '' }, { scope: 's', rate: '5/min' })).rejects.toThrow('identity must be a non-empty string');
+      expect((await service.check({ identity: 'a' }, { scope: 's', rate: '5/min' })).allowed).toBe(true);
+    });
+
+    test("options.method and options.url reach the throttle's context for an identity", async () => {
+      const { service } = await boot();
+      await service.check({ identity: 'u' }, ContextRecorder, { method: 'POST', url: '/login' });
+      expect(ContextRecorder.last).toMatchObject({ ident: 'u', method: 'POST', url: '/login' });
+    });
+
+    test('a named rate without a scope is a configuration error', async () => {
+      const { service } = await boot();
+      await expect(service.check({ identity: 'u' }, { rate: '5/min' } as never)).rejects.toThrow(ThrottleConfigError);
+    });
+
+    test('the same scope with another rate is another throttle, not the one resolved first', async () => {
+      const { service } = await boot();
+      await service.check({ identity: 'u' }, { scope: 'a', rate: '1/min' });
+      const v = { identity: 'v' };
+      expect((await service.check(v, { scope: 'a', rate: '5/min' })).allowed).toBe(true);
+      expect(await service.check(v, { scope: 'a', rate: '5/min' })).toMatchObject({ allowed: true, decisions: [{ limit: 5, remaining: 3 }] });
+    });
+  });
+
+  describe('peek()', () => {
+    test('a fresh key of a named rate has its whole limit remaining', async () => {
+      const { service } = await boot();
+      expect(await service.peek({ identity: 'u' }, { scope: 's', rate: '5/min' })).toMatchObject({ key: 'throttle_s_u', limit: 5, remaining: 5, windowMs: 60_000, count: 0 });
+    });
+
+    test('remaining never goes below 0 when the rate was lowered below the recorded hits', async () => {
+      const { service } = await boot();
+      const who = { identity: 'u' };
+      for (let i = 0; i < 5; i++) await service.check(who, { scope: 'a', rate: '5/min' });
+      expect(await service.peek(who, { scope: 'a', rate: '2/min' })).toMatchObject({ limit: 2, count: 5, remaining: 0 });
+    });
+
+    test('a throttle that does not throttle this target (anonymous-only, a logged-in user) has no bucket', async () => {
+      const { service } = await boot({ rates: { anon: '5/min' } });
+      await expect(service.peek(address('10.0.0.1', { id: 7 }), AnonThrottle)).rejects.toThrow(ThrottleConfigError);
+      await expect(service.peek(address('10.0.0.1', { id: 7 }), AnonThrottle)).rejects.toThrow('does not throttle this target');
+      expect(await service.peek(address('10.0.0.1'), AnonThrottle)).toMatchObject({ limit: 5, remaining: 5 });
+    });
+
+    test('NoThrottle keeps no bucket to peek at', async () => {
+      const { service } = await boot();
+      await expect(service.peek({ identity: 'u' }, NoThrottle)).rejects.toThrow('keeps no bucket');
+    });
+
+    test("a Tastypie CacheThrottle's bucket spans its timeframe, not its expiration", async () => {
+      const { service } = await boot();
+      const Throttled = CacheThrottle.with({ throttleAt: 3, timeframe: 60, expiration: 3600 });
+      expect(await service.peek({ identity: 'u' }, Throttled)).toMatchObject({ limit: 3, windowMs: 60_000 });
+    });
+  });
+});
