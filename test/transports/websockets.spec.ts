@@ -307,6 +307,13 @@ describe('ws gateway without rememberWsUpgradeRequest()', () => {
 });
 
 describe('boot-time checks of gateways', () => {
+  /** The boot error of an app with this gateway alone and these module options. */
+  function gatewayBootError(gateway: Function, options: ThrottlingModuleOptions) {
+    @Module({ imports: [ThrottlingModule.forRoot(options)], providers: [gateway as never] })
+    class GatewayModule {}
+    return bootError(GatewayModule);
+  }
+
   test('a gateway throttled at class level only is checked at boot: a scope without a rate fails it', async () => {
     @WebSocketGateway()
     @ThrottleClasses(ScopedThrottle)
@@ -314,9 +321,7 @@ describe('boot-time checks of gateways', () => {
     class ClassLevelGateway {
       @SubscribeMessage('say') say() { return { said: true }; }
     }
-    @Module({ imports: [ThrottlingModule.forRoot({ rates: { anon: '3/min' } })], providers: [ClassLevelGateway] })
-    class ClassLevelModule {}
-    const error = await bootError(ClassLevelModule);
+    const error = await gatewayBootError(ClassLevelGateway, { rates: { anon: '3/min' } });
     expect(error?.message).toMatch(/ClassLevelGateway\.say: ScopedThrottle uses scope 'chat', which has no rate/);
   });
 
@@ -326,9 +331,7 @@ describe('boot-time checks of gateways', () => {
       @SubscribeMessage('say') say() { return { said: true }; }
       @SubscribeMessage('upload') @ThrottleClasses(ScopedThrottle) @ThrottleScope('uploads') upload() { return { uploaded: true }; }
     }
-    @Module({ imports: [ThrottlingModule.forRoot({ rates: { anon: '3/min' } })], providers: [MethodLevelGateway] })
-    class MethodLevelModule {}
-    const error = await bootError(MethodLevelModule);
+    const error = await gatewayBootError(MethodLevelGateway, { rates: { anon: '3/min' } });
     expect(error?.message).toMatch(/MethodLevelGateway\.upload: ScopedThrottle uses scope 'uploads', which has no rate/);
   });
 
@@ -337,9 +340,7 @@ describe('boot-time checks of gateways', () => {
     class ScopeOnlyGateway {
       @SubscribeMessage('upload') @ThrottleScope('uploads') upload() { return { uploaded: true }; }
     }
-    @Module({ imports: [ThrottlingModule.forRoot({ defaultThrottles: [ScopedThrottle], rates: { anon: '3/min' } })], providers: [ScopeOnlyGateway] })
-    class ScopeOnlyModule {}
-    const error = await bootError(ScopeOnlyModule);
+    const error = await gatewayBootError(ScopeOnlyGateway, { defaultThrottles: [ScopedThrottle], rates: { anon: '3/min' } });
     expect(error?.message).toMatch(/ScopeOnlyGateway\.upload: ScopedThrottle uses scope 'uploads', which has no rate/);
   });
 });
