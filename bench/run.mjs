@@ -4,31 +4,36 @@
 // (or BENCH_OUT) but keeps the "Redis store" section there, which bench/redis-bench.mjs writes.
 //
 // Every server runs in its own process (bench/server.mjs); autocannon loads one server at a time
-// from this process. Each scenario starts fresh servers, warms each one up, then runs ROUNDS rounds
-// in a rotating order and reports the median. Everything is bounded: each load lasts DURATION
-// seconds and the whole run is killed after 12 minutes.
+// from this process. Each scenario starts PROCESSES fresh processes of every variant, warms each one
+// up, then runs ROUNDS rounds over all of them in a rotating order. A process's figure is the median
+// of its rounds, a variant's the median of its processes: on these virtual machines one process of
+// a server can run 20-30% slower than another process of the very same server for its whole life
+// (where its memory landed, not what it runs), and with one process per variant that alone decided
+// a ratio. Everything is bounded: each load lasts DURATION seconds and the whole run is killed after
+// 20 minutes.
 //
-// Knobs (environment): BENCH_DURATION (s, default 4), BENCH_WARMUP (s, default 4),
-// BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS (e.g. "a,c"), BENCH_VARIANTS,
-// BENCH_OUT (the results file, default bench/RESULTS.md).
+// Knobs (environment): BENCH_DURATION (s, default 3), BENCH_WARMUP (s, default 3),
+// BENCH_ROUNDS (default 3), BENCH_PROCESSES (default 3), BENCH_CONNECTIONS (default 50),
+// BENCH_SCENARIOS (e.g. "a,c"), BENCH_VARIANTS, BENCH_OUT (the results file, default bench/RESULTS.md).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { limitRunTime } from './lib/child-processes.mjs';
-import { positiveNumber } from './lib/env.mjs';
+import { positiveInteger, positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
-import { INSTRUCTIONS_SECTION, MEMORY_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
+import { GUARD_SECTION, INSTRUCTIONS_SECTION, MEMORY_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
 import { rotatingRounds } from './lib/rounds.mjs';
 import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
-import { median, sumOf, throughput } from './lib/stats.mjs';
+import { median, sumOf } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const DURATION = positiveNumber('BENCH_DURATION', 4);
-const WARMUP = positiveNumber('BENCH_WARMUP', 4);
-const ROUNDS = positiveNumber('BENCH_ROUNDS', 5);
+const DURATION = positiveNumber('BENCH_DURATION', 3);
+const WARMUP = positiveNumber('BENCH_WARMUP', 3);
+const ROUNDS = positiveInteger('BENCH_ROUNDS', 3);
+const PROCESSES = positiveInteger('BENCH_PROCESSES', 3);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
-limitRunTime('bench', 12 * 60_000);
+limitRunTime('bench', 20 * 60_000);
 
 // BENCH_VARIANTS (ids from bench/lib/memory-variants.mjs, e.g. "none,ours,ours-no-headers") runs a
 // focused comparison instead: it prints medians against the first variant and writes no file.
@@ -56,37 +61,53 @@ async function load(server, clients, seconds) {
   };
 }
 
+/**
+ * Runs one scenario on PROCESSES processes of every variant. Resolves with { scenario, processes }:
+ * Map(variant id -> one list of rounds per process).
+ */
 async function runScenario(scenario) {
   console.log(`\n${scenario.title}`);
+  // Process-major order (none#1, ours#1, ..., none#2, ...), so the rotation interleaves the variants.
+  const instances = [];
+  for (let p = 1; p <= PROCESSES; p++) for (const variant of VARIANTS) instances.push({ id: `${variant.id}#${p}`, variant });
   const servers = new Map();
   try {
-    for (const variant of VARIANTS) servers.set(variant.id, await startServer(join(here, 'server.mjs'), [variant.id, JSON.stringify(scenario.limits)]));
+    for (const instance of instances) servers.set(instance.id, await startServer(join(here, 'server.mjs'), [instance.variant.id, JSON.stringify(scenario.limits)]));
     const runs = await rotatingRounds({
-      variants: VARIANTS,
+      variants: instances,
       rounds: ROUNDS,
       seconds: DURATION,
       warmupSeconds: WARMUP,
-      measure: (variant, seconds) => load(servers.get(variant.id), scenario.clients, seconds),
+      measure: (instance, seconds) => load(servers.get(instance.id), scenario.clients, seconds),
       describe: (run) => `${run.cpuPerRequest.toFixed(1)} µs CPU/req  non-2xx ${run.non2xx}  errors ${run.errors}`,
     });
-    return { scenario, runs };
+    const processes = new Map(VARIANTS.map((variant) => [variant.id, []]));
+    for (const instance of instances) processes.get(instance.variant.id).push(runs.get(instance.id));
+    return { scenario, processes };
   } finally {
     await Promise.all([...servers.values()].map(stopServer));
   }
 }
 
-function summarize({ scenario, runs }) {
-  const rows = VARIANTS.map((variant) => {
-    const list = runs.get(variant.id);
-    return {
-      variant,
-      ...throughput(list),
-      cpu: median(list.map((run) => run.cpuPerRequest)),
-      total: sumOf(list, (run) => run.total),
-      non2xx: sumOf(list, (run) => run.non2xx),
-      errors: sumOf(list, (run) => run.errors + run.timeouts),
-    };
-  });
+/**
+ * A variant's figures from its processes: each process's median round, then the median process
+ * (a process that runs slow for its whole life moves the result no further than the next one).
+ */
+function variantFigures(processes) {
+  const perProcess = processes.map((rounds) => ({ rps: median(rounds.map((run) => run.rps)), cpu: median(rounds.map((run) => run.cpuPerRequest)) }));
+  const all = processes.flat();
+  return {
+    rps: median(perProcess.map((one) => one.rps)),
+    cpu: median(perProcess.map((one) => one.cpu)),
+    perProcess,
+    total: sumOf(all, (run) => run.total),
+    non2xx: sumOf(all, (run) => run.non2xx),
+    errors: sumOf(all, (run) => run.errors + run.timeouts),
+  };
+}
+
+function summarize({ scenario, processes }) {
+  const rows = VARIANTS.map((variant) => ({ variant, ...variantFigures(processes.get(variant.id)) }));
   const byId = new Map(rows.map((row) => [row.variant.id, row]));
   const none = byId.get('none').rps;
   const throttler = byId.get('nestjs-throttler').rps;
@@ -116,17 +137,25 @@ function table(summary) {
   const lines = [
     `### ${summary.scenario.title}`,
     '',
-    '| server | req/s (median) | min .. max | vs no guard | vs @nestjs/throttler | server CPU µs/req (median) | CPU vs no guard | responses | non-2xx | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | req/s (median process) | each process | vs no guard | vs @nestjs/throttler | server CPU µs/req (median process) | each process | CPU vs no guard | responses | non-2xx | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of summary.rows) {
+    const eachRps = row.perProcess.map((one) => Math.round(one.rps).toLocaleString('en-US')).join(', ');
+    const eachCpu = row.perProcess.map((one) => one.cpu.toFixed(1)).join(', ');
     lines.push(
-      `| ${row.variant.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${Math.round(row.min).toLocaleString('en-US')} .. ${Math.round(row.max).toLocaleString('en-US')} | ` +
-        `${((row.rps / summary.none) * 100).toFixed(1)}% | ${(row.rps / summary.throttler).toFixed(2)}x | ${row.cpu.toFixed(1)} | ` +
+      `| ${row.variant.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${eachRps} | ` +
+        `${((row.rps / summary.none) * 100).toFixed(1)}% | ${(row.rps / summary.throttler).toFixed(2)}x | ${row.cpu.toFixed(1)} | ${eachCpu} | ` +
         `${((summary.noneCpu / row.cpu) * 100).toFixed(1)}% | ${row.total.toLocaleString('en-US')} | ${row.non2xx} | ${row.errors} |`,
     );
   }
   lines.push('');
+  const spread = widestProcessSpread(summary.rows);
+  lines.push(
+    `- Processes of the same server: the widest spread in this scenario was ${spread.label}'s, whose slowest process took ` +
+      `${((spread.ratio - 1) * 100).toFixed(0)}% more CPU per request than its fastest (medians of ${ROUNDS} rounds each: ${spread.values}). ` +
+      'The processes ran the same code under the same load, in rounds taken turn about, so what the host did at one moment weighs on all of them alike.',
+  );
   const cpu = new Map(summary.rows.map((row) => [row.variant.id, row.cpu]));
   const extra = (id, over = 'none') => `${(cpu.get(id) - cpu.get(over)).toFixed(1)} µs`;
   lines.push(
@@ -146,6 +175,17 @@ function table(summary) {
   return lines.join('\n');
 }
 
+/** The variant whose processes differ most in CPU per request (slowest over fastest). */
+function widestProcessSpread(rows) {
+  let widest = { label: '', ratio: 1, values: '' };
+  for (const row of rows) {
+    const cpus = row.perProcess.map((one) => one.cpu);
+    const ratio = Math.max(...cpus) / Math.min(...cpus);
+    if (ratio >= widest.ratio) widest = { label: row.variant.id, ratio, values: `${cpus.map((cpu) => cpu.toFixed(1)).join(', ')} µs` };
+  }
+  return widest;
+}
+
 function report(summaries, startedAt, elapsedMs) {
   return [
     '# Benchmark results',
@@ -160,13 +200,15 @@ function report(summaries, startedAt, elapsedMs) {
     `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
     `- Machine: ${machineFacts()}`,
     `- Load: autocannon (programmatic API) from the parent process, ${CONNECTIONS} connections, pipelining 1, ` +
-      `${DURATION} s per run, ${WARMUP} s warm-up per server, ${ROUNDS} rounds in rotating order; the table shows the median ` +
-      'of the rounds (min .. max beside it). "responses", "non-2xx" and "errors" add up all rounds.',
-    '- "server CPU µs/req": the server process\'s own CPU time (user + system) during a run divided by its responses ' +
-      '(median of the rounds). Unlike req/s it hardly depends on what else the machine runs at the time; "CPU vs no guard" ' +
+      `${DURATION} s per run, ${WARMUP} s warm-up per process, ${ROUNDS} rounds over every process in rotating order.`,
+    `- Processes: ${PROCESSES} of every server, all started for the scenario. A process's figure is the median of its ` +
+      'rounds ("each process"), a server\'s the median of its processes. "responses", "non-2xx" and "errors" add up all ' +
+      'rounds of all its processes.',
+    '- "server CPU µs/req": the server process\'s own CPU time (user + system) during a run divided by its responses. ' +
+      'It depends less than req/s on what else the machine runs at the time; "CPU vs no guard" ' +
       'is the no-guard server\'s CPU per request over this one\'s, i.e. the throughput ratio a CPU-bound server would see.',
     '- Servers: a one-route Nest app (GET / returns a string) on Fastify (@nestjs/platform-fastify), logger off, each in ' +
-      'its own process on 127.0.0.1, fresh servers for each scenario. The load generator and the server share the 2 cores.',
+      'its own process on 127.0.0.1, fresh processes for each scenario. The load generator and the server share the 2 cores.',
     '',
     '## How the comparison is kept fair',
     '',
@@ -188,10 +230,16 @@ function report(summaries, startedAt, elapsedMs) {
     '## Reading these numbers',
     '',
     '- The machine has 2 cores for the load generator, the server under test and whatever else runs at the time ' +
-      '(other test suites, compilers). Runs of the same server a few seconds apart can differ by a factor of two; the ' +
-      'rotating order and the median soften this but do not remove it, and the noise gauge above shows how much is left. ' +
-      'The server CPU per request is the steadier figure; where req/s and CPU disagree on a target, trust the CPU column ' +
-      'more, and rerun `npm run bench` on a quiet machine for the req/s.',
+      '(other test suites, compilers, other virtual machines on the host). Runs of the same server a few seconds apart can ' +
+      'differ by a factor of two; the rotating order and the medians soften this but do not remove it, and the noise gauge ' +
+      'above shows how much is left. The server CPU per request is the steadier figure; where req/s and CPU disagree on a ' +
+      'target, trust the CPU column more, and rerun `npm run bench` on a quiet machine for the req/s.',
+    '- One process is not a sample of its server. On these virtual machines a process can run 20-30% slower than another ' +
+      'process of the same server, same code and same load, and stay that way for its whole life: in a check with six ' +
+      'processes of the no-guard server, one or two of the six took 39 to 44 µs of CPU per request in every round while the ' +
+      'others took 30 to 35, whichever core they were pinned to (`taskset`): not the core, then; where the process\'s memory ' +
+      'landed is the likeliest cause, which we could not confirm from inside the machine. ' +
+      'Earlier runs of this benchmark had one process per server, so one unlucky process could move a ratio by 20 points; the "each process" columns show how far the processes of this run spread.',
     '- Nest itself charges almost nothing for a global guard (the do-nothing guard row): the gap between no guard and ' +
       'this module is this module\'s own work per request: reading the client from X-Forwarded-For, building the ' +
       'ThrottleContext, two sliding-log checks in one store call (two Map lookups by the key\'s parts, ring buffer ' +
@@ -223,17 +271,15 @@ function report(summaries, startedAt, elapsedMs) {
 }
 
 /** A focused run (BENCH_VARIANTS): medians against the first variant, printed only; the results file is left alone. */
-function printFocused({ scenario, runs }) {
-  const medians = VARIANTS.map((variant) => {
-    const list = runs.get(variant.id);
-    return { variant, rps: throughput(list).rps, cpu: median(list.map((run) => run.cpuPerRequest)) };
-  });
+function printFocused({ scenario, processes }) {
+  const medians = VARIANTS.map((variant) => ({ variant, ...variantFigures(processes.get(variant.id)) }));
   const [base] = medians;
   console.log(`\n${scenario.title}: medians, as a share of ${base.variant.id}`);
   for (const row of medians) {
     console.log(
       `  ${row.variant.id.padEnd(22)} ${Math.round(row.rps).toString().padStart(6)} req/s ${((row.rps / base.rps) * 100).toFixed(1).padStart(6)}%` +
-        `   ${row.cpu.toFixed(1).padStart(6)} µs CPU/req ${((base.cpu / row.cpu) * 100).toFixed(1).padStart(6)}%`,
+        `   ${row.cpu.toFixed(1).padStart(6)} µs CPU/req ${((base.cpu / row.cpu) * 100).toFixed(1).padStart(6)}%` +
+        `   processes: ${row.perProcess.map((one) => one.cpu.toFixed(1)).join(', ')} µs`,
     );
   }
 }
@@ -250,5 +296,5 @@ for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(sce
 const markdown = report(summaries, startedAt, Date.now() - started);
 const outFile = resultsPath();
 // The Redis driver's section stays as it last wrote it; `npm run bench` runs that driver next.
-writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION, MEMORY_SECTION]);
+writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, GUARD_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION, MEMORY_SECTION]);
 console.log(`\n${markdown}\nWritten to ${outFile}`);

@@ -23,6 +23,9 @@ export const REDIS_INSTRUCTIONS_SECTION = 'redis-instructions';
 /** The section bench/memory-footprint.mjs owns. */
 export const MEMORY_SECTION = 'memory-footprint';
 
+/** The section bench/guard-in-process.mjs owns. */
+export const GUARD_SECTION = 'guard-in-process';
+
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;
 
