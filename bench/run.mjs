@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { limitRunTime } from './lib/child-processes.mjs';
 import { positiveInteger, positiveNumber } from './lib/env.mjs';
 import { loadClients } from './lib/load.mjs';
-import { machineFacts } from './lib/machine.mjs';
+import { loadAverage, machineFacts } from './lib/machine.mjs';
 import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
 import { GUARD_SECTION, INSTRUCTIONS_SECTION, MEMORY_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
 import { rotatingRounds } from './lib/rounds.mjs';
@@ -186,19 +186,21 @@ function widestProcessSpread(rows) {
   return widest;
 }
 
-function report(summaries, startedAt, elapsedMs) {
+function report(summaries, startedAt, elapsedMs, startLoad) {
   return [
     '# Benchmark results',
     '',
     'Produced by `npm run bench`, which builds the library, then runs `node bench/run.mjs` (the memory store: everything ' +
       'above the sections below, rewritten each run), `node bench/instructions.mjs` ("Instructions per request"), ' +
+      '`node bench/guard-in-process.mjs` ("The guard in one process"), ' +
       '`node bench/redis-bench.mjs` ("Redis store"), `node bench/redis-instructions.mjs` ("Redis store: instructions ' +
-      'per request") and `node --expose-gc bench/memory-footprint.mjs` ("Memory per key"). Each of the last four replaces its ' +
-      'own section and keeps the rest, so `npm run bench:instructions`, `npm run bench:redis`, `npm run bench:redis-instructions` ' +
-      'and `npm run bench:memory` can run alone.',
+      'per request") and `node --expose-gc bench/memory-footprint.mjs` ("Memory per key"). Each of the last five replaces its ' +
+      'own section and keeps the rest, so `npm run bench:instructions`, `npm run bench:guard`, `npm run bench:redis`, ' +
+      '`npm run bench:redis-instructions` and `npm run bench:memory` can run alone.',
     '',
     `- Run: ${startedAt.toISOString()}, took ${Math.round(elapsedMs / 1000)} s`,
-    `- Machine: ${machineFacts()}`,
+    `- Machine: ${machineFacts()}; load average when the run started: ${startLoad} (anything above 0 is other work on the same cores; ` +
+      'other virtual machines on the host do not show in it)',
     `- Load: autocannon (programmatic API) from the parent process, ${CONNECTIONS} connections, pipelining 1, ` +
       `${DURATION} s per run, ${WARMUP} s warm-up per process, ${ROUNDS} rounds over every process in rotating order.`,
     `- Processes: ${PROCESSES} of every server, all started for the scenario. A process's figure is the median of its ` +
@@ -291,9 +293,10 @@ if (process.env.BENCH_VARIANTS !== undefined) {
 
 const startedAt = new Date();
 const started = Date.now();
+const startLoad = loadAverage();
 const summaries = [];
 for (const scenario of SCENARIOS) summaries.push(summarize(await runScenario(scenario)));
-const markdown = report(summaries, startedAt, Date.now() - started);
+const markdown = report(summaries, startedAt, Date.now() - started, startLoad);
 const outFile = resultsPath();
 // The Redis driver's section stays as it last wrote it; `npm run bench` runs that driver next.
 writeReport(outFile, markdown, [INSTRUCTIONS_SECTION, GUARD_SECTION, REDIS_SECTION, REDIS_INSTRUCTIONS_SECTION, MEMORY_SECTION]);
