@@ -8,8 +8,8 @@
 // up, then runs ROUNDS rounds over all of them in a rotating order. A process's figure is the median
 // of its rounds, a variant's the median of its processes: on these virtual machines one process of
 // a server can run 20-30% slower than another process of the very same server for its whole life
-// (where its memory landed, not what it runs), and with one process per variant that alone decided
-// a ratio. Everything is bounded: each load lasts DURATION seconds and the whole run is killed after
+// (not because of the core it runs on; most likely where its memory landed), and with one process per
+// variant that alone decided a ratio. Everything is bounded: each load lasts DURATION seconds and the whole run is killed after
 // 20 minutes.
 //
 // Knobs (environment): BENCH_DURATION (s, default 3), BENCH_WARMUP (s, default 3),
@@ -151,7 +151,7 @@ function table(summary) {
   }
   lines.push('');
   const spread = widestProcessSpread(summary.rows);
-  lines.push(
+  if (PROCESSES > 1) lines.push(
     `- Processes of the same server: the widest spread in this scenario was ${spread.label}'s, whose slowest process took ` +
       `${((spread.ratio - 1) * 100).toFixed(0)}% more CPU per request than its fastest (medians of ${ROUNDS} rounds each: ${spread.values}). ` +
       'The processes ran the same code under the same load, in rounds taken turn about, so what the host did at one moment weighs on all of them alike.',

@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 
 // Plain ESM has no decorator syntax: apply Nest's decorators by hand, exactly as tsc would.
-class HelloController {
+export class HelloController {
   hello() {
     return 'hello';
   }
