@@ -105,6 +105,15 @@ export class ThrottleRegistry implements OnModuleInit {
     return instance;
   }
 
+  /**
+   * A new instance that the registry does not keep, for throttle classes made per call (the
+   * `{ scope, rate }` specs of ThrottlingService): keeping each one here would grow without bound.
+   */
+  createDetached(throttleClass: Type<Throttle>, where = 'ThrottlingService'): Promise<Throttle> {
+    assertThrottleClass(throttleClass, where);
+    return this.instantiate(throttleClass, this.moduleRef, where).then((created) => prepareThrottle(created, where));
+  }
+
   private async instantiate(throttleClass: Type<Throttle>, hostRef: ModuleRef, where: string): Promise<Throttle> {
     const perRequest = requestScopedDependency(throttleClass, hostRef);
     if (perRequest !== undefined) {

@@ -17,6 +17,9 @@ import { THROTTLING_SETTINGS } from './tokens.js';
 import { httpRequestContext } from './transports/http-transport.js';
 import { describeValue } from '../core/describe-value.js';
 
+/** How many `{ scope, rate }` specs ThrottlingService keeps a throttle for. */
+export const MAX_CACHED_RATE_SPECS = 1_000;
+
 /** Who is checked: an Express/Fastify request, or any identity (a username, an API key, ...). */
 export type ThrottleTarget = { readonly identity: string } | object;
 
@@ -60,8 +63,13 @@ export interface ThrottleKeyState extends WindowState {
  */
 @Injectable()
 export class ThrottlingService {
-  /** One class per named rate, so `{ scope, rate }` specs resolve to singletons like any throttle. */
-  private readonly rateClasses = new Map<string, Type<Throttle>>();
+  /**
+   * The throttle of each `{ scope, rate }` spec, least recently used first (a Map keeps insertion
+   * order, and a hit is moved to the end). Bounded, because a rate may be computed per call (a plan's
+   * quota, say): past MAX_CACHED_RATE_SPECS the oldest is dropped and made again when next used.
+   * Counts live in the store under `throttle_<scope>_<ident>`, so a remade throttle finds them.
+   */
+  private readonly rateThrottles = new Map<string, Promise<Throttle>>();
   /**
    * Shared by every manual check: it rebuilds its strings when the policies differ from the last
    * call's, and is only read synchronously while the headers are written, so sharing is safe.
@@ -149,16 +157,24 @@ export class ThrottlingService {
     }
     const { scope, rate } = spec as { scope: string; rate?: RateInput };
     const id = `${scope}\u0000${JSON.stringify(rate)}`;
-    let rateClass = this.rateClasses.get(id);
-    if (rateClass === undefined) {
-      rateClass = UserThrottle.with({ scope, rate });
-      this.rateClasses.set(id, rateClass);
+    const cached = this.rateThrottles.get(id);
+    if (cached !== undefined) {
+      this.rateThrottles.delete(id);
+      this.rateThrottles.set(id, cached);
+      return cached;
     }
-    return this.registry.resolve(rateClass).then((throttle) => {
-      // Validate once, the way the registry validates routes at boot: a bad rate is named here.
+    const created = this.registry.createDetached(UserThrottle.with({ scope, rate })).then((throttle) => {
+      // Validated the way the registry validates routes at boot: a bad rate is named here.
       if (throttle instanceof SimpleRateThrottle) throttle.validate(scope, 'ThrottlingService');
       return throttle;
     });
+    this.rateThrottles.set(id, created);
+    if (this.rateThrottles.size > MAX_CACHED_RATE_SPECS) this.rateThrottles.delete(this.rateThrottles.keys().next().value!);
+    // A spec that fails (a malformed rate) is not kept: the next call reports it again.
+    created.catch(() => {
+      if (this.rateThrottles.get(id) === created) this.rateThrottles.delete(id);
+    });
+    return created;
   }
 
   private async bucketOf(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions): Promise<{ key: string; limit: number; windowMs: number }> {

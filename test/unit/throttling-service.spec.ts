@@ -4,7 +4,7 @@
  */
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import {
   AnonThrottle,
@@ -17,7 +17,10 @@ import {
   ThrottlingModule,
   type ThrottlingModuleOptions,
   ThrottlingService,
+  UserThrottle,
 } from '../../lib/index.js';
+import { ThrottleRegistry } from '../../lib/nest/throttle-registry.js';
+import { MAX_CACHED_RATE_SPECS } from '../../lib/nest/throttling.service.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 /** A response that records the headers written to it, the way Express's setHeader is called. */
@@ -146,6 +149,36 @@ describe('ThrottlingService', () => {
       const v = { identity: 'v' };
       expect((await service.check(v, { scope: 'a', rate: '5/min' })).allowed).toBe(true);
       expect(await service.check(v, { scope: 'a', rate: '5/min' })).toMatchObject({ allowed: true, decisions: [{ limit: 5, remaining: 3 }] });
+    });
+  });
+
+  describe('rate specs', () => {
+    test('rates computed per call do not pile up: past the cap the oldest spec is made again, and its counts carry on', async () => {
+      const { service } = await boot();
+      const made = jest.spyOn(UserThrottle, 'with');
+      try {
+        const who = { identity: 'u' };
+        await service.check(who, { scope: 'plan', rate: '3/min' });
+        await service.check(who, { scope: 'plan', rate: '3/min' });
+        expect(made).toHaveBeenCalledTimes(1);
+        for (let i = 1; i <= MAX_CACHED_RATE_SPECS; i++) await service.check(who, { scope: 'quota', rate: `${i}/day` });
+        expect(made).toHaveBeenCalledTimes(1 + MAX_CACHED_RATE_SPECS);
+        // The registry keeps the singletons of route throttles, not these.
+        expect((context!.get(ThrottleRegistry) as unknown as { instances: Map<unknown, unknown> }).instances.size).toBe(0);
+
+        expect(await service.check(who, { scope: 'plan', rate: '3/min' })).toMatchObject({ allowed: true, decisions: [{ remaining: 0 }] });
+        expect(made).toHaveBeenCalledTimes(2 + MAX_CACHED_RATE_SPECS);
+        expect((await service.check(who, { scope: 'plan', rate: '3/min' })).allowed).toBe(false);
+      } finally {
+        made.mockRestore();
+      }
+    });
+
+    test('a malformed rate is reported on every call, not only the first', async () => {
+      const { service } = await boot();
+      for (let i = 0; i < 2; i++) {
+        await expect(service.check({ identity: 'u' }, { scope: 's', rate: 'lots/min' })).rejects.toThrow(/lots\/min/);
+      }
     });
   });
 
