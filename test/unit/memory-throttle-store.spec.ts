@@ -12,9 +12,10 @@ const partsCheck = (part: string, limit = 10, windowMs = 1000): WindowCheck => (
 
 /** How many entries the store's index by key part holds (white-box: its memory must stay bounded too). */
 function indexedParts(store: MemoryThrottleStore): number {
-  const byKeyPart = (store as unknown as { byKeyPart: Map<string, Map<string, unknown>> }).byKeyPart;
+  type Chained = { samePart: Chained | null };
+  const byKeyPart = (store as unknown as { byKeyPart: Map<string, Chained> }).byKeyPart;
   let count = 0;
-  for (const byPart of byKeyPart.values()) count += byPart.size;
+  for (const head of byKeyPart.values()) for (let entry: Chained | null = head; entry !== null; entry = entry.samePart) count++;
   return count;
 }
 
@@ -306,6 +307,89 @@ describe('MemoryThrottleStore', () => {
     // Found afresh, and linked again: the recency list still holds exactly what the store holds.
     expect(roomy.hit([partsCheck('idle-0', 10, 1000)])[0].count).toBe(0);
     expect(roomy.size).toBe(2);
+  });
+
+  test("one client's buckets under several prefixes share its index entry, and any of them can go first", () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const under = (prefix: string, part: string, windowMs = 60_000): WindowCheck => ({ key: `${prefix}${part}`, keyPrefix: prefix, keyPart: part, limit: 10, windowMs, record: true });
+    const prefixes = ['minute_', 'hour_', 'day_'];
+    const counts = () => store.hit(prefixes.map((prefix) => under(prefix, 'alice'))).map((result) => result.count);
+    expect(counts()).toEqual([0, 0, 0]);
+    expect(counts()).toEqual([1, 1, 1]);
+    expect(indexedParts(store)).toBe(3);
+    // Out of the middle of the chain, then its ends: the others are still found by their parts.
+    for (const [gone, expected] of [['hour_', [2, 0, 2]], ['day_', [3, 1, 0]], ['minute_', [0, 2, 1]]] as const) {
+      store.reset(`${gone}alice`);
+      expect(indexedParts(store)).toBe(2);
+      expect(counts()).toEqual(expected);
+      expect(indexedParts(store)).toBe(3);
+    }
+    // The whole key finds the same buckets as the parts.
+    expect(store.peek('hour_alice', 60_000).count).toBe(3);
+    // A bucket that expires (a short window) leaves the chain through the sweep, the others stay.
+    store.hit([under('second_', 'alice', 1000)]);
+    expect(indexedParts(store)).toBe(4);
+    clock.advance(2);
+    for (let i = 0; i < 10 && store.size > 3; i++) store.hit([check('other', 10, 3_600_000)]);
+    expect(store.size).toBe(4);
+    expect(indexedParts(store)).toBe(3);
+    expect(counts()).toEqual([1, 3, 2]);
+  });
+
+  test('a client counted under more prefixes than its index chains is still counted right under each', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const scopes = Array.from({ length: 20 }, (_, i) => `scope${i}_`);
+    const hitAll = () => store.hit(scopes.map((prefix) => ({ key: `${prefix}bob`, keyPrefix: prefix, keyPart: 'bob', limit: 100, windowMs: 60_000, record: true })));
+    for (let round = 0; round < 3; round++) expect(hitAll().map((result) => result.count)).toEqual(scopes.map(() => round));
+    // The index chains a bounded number of them; the rest are found by their whole key.
+    expect(indexedParts(store)).toBe(8);
+    expect(store.size).toBe(20);
+    for (const prefix of scopes) expect(store.peek(`${prefix}bob`, 60_000).count).toBe(3);
+  });
+
+  test('eviction keeps exact least-recently-used order when clients are counted under several prefixes', () => {
+    const clock = new FakeClock();
+    const maxKeys = 7;
+    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys });
+    const model = new Map<string, number>();
+    const use = (key: string) => {
+      const hits = (model.get(key) ?? 0) + 1;
+      model.delete(key);
+      model.set(key, hits);
+      if (model.size > maxKeys) model.delete(model.keys().next().value!);
+    };
+    let seed = 11;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const prefixes = ['a_', 'b_', 'c_'];
+    const parts = ['1', '2', '3', '4'];
+    const keys = prefixes.flatMap((prefix) => parts.map((part) => [prefix, part] as const));
+    let firstMismatch: unknown = null;
+    for (let step = 0; step < 3000 && firstMismatch === null; step++) {
+      const [prefix, part] = keys[random(keys.length)];
+      const key = `${prefix}${part}`;
+      const op = random(10);
+      if (op < 5) {
+        store.hit([{ key, keyPrefix: prefix, keyPart: part, limit: 1_000_000, windowMs: 3_600_000, record: true }]);
+        use(key);
+      } else if (op < 7) {
+        store.hit([check(key, 1_000_000, 3_600_000)]);
+        use(key);
+      } else if (op < 9) {
+        store.record([{ key, windowMs: 3_600_000 }]);
+        use(key);
+      } else {
+        store.reset(key);
+        model.delete(key);
+      }
+      const actual = keys.map(([p, q]) => store.peek(`${p}${q}`, 3_600_000).count);
+      const expected = keys.map(([p, q]) => model.get(`${p}${q}`) ?? 0);
+      if (store.size !== model.size || actual.join() !== expected.join() || indexedParts(store) > store.size || listedKeys(store).length !== store.size) {
+        firstMismatch = { step, size: store.size, expectedSize: model.size, indexed: indexedParts(store), actual, expected };
+      }
+    }
+    expect(firstMismatch).toBeNull();
   });
 
   test('a touched expired key starts afresh', () => {
