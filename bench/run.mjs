@@ -23,9 +23,9 @@ import { loadClients } from './lib/load.mjs';
 import { loadAverage, machineFacts } from './lib/machine.mjs';
 import { memoryScenario, memoryVariants } from './lib/memory-variants.mjs';
 import { GUARD_SECTION, INSTRUCTIONS_SECTION, MEMORY_SECTION, REDIS_INSTRUCTIONS_SECTION, REDIS_SECTION, resultsPath, writeReport } from './lib/results-file.mjs';
-import { rotatingRounds } from './lib/rounds.mjs';
+import { medianProcess, processInstances, rotatingRounds, roundsByProcess } from './lib/rounds.mjs';
 import { serverStats, startServer, stopServer } from './lib/server-process.mjs';
-import { median, sumOf } from './lib/stats.mjs';
+import { sumOf } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION = positiveNumber('BENCH_DURATION', 3);
@@ -67,9 +67,7 @@ async function load(server, clients, seconds) {
  */
 async function runScenario(scenario) {
   console.log(`\n${scenario.title}`);
-  // Process-major order (none#1, ours#1, ..., none#2, ...), so the rotation interleaves the variants.
-  const instances = [];
-  for (let p = 1; p <= PROCESSES; p++) for (const variant of VARIANTS) instances.push({ id: `${variant.id}#${p}`, variant });
+  const instances = processInstances(VARIANTS, PROCESSES);
   const servers = new Map();
   try {
     for (const instance of instances) servers.set(instance.id, await startServer(join(here, 'server.mjs'), [instance.variant.id, JSON.stringify(scenario.limits)]));
@@ -81,25 +79,21 @@ async function runScenario(scenario) {
       measure: (instance, seconds) => load(servers.get(instance.id), scenario.clients, seconds),
       describe: (run) => `${run.cpuPerRequest.toFixed(1)} µs CPU/req  non-2xx ${run.non2xx}  errors ${run.errors}`,
     });
-    const processes = new Map(VARIANTS.map((variant) => [variant.id, []]));
-    for (const instance of instances) processes.get(instance.variant.id).push(runs.get(instance.id));
-    return { scenario, processes };
+    return { scenario, processes: roundsByProcess(VARIANTS, instances, runs) };
   } finally {
     await Promise.all([...servers.values()].map(stopServer));
   }
 }
 
-/**
- * A variant's figures from its processes: each process's median round, then the median process
- * (a process that runs slow for its whole life moves the result no further than the next one).
- */
+/** A variant's figures from its processes (medianProcess()), and its totals over every round. */
 function variantFigures(processes) {
-  const perProcess = processes.map((rounds) => ({ rps: median(rounds.map((run) => run.rps)), cpu: median(rounds.map((run) => run.cpuPerRequest)) }));
+  const rps = medianProcess(processes, (run) => run.rps);
+  const cpu = medianProcess(processes, (run) => run.cpuPerRequest);
   const all = processes.flat();
   return {
-    rps: median(perProcess.map((one) => one.rps)),
-    cpu: median(perProcess.map((one) => one.cpu)),
-    perProcess,
+    rps: rps.value,
+    cpu: cpu.value,
+    perProcess: processes.map((_, i) => ({ rps: rps.perProcess[i], cpu: cpu.perProcess[i] })),
     total: sumOf(all, (run) => run.total),
     non2xx: sumOf(all, (run) => run.non2xx),
     errors: sumOf(all, (run) => run.errors + run.timeouts),
@@ -244,8 +238,8 @@ function report(summaries, startedAt, elapsedMs, startLoad) {
       'Earlier runs of this benchmark had one process per server, so one unlucky process could move a ratio by 20 points; the "each process" columns show how far the processes of this run spread.',
     '- Nest itself charges almost nothing for a global guard (the do-nothing guard row): the gap between no guard and ' +
       'this module is this module\'s own work per request: reading the client from X-Forwarded-For, building the ' +
-      'ThrottleContext, two sliding-log checks in one store call (two Map lookups by the key\'s parts, ring buffer ' +
-      'append, LRU relink), two decisions, and the two IETF headers (RateLimit-Policy, RateLimit), which Fastify and ' +
+      'ThrottleContext, two sliding-log checks in one store call (one Map lookup by the client part, shared by both ' +
+      'throttles, ring buffer append, LRU relink), two decisions, and the two IETF headers (RateLimit-Policy, RateLimit), which Fastify and ' +
       'Node then lower-case, validate with regular expressions and serialize with the response.',
     '- Where that gap comes from, by instruction counts (the "Instructions per request" section below: callgrind, main ' +
       'thread, with a do-nothing guard, a guard that only writes the two IETF headers, and this module with ' +

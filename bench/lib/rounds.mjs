@@ -1,4 +1,6 @@
-// The measuring schedule both drivers share: warm every server up, then rounds in rotating order.
+// The measuring schedule the req/s drivers share: several processes of every server, each warmed up,
+// then rounds in rotating order over all of them; and the figures taken from those rounds.
+import { median } from './stats.mjs';
 
 /**
  * Runs `measure(variant, warmupSeconds)` once per variant, then `rounds` rounds of
@@ -21,4 +23,31 @@ export async function rotatingRounds({ variants, rounds, seconds, warmupSeconds,
     }
   }
   return runs;
+}
+
+/**
+ * `count` instances of every variant, `{ id: '<variant id>#<n>', variant }`, process-major (a#1,
+ * b#1, ..., a#2, ...), so that rotatingRounds() over them interleaves the variants.
+ */
+export function processInstances(variants, count) {
+  const instances = [];
+  for (let n = 1; n <= count; n++) for (const variant of variants) instances.push({ id: `${variant.id}#${n}`, variant });
+  return instances;
+}
+
+/** Map(variant id -> one list of rounds per process), from rotatingRounds() over processInstances(). */
+export function roundsByProcess(variants, instances, runs) {
+  const processes = new Map(variants.map((variant) => [variant.id, []]));
+  for (const instance of instances) processes.get(instance.variant.id).push(runs.get(instance.id));
+  return processes;
+}
+
+/**
+ * One figure of a variant from its processes: each process's median round, then the median process
+ * (a process that runs slow for its whole life moves the result no further than the next one).
+ * Resolves to { value, perProcess }.
+ */
+export function medianProcess(processes, pick) {
+  const perProcess = processes.map((rounds) => median(rounds.map(pick)));
+  return { value: median(perProcess), perProcess };
 }

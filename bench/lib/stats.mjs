@@ -1,4 +1,4 @@
-// Summaries of the rounds of one variant.
+// Medians and sums over benchmark rounds.
 
 export function median(values) {
   const sorted = [...values].sort((x, y) => x - y);
@@ -10,8 +10,3 @@ export function sumOf(list, pick) {
   return list.reduce((sum, item) => sum + pick(item), 0);
 }
 
-/** Median, min and max req/s over a variant's rounds. */
-export function throughput(runs) {
-  const rps = runs.map((run) => run.rps);
-  return { rps: median(rps), min: Math.min(...rps), max: Math.max(...rps) };
-}
