@@ -45,9 +45,12 @@ export class ThrottleEnforcer {
       return evaluation.then(
         (settled) => this.conclude(settled, ctx, transport, plan.headerCache),
         (error: unknown) => {
-          // onStoreError 'deny': the store's outage is the server's problem, so a 503, not a 429 or a 500.
-          if (error instanceof StoreUnavailableError) throw transport.unavailableError?.(ctx) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
-          throw error;
+          // onStoreError 'deny': the store's outage is the server's problem, so a 503, not a 429 or a 500,
+          // with a Retry-After of when the store is tried again.
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          const retryAfter = error.retryAfter;
+          if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
+          throw transport.unavailableError?.(ctx) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
         },
       );
     }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type Type } from '@nestjs/common';
+import { Inject, Injectable, ServiceUnavailableException, type Type } from '@nestjs/common';
 import { setResponseHeader } from '../http/http-client.js';
 import { RateLimitHeaderCache, writeRateLimitHeaders } from '../http/rate-limit-headers.js';
 import type { RateInput } from '../core/rate.js';
@@ -10,6 +10,8 @@ import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
 import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
 import { UserThrottle } from '../throttles/user-throttle.js';
+import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { ThrottledException } from './throttled.exception.js';
 import { ThrottleRegistry } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
@@ -93,9 +95,19 @@ export class ThrottlingService {
     return { ...evaluation, retryAfter };
   }
 
-  /** check(), throwing ThrottledException (429, DRF's message) when throttled. */
+  /**
+   * check(), throwing ThrottledException (429, DRF's message) when throttled, and answering a store
+   * outage under `onStoreError: 'deny'` as the guard does: 503, with Retry-After on `options.response`.
+   */
   async enforce(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
-    const verdict = await this.check(target, specs, options);
+    let verdict: ThrottleVerdict;
+    try {
+      verdict = await this.check(target, specs, options);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (options.response !== undefined && error.retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(error.retryAfter));
+      throw new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
+    }
     if (!verdict.allowed) throw new ThrottledException(verdict.wait);
     return verdict;
   }

@@ -188,7 +188,8 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
   private applyPolicy<T>(fallback: () => Awaitable<T>, denies: boolean, error: unknown): Awaitable<T> {
     if (this.policy === 'deny' && denies) {
-      throw new StoreUnavailableError('the throttle store is unavailable', error);
+      // Down by now (the failure that led here marked it so): the next probe is when it may be back.
+      throw new StoreUnavailableError('the throttle store is unavailable', error, Math.max(0, this.nextProbeAt - Date.now()));
     }
     return fallback();
   }

@@ -9,8 +9,18 @@ export class StoreUnavailableError extends Error {
   constructor(
     message: string,
     override readonly cause?: unknown,
+    /** How long until the store is tried again (FailSafeThrottleStore's next probe), in ms, when known. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
+  }
+
+  /**
+   * The `Retry-After` for this outage, in whole seconds (at least 1: the probe may find the store
+   * back), or null when no retry time is known. The 503 that answers the error carries it.
+   */
+  get retryAfter(): number | null {
+    return this.retryAfterMs === undefined ? null : Math.max(1, Math.ceil(this.retryAfterMs / 1000));
   }
 }
 

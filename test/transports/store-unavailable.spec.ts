@@ -97,14 +97,15 @@ describe.each(PLATFORMS)('HTTP on %s with the store down', (platform) => {
     return { store, get: () => request(app!.getHttpServer()).get('/contacts') };
   }
 
-  test("onStoreError 'deny' answers 503 Service Unavailable with the outage message, never 429", async () => {
+  test("onStoreError 'deny' answers 503 Service Unavailable with the outage message and a Retry-After of the next probe, never 429", async () => {
     const { store, get } = await boot('deny');
-    // The first request finds the store down; the second is refused while the outage lasts.
+    // The first request finds the store down; the second is refused while the outage lasts. The
+    // module probes the store once a second, so that is when to come back.
     for (let i = 0; i < 2; i++) {
       const res = await get();
       expect(res.status).toBe(503);
       expect(res.body.message).toBe(STORE_UNAVAILABLE_MESSAGE);
-      expect(res.headers['retry-after']).toBeUndefined();
+      expect(res.headers['retry-after']).toBe('1');
     }
     expect(store.calls).toBe(1);
   });
@@ -138,6 +139,7 @@ describe('GraphQL on Apollo/Express with the store down', () => {
     expect(res.body.errors).toHaveLength(1);
     expect(res.body.errors[0].message).toBe(STORE_UNAVAILABLE_MESSAGE);
     expect(res.body.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    expect(res.headers['retry-after']).toBe('1');
     expect(res.body.data).toBeNull();
     expect(store.calls).toBe(1);
   });

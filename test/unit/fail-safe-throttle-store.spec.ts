@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { HitResult, ThrottleStore, WindowCheck } from '../../lib/core/store.js';
 import { FailSafeThrottleStore, type StoreStateChange } from '../../lib/stores/fail-safe-throttle-store.js';
+import { StoreUnavailableError } from '../../lib/stores/store-unavailable-error.js';
 
 const CHECK: WindowCheck = { key: 'throttle_user_42', limit: 10, windowMs: 60_000, record: true };
 const REMOTE: HitResult = { allowed: true, count: 7, oldest: 0, now: 0 };
@@ -47,6 +48,34 @@ describe('FailSafeThrottleStore', () => {
     expect(inner.calls).toHaveLength(1);
     expect(next).toEqual([expect.objectContaining({ allowed: true, count: 1 })]);
     await store.close();
+  });
+
+  test("under 'deny' the refusal says when the store is tried again: the next probe, in ms and as a Retry-After in whole seconds", async () => {
+    const refusing: ThrottleStore = {
+      hit: () => Promise.reject(new Error('connection refused')),
+      record: () => undefined,
+      peek: () => ({ count: 0, oldest: null, now: 0 }),
+      reset: () => undefined,
+    };
+    const refusal = async (store: FailSafeThrottleStore) => {
+      const error = await store.hit([CHECK]).then(() => null, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      return error as StoreUnavailableError;
+    };
+    const slow = new FailSafeThrottleStore(refusing, { onStoreError: 'deny', retryIntervalMs: 60_000 });
+    const first = await refusal(slow);
+    expect(first.retryAfterMs).toBeGreaterThan(55_000);
+    expect(first.retryAfterMs).toBeLessThanOrEqual(60_000);
+    expect(first.retryAfter).toBe(Math.ceil(first.retryAfterMs! / 1000));
+    // Refused without a probe: the same probe time, a little nearer.
+    await sleep(20);
+    const second = await refusal(slow);
+    expect(second.retryAfterMs).toBeLessThan(first.retryAfterMs!);
+    expect(second.retryAfterMs).toBeGreaterThan(first.retryAfterMs! - 5_000);
+    // Less than a second to go still says 1, never 0: the probe may find the store back.
+    const quick = new FailSafeThrottleStore(refusing, { onStoreError: 'deny', retryIntervalMs: 200 });
+    expect((await refusal(quick)).retryAfter).toBe(1);
+    await Promise.all([slow.close(), quick.close()]);
   });
 
   test("an outage is reported once when it starts and once ('up') after the first probe that succeeds", async () => {

@@ -2,7 +2,7 @@
  * ThrottlingService, the manual checks (Tastypie's throttle_check by hand), in a standalone
  * application context with the memory store and a fake clock.
  */
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, ServiceUnavailableException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -21,6 +21,8 @@ import {
 } from '../../lib/index.js';
 import { ThrottleRegistry } from '../../lib/nest/throttle-registry.js';
 import { MAX_CACHED_RATE_SPECS } from '../../lib/nest/throttling.service.js';
+import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/store-unavailable-message.js';
+import { StoreUnavailableError } from '../../lib/stores/store-unavailable-error.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 /** A response that records the headers written to it, the way Express's setHeader is called. */
@@ -149,6 +151,33 @@ describe('ThrottlingService', () => {
       const v = { identity: 'v' };
       expect((await service.check(v, { scope: 'a', rate: '5/min' })).allowed).toBe(true);
       expect(await service.check(v, { scope: 'a', rate: '5/min' })).toMatchObject({ allowed: true, decisions: [{ limit: 5, remaining: 3 }] });
+    });
+  });
+
+  describe('a store outage under onStoreError: deny', () => {
+    /** A networked store whose server is gone. */
+    const deadStore = {
+      hit: () => Promise.reject(new Error('connection refused')),
+      record: () => Promise.reject(new Error('connection refused')),
+      peek: () => Promise.reject(new Error('connection refused')),
+      reset: () => Promise.reject(new Error('connection refused')),
+    };
+
+    test('check() rejects with StoreUnavailableError, which says when to retry', async () => {
+      const { service } = await boot({ store: deadStore, onStoreError: 'deny' });
+      const error = await service.check({ identity: 'u' }, { scope: 's', rate: '5/min' }).then(() => null, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as StoreUnavailableError).retryAfter).toBe(1);
+    });
+
+    test("enforce() answers as the guard does: 503 with the outage message and Retry-After, not a 500", async () => {
+      const { service } = await boot({ store: deadStore, onStoreError: 'deny' });
+      const response = new RecordingResponse();
+      const error = await service.enforce({ identity: 'u' }, { scope: 's', rate: '5/min' }, { response }).then(() => null, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ServiceUnavailableException);
+      expect((error as ServiceUnavailableException).getStatus()).toBe(503);
+      expect((error as ServiceUnavailableException).message).toBe(STORE_UNAVAILABLE_MESSAGE);
+      expect(response.headers['retry-after']).toBe('1');
     });
   });
 
