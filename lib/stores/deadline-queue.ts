@@ -83,7 +83,7 @@ export class DeadlineQueue {
     this.expiryPending = undefined;
     const now = performance.now();
     const waiters = this.waiters;
-    // Unstamped waiters have an infinite deadline, so the loop stops at the first of them.
+    // Unstamped waiters have an infinite deadline, so the loop stops at the first unanswered one.
     while (this.head < waiters.length) {
       const waiter = waiters[this.head];
       if (!waiter.settled && waiter.deadline > now) break;
@@ -93,6 +93,10 @@ export class DeadlineQueue {
         waiter.expire();
       }
     }
+    // Answered calls are passed over whether stamped or not: one answered within the turn that made
+    // it (a store that replies at once) can be behind the head before its turn's stamp has run. The
+    // stamp must start at the head then, or the compaction below would move its start below zero.
+    if (this.unstamped < this.head) this.unstamped = this.head;
     // Drop the consumed prefix now and then, so the array does not grow for ever.
     if (this.head > 1024 && this.head * 2 > waiters.length) {
       this.waiters = waiters.slice(this.head);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from '@jest/globals';
-import { DeadlineQueue } from '../../lib/stores/deadline-queue.js';
+import { DeadlineQueue, type Waiter } from '../../lib/stores/deadline-queue.js';
 
 // Real, short timers: the queue is about the event loop's phases, which a fake clock cannot model.
 
@@ -106,6 +106,31 @@ describe('DeadlineQueue', () => {
     await untilExpired(expired, 1);
     expect(expired).toEqual(['after']);
     expect(performance.now() - added).toBeGreaterThanOrEqual(20);
+    queue.clear();
+  });
+
+  test('calls answered before their turn ended are passed over with the expired ones, and the queue keeps working (a crash once)', async () => {
+    // With a store that answers within the turn that asked (ioredis writing each call at once, on
+    // loopback), the expiry can run before that turn's stamp and pass over answered, unstamped
+    // calls. Past 1,024 of them it compacts its array, and the stamp then read before its start.
+    const queue = new DeadlineQueue(20);
+    const expired: string[] = [];
+    let last: Waiter | undefined;
+    let expiredBeforeStamp = false;
+    queue.add(() => {
+      expired.push('first');
+      expiredBeforeStamp = last !== undefined && last.deadline === Infinity;
+    });
+    await nextImmediate(); // stamped, and the queue's timer armed for 20 ms
+    // Due in the same timers phase as the queue's timer, just after it: the expiry it hands over to
+    // runs before the stamp of what this adds.
+    setTimeout(() => {
+      for (let i = 0; i < 2_000; i++) queue.add(() => expired.push('answered')).settled = true;
+      last = queue.add(() => expired.push('last'));
+    }, 20);
+    await untilExpired(expired, 2);
+    expect(expiredBeforeStamp).toBe(true);
+    expect(expired).toEqual(['first', 'last']);
     queue.clear();
   });
 });
