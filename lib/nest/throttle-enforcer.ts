@@ -50,7 +50,7 @@ export class ThrottleEnforcer {
           if (!(error instanceof StoreUnavailableError)) throw error;
           const retryAfter = error.retryAfter;
           if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
-          throw transport.unavailableError?.(ctx) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
+          throw transport.unavailableError?.(ctx, retryAfter) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
         },
       );
     }

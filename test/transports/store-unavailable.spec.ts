@@ -138,7 +138,7 @@ describe('GraphQL on Apollo/Express with the store down', () => {
     const res = await gql();
     expect(res.body.errors).toHaveLength(1);
     expect(res.body.errors[0].message).toBe(STORE_UNAVAILABLE_MESSAGE);
-    expect(res.body.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    expect(res.body.errors[0].extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryAfter: 1 });
     expect(res.headers['retry-after']).toBe('1');
     expect(res.body.data).toBeNull();
     expect(store.calls).toBe(1);
@@ -177,10 +177,10 @@ describe('socket.io gateway with the store down', () => {
     return { store, call };
   }
 
-  test("onStoreError 'deny' emits the exception event { status: 'error', message } without retryAfter", async () => {
+  test("onStoreError 'deny' emits the exception event { status: 'error', message, retryAfter } with the seconds to the next probe", async () => {
     const { store, call } = await boot('deny');
-    expect(await call(1)).toEqual({ exception: { status: 'error', message: STORE_UNAVAILABLE_MESSAGE } });
-    expect(await call(2)).toEqual({ exception: { status: 'error', message: STORE_UNAVAILABLE_MESSAGE } });
+    expect(await call(1)).toEqual({ exception: { status: 'error', message: STORE_UNAVAILABLE_MESSAGE, retryAfter: 1 } });
+    expect(await call(2)).toEqual({ exception: { status: 'error', message: STORE_UNAVAILABLE_MESSAGE, retryAfter: 1 } });
     expect(store.calls).toBe(1);
   });
 
@@ -212,10 +212,10 @@ describe('TCP microservice with the store down', () => {
     return { store, send };
   }
 
-  test("onStoreError 'deny' fails the call with { status: 503, message }, never 429", async () => {
+  test("onStoreError 'deny' fails the call with { status: 503, message, retryAfter }, never 429", async () => {
     const { store, send } = await boot('deny');
-    expect(await send({ clientId: 'billing', numbers: [1, 2] })).toEqual({ error: { status: 503, message: STORE_UNAVAILABLE_MESSAGE } });
-    expect(await send({ clientId: 'billing', numbers: [1, 2] })).toEqual({ error: { status: 503, message: STORE_UNAVAILABLE_MESSAGE } });
+    expect(await send({ clientId: 'billing', numbers: [1, 2] })).toEqual({ error: { status: 503, message: STORE_UNAVAILABLE_MESSAGE, retryAfter: 1 } });
+    expect(await send({ clientId: 'billing', numbers: [1, 2] })).toEqual({ error: { status: 503, message: STORE_UNAVAILABLE_MESSAGE, retryAfter: 1 } });
     expect(store.calls).toBe(1);
   });
 

@@ -4,11 +4,13 @@ import { throttledMessage } from '../throttled.exception.js';
 
 /** The error of a GraphQL resolver when the throttle store is down and onStoreError is 'deny'. */
 export class GraphQLStoreUnavailableError extends IntrinsicException {
-  readonly extensions = { code: 'SERVICE_UNAVAILABLE' } as const;
+  /** `retryAfter`: whole seconds until the store is tried again, or null when unknown. */
+  readonly extensions: { readonly code: 'SERVICE_UNAVAILABLE'; readonly retryAfter: number | null };
 
-  constructor() {
+  constructor(retryAfter: number | null = null) {
     super(STORE_UNAVAILABLE_MESSAGE);
     this.name = 'GraphQLStoreUnavailableError';
+    this.extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter };
   }
 }
 

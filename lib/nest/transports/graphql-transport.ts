@@ -51,7 +51,7 @@ export const graphqlTransport: TransportBinding = {
 
   throttledError: (wait) => new GraphQLThrottledError(wait),
 
-  unavailableError: () => new GraphQLStoreUnavailableError(),
+  unavailableError: (_ctx, retryAfter) => new GraphQLStoreUnavailableError(retryAfter),
 };
 
 function graphqlContextOf(context: ExecutionContext): any {

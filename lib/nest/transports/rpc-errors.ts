@@ -23,9 +23,9 @@ export function rpcThrottledError(wait: number | null): Error {
   return rpcException(payload);
 }
 
-/** An RpcException `{ status: 503, message }` for a store outage under onStoreError 'deny'. */
-export function rpcStoreUnavailableError(): Error {
-  return rpcException({ status: 503, message: STORE_UNAVAILABLE_MESSAGE });
+/** An RpcException `{ status: 503, message, retryAfter }` for a store outage under onStoreError 'deny'. */
+export function rpcStoreUnavailableError(retryAfter: number | null = null): Error {
+  return rpcException({ status: 503, message: STORE_UNAVAILABLE_MESSAGE, retryAfter });
 }
 
 /**

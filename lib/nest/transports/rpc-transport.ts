@@ -48,7 +48,7 @@ export const rpcTransport: TransportBinding = {
 
   throttledError: (wait) => rpcThrottledError(wait),
 
-  unavailableError: () => rpcStoreUnavailableError(),
+  unavailableError: (_ctx, retryAfter) => rpcStoreUnavailableError(retryAfter),
 };
 
 /** The pattern as the transport context reports it (TcpContext.getPattern(), and the like). */

@@ -17,9 +17,11 @@ export interface TransportBinding {
   throttledError(wait: number | null, ctx: ThrottleContext): Error;
   /**
    * Optional. The error thrown when the store is down and `onStoreError` is 'deny': the server's
-   * fault, so a 503 in the transport's terms, never a 429. Absent: an HTTP 503 exception.
+   * fault, so a 503 in the transport's terms, never a 429. `retryAfter`: whole seconds until the
+   * store is tried again, or null (already sent as a Retry-After header where there is a response).
+   * Absent: an HTTP 503 exception.
    */
-  unavailableError?(ctx: ThrottleContext): Error;
+  unavailableError?(ctx: ThrottleContext, retryAfter: number | null): Error;
   /**
    * Optional. False for an invocation that belongs to a request counted elsewhere (a GraphQL field
    * resolver, a subscription): it is then throttled only when its handler method itself carries

@@ -16,10 +16,10 @@ export interface WsThrottledPayload {
   readonly retryAfter: number | null;
 }
 
-/** A WsException `{ status: 'error', message }` for a store outage under onStoreError 'deny'. */
-export function wsStoreUnavailableError(): Error {
+/** A WsException `{ status: 'error', message, retryAfter }` for a store outage under onStoreError 'deny'. */
+export function wsStoreUnavailableError(retryAfter: number | null = null): Error {
   const { WsException } = websockets.require('a ws request hit a store outage');
-  return new WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE });
+  return new WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE, retryAfter });
 }
 
 /** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */

@@ -40,7 +40,7 @@ export const wsTransport: TransportBinding = {
 
   throttledError: (wait) => wsThrottledError(wait),
 
-  unavailableError: () => wsStoreUnavailableError(),
+  unavailableError: (_ctx, retryAfter) => wsStoreUnavailableError(retryAfter),
 };
 
 /**
