@@ -69,9 +69,31 @@ export function dumpCounts(pid) {
 
 /** The main thread's instruction count in the last dump (the file whose name ends in .1-01). */
 export function mainThreadInstructions(outDir) {
+  return summaryOf(mainThreadDump(outDir));
+}
+
+/**
+ * The main thread's count in the last dump, and the part of it spent collecting garbage: the
+ * inclusive count of V8's Heap::CollectGarbage, which every scavenge and full collection enters.
+ * A scavenge costs millions of instructions and comes every few thousand requests, so whether one
+ * falls inside the counted requests moves a server's count by thousands per request: counted apart,
+ * the rest repeats from one run to the next.
+ */
+export function mainThreadCountsWithGc(outDir) {
+  const dump = mainThreadDump(outDir);
+  const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const line = annotated.split('\n').find((text) => text.includes(GC_ENTRY));
+  const gc = line === undefined ? 0 : Number(/^\s*([\d,]+)/.exec(line)?.[1].replaceAll(',', '') ?? NaN);
+  if (!Number.isFinite(gc)) throw new Error(`cannot read the count of ${GC_ENTRY} in ${dump}: ${line}`);
+  return { total: summaryOf(dump), gc };
+}
+
+const GC_ENTRY = 'v8::internal::Heap::CollectGarbage(';
+
+function mainThreadDump(outDir) {
   const dump = readdirSync(outDir).find((name) => name.endsWith('.1-01'));
   if (dump === undefined) throw new Error(`no main-thread dump in ${outDir}`);
-  return summaryOf(join(outDir, dump));
+  return join(outDir, dump);
 }
 
 function summaryOf(path) {
