@@ -1,10 +1,10 @@
-import { type ExecutionContext, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { emitRateLimitHeaders, type RateLimitHeaderCache } from '../http/rate-limit-headers.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
 import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
-import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { storeUnavailableException } from './store-unavailable-message.js';
 import { rememberAccess } from './pending-accesses.js';
 import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
@@ -50,7 +50,7 @@ export class ThrottleEnforcer {
           if (!(error instanceof StoreUnavailableError)) throw error;
           const retryAfter = error.retryAfter;
           if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
-          throw transport.unavailableError?.(ctx, retryAfter) ?? new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
+          throw transport.unavailableError?.(ctx, retryAfter) ?? storeUnavailableException(error);
         },
       );
     }

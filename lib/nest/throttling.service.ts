@@ -1,4 +1,4 @@
-import { Inject, Injectable, ServiceUnavailableException, type Type } from '@nestjs/common';
+import { Inject, Injectable, type Type } from '@nestjs/common';
 import { setResponseHeader } from '../http/http-client.js';
 import { RateLimitHeaderCache, writeRateLimitHeaders } from '../http/rate-limit-headers.js';
 import type { RateInput } from '../core/rate.js';
@@ -11,7 +11,7 @@ import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle
 import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
 import { UserThrottle } from '../throttles/user-throttle.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
-import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { storeUnavailableException } from './store-unavailable-message.js';
 import { ThrottledException } from './throttled.exception.js';
 import { ThrottleRegistry } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
@@ -106,7 +106,7 @@ export class ThrottlingService {
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       if (options.response !== undefined && error.retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(error.retryAfter));
-      throw new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE, { cause: error });
+      throw storeUnavailableException(error);
     }
     if (!verdict.allowed) throw new ThrottledException(verdict.wait);
     return verdict;

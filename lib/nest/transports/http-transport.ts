@@ -1,5 +1,5 @@
-import { type ExecutionContext, ServiceUnavailableException } from '@nestjs/common';
-import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
+import type { ExecutionContext } from '@nestjs/common';
+import { storeUnavailableException } from '../store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from '../throttled.exception.js';
@@ -19,7 +19,7 @@ export const httpTransport: TransportBinding = {
 
   throttledError: (wait) => new ThrottledException(wait),
 
-  unavailableError: () => new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE),
+  unavailableError: () => storeUnavailableException(),
 };
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
