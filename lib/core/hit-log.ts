@@ -2,18 +2,18 @@
  * The hit times of one key, oldest first, in a growable ring buffer.
  *
  * A sliding log needs "drop the oldest while too old", "count", "oldest" and "append": a ring buffer
- * makes each of those O(1) (amortized for growth), whatever the limit, with one typed array per key
- * instead of one object per hit.
+ * makes each of those O(1) (amortized for growth), whatever the limit, with one array of numbers per
+ * key instead of one object per hit.
  */
 export class HitLog {
-  private times: Float64Array;
+  private times: number[];
   private head = 0;
   private length = 0;
   /** When the key may be forgotten (ms): refreshed on every write. */
   expiresAt = 0;
 
   constructor(initialCapacity = 4) {
-    this.times = new Float64Array(Math.max(1, initialCapacity));
+    this.times = emptyTimes(Math.max(1, initialCapacity));
   }
 
   /** A log holding the given times (sorted, oldest first), e.g. as read back from a cache. */
@@ -96,9 +96,19 @@ export class HitLog {
   }
 
   private resize(capacity: number): void {
-    const next = new Float64Array(capacity);
+    const next = emptyTimes(capacity);
     for (let i = 0; i < this.length; i++) next[i] = this.at(i);
     this.times = next;
     this.head = 0;
   }
+}
+
+/**
+ * `capacity` slots for hit times. A plain array, which V8 stores as unboxed doubles once it holds a
+ * fraction, rather than a Float64Array: a typed array of more than 64 bytes keeps its memory outside
+ * the JS heap (a malloc, and bookkeeping that every garbage collection pays), so each growth of a
+ * busy key's log cost several times an ordinary allocation, and each key some 200 bytes more.
+ */
+function emptyTimes(capacity: number): number[] {
+  return new Array<number>(capacity).fill(0.5);
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { HitLog } from '../../lib/core/hit-log.js';
 
 /** The buffer size is the one thing shrinking changes, and it has no public getter. */
-const capacityOf = (log: HitLog): number => (log as unknown as { times: Float64Array }).times.length;
+const capacityOf = (log: HitLog): number => (log as unknown as { times: number[] }).times.length;
 
 describe('HitLog', () => {
   test('keeps hits oldest first and reports size, oldest and at()', () => {
@@ -56,6 +56,20 @@ describe('HitLog', () => {
     expect(log.size).toBe(38);
     expect(capacityOf(log)).toBeGreaterThanOrEqual(38);
     expect(log.toArray()).toEqual(Array.from({ length: 38 }, (_, i) => i + 3));
+  });
+
+  test('holds a million-hit window (a 1,000,000/min limit) with millisecond times, in order', () => {
+    const log = new HitLog();
+    const start = 1_700_000_000_000.5; // epoch milliseconds, with a fraction as a clock may give
+    for (let i = 0; i < 1_000_000; i++) log.push(start + i);
+    expect(log.size).toBe(1_000_000);
+    expect(capacityOf(log)).toBe(2 ** 20);
+    expect(log.oldest).toBe(start);
+    expect(log.at(999_999)).toBe(start + 999_999);
+    log.dropUpTo(start + 499_999);
+    expect(log.size).toBe(500_000);
+    expect(log.oldest).toBe(start + 500_000);
+    expect(log.countAfter(start + 899_999)).toBe(100_000);
   });
 
   test('shrinks a large buffer once a burst has drained', () => {
