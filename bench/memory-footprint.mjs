@@ -106,7 +106,7 @@ const lines = [
   ),
   '',
   '- This module keeps, per key, the key and its client part, one entry in each of its two maps, the entry (its recency links ' +
-    'and its ring buffer of hit times in one object): 8 bytes per hit, its capacity rounded up to a power of two (a log of up to 8 hits lives in the V8 heap, a larger one in an ArrayBuffer). ' +
+    'and its ring buffer of hit times in one object): 8 bytes per hit in a plain array of doubles on the V8 heap, its capacity rounded up to a power of two. ' +
     '`maxKeys` (default 100,000) bounds the number of keys, hence the memory: ' +
     `about ${Math.round((rows[0].ours.heap * 100_000) / 1e6)} MB at the default for keys with one hit each, plus 8 bytes per hit kept.`,
   '- @nestjs/throttler keeps, per key, a record, two maps and an array of hit expiry times, hashed keys of 64 characters; ' +

@@ -2,7 +2,10 @@
 // X-Forwarded-For address appended by one trusted proxy): this module, and @nestjs/throttler 6.7.
 import { APP_GUARD } from '@nestjs/core';
 import { createRequire } from 'node:module';
-import { ThrottlingModule, UserThrottle } from '../../dist/index.js';
+
+// BENCH_DIST: the dist/index.js of another build of this module (bench/compare-builds.mjs sets it), so
+// two builds can be measured side by side; this checkout's dist/ otherwise.
+const { ThrottlingModule, UserThrottle } = await import(process.env.BENCH_DIST ?? '../../dist/index.js');
 
 /** This module with two UserThrottles (scopes 'minute' and 'hour'); `options` adds e.g. a store. */
 export function ourModule(limits, options = {}) {

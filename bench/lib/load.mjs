@@ -1,6 +1,7 @@
 // Load from many simulated clients behind one proxy: autocannon, each request carrying its client's
 // address in X-Forwarded-For.
 import autocannon from 'autocannon';
+import { serverStats } from './server-process.mjs';
 
 /** The address of the i-th simulated client, as its proxy would append it to X-Forwarded-For. */
 export function clientAddress(i) {
@@ -31,4 +32,23 @@ export function loadClients({ port, connections, clients, seconds, amount, first
       client.setRequests(requests);
     },
   });
+}
+
+/**
+ * One load on a server of bench/lib/server-process.mjs, with the server's own CPU time per response:
+ * { rps, cpuPerRequest, total, ok, non2xx, errors, timeouts }.
+ */
+export async function loadServer(server, { connections, clients, seconds }) {
+  const cpuBefore = (await serverStats(server)).cpuMicros;
+  const result = await loadClients({ port: server.port, connections, clients, seconds });
+  const cpuMicros = (await serverStats(server)).cpuMicros - cpuBefore;
+  return {
+    rps: result.requests.average,
+    cpuPerRequest: cpuMicros / Math.max(1, result.requests.total),
+    total: result.requests.total,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
 }

@@ -3,10 +3,16 @@
 // bench/server.mjs builds each variant; limits are chosen so that no client reaches them during a
 // run: the allow path is measured.
 
+import { positiveInteger } from './env.mjs';
+
+/** The nanoseconds of CPU the busy-guard variant burns per request (BENCH_BUSY_NS). */
+export const BUSY_NS = positiveInteger('BENCH_BUSY_NS', 500);
+
 /** Every memory-store server, by the id bench/server.mjs knows it by. */
 export const MEMORY_VARIANTS = [
   { id: 'none', label: 'no guard' },
   { id: 'noop-guard', label: 'a global guard that returns true (Nest\'s own cost of any guard)' },
+  { id: 'busy-guard', label: `a global guard that only burns ${BUSY_NS} ns of CPU per request (what that much work costs here)` },
   { id: 'header-writing-guard', label: 'a global guard that only writes the two IETF headers (what Fastify and Node charge for them)' },
   { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
   { id: 'ours-no-headers', label: 'nestjs-throttling, `headers: false`' },

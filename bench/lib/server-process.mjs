@@ -3,11 +3,11 @@
 import { fork } from 'node:child_process';
 import { ownChild } from './child-processes.mjs';
 
-/** Forks `script` with `args` and resolves with { child, port, pid } once it listens. */
-export function startServer(script, args) {
+/** Forks `script` with `args` (and `env` added to this process's) and resolves with { child, port, pid } once it listens. */
+export function startServer(script, args, env = {}) {
   const name = `${script.split('/').pop()} ${args[0]}`;
   return new Promise((resolve, reject) => {
-    const child = ownChild(fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const child = ownChild(fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } }));
     const timer = setTimeout(() => reject(new Error(`bench: server '${name}' did not start within 30 s`)), 30_000);
     child.once('message', (message) => {
       clearTimeout(timer);
