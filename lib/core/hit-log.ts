@@ -104,10 +104,11 @@ export class HitLog {
 }
 
 /**
- * `capacity` slots for hit times. A plain array, which V8 stores as unboxed doubles once it holds a
- * fraction, rather than a Float64Array: a typed array of more than 64 bytes keeps its memory outside
- * the JS heap (a malloc, and bookkeeping that every garbage collection pays), so each growth of a
- * busy key's log cost several times an ordinary allocation, and each key some 200 bytes more.
+ * `capacity` slots for hit times: a plain array, not a Float64Array. A typed array of more than 64
+ * bytes keeps its memory outside the JS heap (a malloc, and bookkeeping that every garbage collection
+ * pays), so each growth of a busy key's log cost several times an ordinary allocation, and each key
+ * some 150 bytes more. Filled with a fraction, the array holds unboxed doubles from the start; filled
+ * with 0 it would start as small integers and be copied when the first hit time is written.
  */
 function emptyTimes(capacity: number): number[] {
   return new Array<number>(capacity).fill(0.5);
