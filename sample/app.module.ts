@@ -1,5 +1,5 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { AnonThrottle, ThrottlingModule, UserThrottle } from '../lib/index.js';
+import { ThrottlingModule } from '../lib/index.js';
 import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
 import { ContactsModule } from './contacts/contacts.module.js';
 import { HealthController } from './health.controller.js';
@@ -8,18 +8,17 @@ import { SearchModule } from './search/search.module.js';
 import { LoginModule } from './login/login.module.js';
 import { ChatModule } from './gateway/chat.module.js';
 import { NotesGraphqlModule } from './graphql/notes-graphql.module.js';
+import { RoutesModule } from './routes/routes.module.js';
+import { throttlingOptions } from './throttling-options.js';
 
 /**
- * The sample API. Anonymous clients get 20 requests a minute, signed-in users 60
- * (send `Authorization: Bearer <user-id>`; see DemoAuthMiddleware).
+ * The sample API: `GET /` lists its routes. Anonymous clients get 20 requests a minute, signed-in
+ * users 60 (send `Authorization: Bearer <user-id>`; see DemoAuthMiddleware).
  */
 @Module({
   imports: [
-    ThrottlingModule.forRoot({
-      defaultThrottles: [AnonThrottle, UserThrottle],
-      rates: { anon: '20/min', user: '60/min', uploads: '5/min', burst: '10/min', sustained: '200/day' },
-      // Behind one reverse proxy in production? Set numProxies: 1.
-    }),
+    ThrottlingModule.forRoot(throttlingOptions),
+    RoutesModule,
     ContactsModule,
     PlansModule,
     SearchModule,

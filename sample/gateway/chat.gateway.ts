@@ -2,6 +2,7 @@ import { MessageBody, type OnGatewayInit, SubscribeMessage, WebSocketGateway } f
 import type { Server, Socket } from 'socket.io';
 import { ThrottleClasses } from '../../lib/index.js';
 import { BurstThrottle } from '../contacts/contacts.controller.js';
+import { Shows } from '../routes/shows.decorator.js';
 
 /**
  * A socket.io chat on namespace /chat, behind the same global guard: each message is one request.
@@ -21,12 +22,14 @@ export class ChatGateway implements OnGatewayInit {
 
   /** Default throttles: anon 20/min, user 60/min per socket address or user. */
   @SubscribeMessage('say')
+  @Shows('one message is one request, on the default throttles')
   say(@MessageBody() text: string): { said: string } {
     return { said: String(text) };
   }
 
   /** Shouting is limited like exports: 10 a minute per user. */
   @SubscribeMessage('shout')
+  @Shows('a throttle of its own on one message: 10 a minute')
   @ThrottleClasses(BurstThrottle)
   shout(@MessageBody() text: string): { shouted: string } {
     return { shouted: String(text).toUpperCase() };
@@ -34,6 +37,7 @@ export class ChatGateway implements OnGatewayInit {
 
   /** Typing indicators are never throttled. */
   @SubscribeMessage('typing')
+  @Shows('never throttled')
   @ThrottleClasses()
   typing(): { ok: true } {
     return { ok: true };

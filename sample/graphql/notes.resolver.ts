@@ -1,6 +1,7 @@
 import { Args, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { ScopedThrottle, ThrottleClasses, ThrottleScope } from '../../lib/index.js';
 import { Note } from './note.model.js';
+import { Shows } from '../routes/shows.decorator.js';
 
 /**
  * GraphQL goes through the same global guard: every query or mutation is one request (however many
@@ -12,6 +13,7 @@ export class NotesResolver {
   private readonly saved: Note[] = [{ id: '1', text: 'Call Ada about the engine' }];
 
   @Query(() => [Note])
+  @Shows('one operation counts once, however many root fields it asks for')
   notes(): Note[] {
     return this.saved;
   }
@@ -25,6 +27,7 @@ export class NotesResolver {
 
   /** Imports share the `uploads` bucket with POST /contacts/upload: 5 a minute. */
   @Mutation(() => Int)
+  @Shows("shares the 'uploads' bucket with POST /contacts/upload")
   @ThrottleClasses(ScopedThrottle)
   @ThrottleScope('uploads')
   importNotes(@Args({ name: 'texts', type: () => [String] }) texts: string[]): number {

@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { CacheThrottle, ThrottleClasses, ThrottlingService } from '../../lib/index.js';
+import { Shows } from '../routes/shows.decorator.js';
 
 const NOTES = ['Buy milk', 'Call the plumber', 'Book flights to Lisbon', 'Renew passport', 'Buy birthday present'];
 
@@ -19,6 +20,7 @@ export class SearchController {
   constructor(private readonly throttling: ThrottlingService) {}
 
   @Get('search')
+  @Shows('throttled by hand with ThrottlingService (Tastypie): a failed search is not counted; try ?q=buy')
   async search(@Req() request: unknown, @Res({ passthrough: true }) response: unknown, @Query('q') q?: string, @Query('page') page = '1') {
     await this.throttling.enforce(request as object, SearchThrottle, { response }); // throttle_check
     const pageNumber = Number(page);

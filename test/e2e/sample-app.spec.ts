@@ -49,4 +49,24 @@ describe.each(PLATFORMS)('the sample API on %s', (platform) => {
     const res = await request(app.getHttpServer()).get('/contacts/export').set('Authorization', 'Bearer erin').expect(200);
     expect(res.headers['ratelimit-policy']).toBe('"burst";q=10;w=60, "sustained";q=200;w=86400');
   });
+
+  test('GET / lists every route of the sample, found by discovery, with its throttles and what it shows, unthrottled', async () => {
+    const res = await request(app.getHttpServer()).get('/').expect(200);
+    expect(res.headers['ratelimit']).toBeUndefined();
+    const routes: Array<{ method: string; path: string; throttles: string; shows?: string }> = res.body.routes;
+    const byRoute = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
+    expect([...byRoute.keys()]).toEqual(expect.arrayContaining([
+      'GET /', 'GET /contacts', 'POST /contacts/upload', 'GET /contacts/export', 'GET /reports', 'GET /health',
+      'GET /notes/search', 'POST /auth/login', 'GRAPHQL /graphql query notes', 'GRAPHQL /graphql mutation importNotes',
+      'SOCKET.IO /chat say', 'SOCKET.IO /chat shout', 'SOCKET.IO /chat typing',
+    ]));
+    expect(byRoute.get('GET /contacts')?.throttles).toBe('AnonThrottle, UserThrottle');
+    expect(byRoute.get('POST /contacts/upload')?.throttles).toBe("ScopedThrottle, scope 'uploads'");
+    expect(byRoute.get('GET /contacts/export')?.throttles).toBe('UserThrottle(burst), UserThrottle(sustained)');
+    expect(byRoute.get('GET /health')).toMatchObject({ throttles: 'none', shows: expect.stringContaining('off') });
+    expect(byRoute.get('SOCKET.IO /chat typing')?.throttles).toBe('none');
+    // Every route the sample's own handlers describe carries its words; the list is sorted by path.
+    expect(byRoute.get('GET /reports')?.shows).toMatch(/plan/);
+    expect(routes.map((route) => route.path)).toEqual([...routes.map((route) => route.path)].sort((a, b) => a.localeCompare(b)));
+  });
 });
