@@ -3,20 +3,23 @@
  * with overrideProvider(ThrottlingGuard) (Nest's way for a global enhancer registered with
  * useExisting), or keep it and drive its clock with overrideProvider(THROTTLING_OPTIONS).
  */
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { Controller, Get, type INestApplication, Injectable, Module } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
+import { ConfigModule, ConfigService } from '@nestjs/config';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import {
   AnonThrottle,
+  MemoryThrottleStore,
   THROTTLING_OPTIONS,
   ThrottleClasses,
   ThrottlingGuard,
   ThrottlingInterceptor,
   ThrottlingModule,
   type ThrottlingModuleOptions,
+  type ThrottlingOptionsFactory,
 } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, type Platform } from '../support/http-app.js';
@@ -35,6 +38,29 @@ function appModule(options: Partial<ThrottlingModuleOptions> = {}) {
 
 /** One module class, as an app has, used by every test below that needs no other options. */
 const AppModule = appModule();
+
+/** An app on forRootAsync with a factory: it exports the factory, so its tests can call it. */
+const throttlingOptionsFrom = (config: ConfigService): ThrottlingModuleOptions => ({ rates: { anon: config.get('ANON_RATE', '3/min') } });
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ ANON_RATE: '3/min' })] }),
+    ThrottlingModule.forRootAsync({ imports: [ConfigModule], inject: [ConfigService], useFactory: throttlingOptionsFrom }),
+  ],
+  controllers: [LimitedController],
+})
+class AsyncFactoryAppModule {}
+
+/** An app on forRootAsync with an options class (useClass): its tests replace the class. */
+@Injectable()
+class ThrottlingConfig implements ThrottlingOptionsFactory {
+  createThrottlingOptions(): ThrottlingModuleOptions {
+    return { rates: { anon: '3/min' } };
+  }
+}
+
+@Module({ imports: [ThrottlingModule.forRootAsync({ useClass: ThrottlingConfig })], controllers: [LimitedController] })
+class AsyncClassAppModule {}
 
 describe.each(PLATFORMS)('testing an app that uses the module, on %s', (platform: Platform) => {
   let app: INestApplication | undefined;
@@ -89,6 +115,31 @@ describe.each(PLATFORMS)('testing an app that uses the module, on %s', (platform
     const builder = Test.createTestingModule({ imports: [AppModule] })
       .overrideProvider(THROTTLING_OPTIONS)
       .useValue({ rates: { anon: '3/min' }, clock: clock.read });
+    const get = await start(builder);
+    expect(await statuses(get, 4)).toEqual([200, 200, 200, 429]);
+    clock.now += 60_000;
+    expect(await statuses(get, 1)).toEqual([200]);
+  });
+
+  test('a forRootAsync factory app: overrideProvider(THROTTLING_OPTIONS).useFactory() calls the exported factory, then adds a fake clock and a store', async () => {
+    const clock = new FakeClock();
+    // A store the options hand over keeps its own clock (the clock option reaches only the store the module builds).
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const builder = Test.createTestingModule({ imports: [AsyncFactoryAppModule] })
+      .overrideProvider(THROTTLING_OPTIONS)
+      .useFactory({ factory: (config: ConfigService) => ({ ...throttlingOptionsFrom(config), clock: clock.read, store }), inject: [ConfigService] });
+    const get = await start(builder);
+    expect(await statuses(get, 4)).toEqual([200, 200, 200, 429]);
+    expect(store.size).toBe(1); // the counts are in the test's store
+    clock.now += 60_000;
+    expect(await statuses(get, 1)).toEqual([200]);
+  });
+
+  test('a forRootAsync useClass app: overrideProvider(ThrottlingConfig) swaps the options class, a fake clock included', async () => {
+    const clock = new FakeClock();
+    const builder = Test.createTestingModule({ imports: [AsyncClassAppModule] })
+      .overrideProvider(ThrottlingConfig)
+      .useValue({ createThrottlingOptions: () => ({ rates: { anon: '3/min' }, clock: clock.read }) });
     const get = await start(builder);
     expect(await statuses(get, 4)).toEqual([200, 200, 200, 429]);
     clock.now += 60_000;
