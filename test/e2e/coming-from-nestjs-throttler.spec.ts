@@ -1,5 +1,5 @@
 /**
- * The README's "Coming from @nestjs/throttler" recipes, each run through real HTTP on Express and
+ * The recipes of docs/coming-from-nestjs-throttler.md, each run through real HTTP on Express and
  * Fastify: keying everyone by address, two named limits, skipping a route or one of the limits, a
  * per-route override, and skipIf / ignoreUserAgents as a throttle that returns no key.
  */
