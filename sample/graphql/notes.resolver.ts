@@ -19,6 +19,7 @@ export class NotesResolver {
   }
 
   @Mutation(() => Note)
+  @Shows('a mutation on the default throttles, like any operation')
   addNote(@Args('text') text: string): Note {
     const note = { id: String(this.saved.length + 1), text };
     this.saved.push(note);
