@@ -143,7 +143,7 @@ export class ConsumerProject {
     await run('npm', ['install', tarball, ...flags], { cwd: this.runDir, timeout: 120_000 });
   }
 
-  /** Compiles the fixture's src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
+  /** Copies the fixture into the run and compiles its src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
   async compileApp(): Promise<void> {
     // package.json too: its "type" decides whether the compiled app is CommonJS or ESM; test/ and
     // package.json's `jest` are for runJest().
@@ -153,7 +153,7 @@ export class ConsumerProject {
     try {
       await run(process.execPath, [this.tsc, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
     } catch (error) {
-      throw new Error(`the consumer app does not compile against the built package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+      throw new Error(`the consumer app does not compile against the installed package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
     }
   }
 
