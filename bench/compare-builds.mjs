@@ -38,18 +38,21 @@ const scenarioIds = (process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',');
 const SCENARIOS = MEMORY_SCENARIOS.filter((scenario) => scenarioIds.includes(scenario.id));
 limitRunTime('bench:compare', 30 * 60_000);
 
-/** The commit's build of the library, made once: the path of its dist/index.js. */
+/**
+ * The commit's build of the library (its tsconfig.build.json: the ES module build), made once: the
+ * path of its entry, dist/esm/index.js, or dist/index.js for commits before the dual package.
+ */
 function buildOf(ref) {
   const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
   const dir = join(here, '.builds', commit);
-  const entry = join(dir, 'dist', 'index.js');
-  if (!existsSync(entry)) {
+  const entryOf = () => [join(dir, 'dist', 'esm', 'index.js'), join(dir, 'dist', 'index.js')].find((path) => existsSync(path));
+  if (entryOf() === undefined) {
     mkdirSync(dir, { recursive: true });
     const archive = execFileSync('git', ['archive', commit, 'lib', 'tsconfig.json', 'tsconfig.build.json'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
     execFileSync('tar', ['-x', '-C', dir], { input: archive });
     execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
   }
-  return { commit, entry };
+  return { commit, entry: entryOf() };
 }
 
 function git(...args) {

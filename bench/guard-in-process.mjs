@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
-import { ThrottlingGuard, ThrottlingModule, UserThrottle } from '../dist/index.js';
+import { ThrottlingGuard, ThrottlingModule, UserThrottle } from '../dist/esm/index.js';
 import { HelloController } from './lib/bench-server.mjs';
 import { positiveInteger } from './lib/env.mjs';
 import { clientAddress } from './lib/load.mjs';

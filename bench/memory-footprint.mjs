@@ -8,7 +8,7 @@
 // --expose-gc (the npm script does).
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { MemoryThrottleStore } from '../dist/index.js';
+import { MemoryThrottleStore } from '../dist/esm/index.js';
 import { machineFacts } from './lib/machine.mjs';
 import { MEMORY_SECTION, resultsPath, writeSection } from './lib/results-file.mjs';
 

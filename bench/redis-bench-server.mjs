@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
-import { RedisThrottleStore } from '../dist/index.js';
+import { RedisThrottleStore } from '../dist/esm/index.js';
 import { serveBenchApp } from './lib/bench-server.mjs';
 import { nestjsThrottlerModule, ourModule } from './lib/compared-modules.mjs';
 

@@ -13,7 +13,7 @@
 // BENCH_ROUNDS (default 3), BENCH_PROCESSES (default 3), BENCH_CONNECTIONS (default 50),
 // BENCH_CLIENTS (default 10000), BENCH_OUT (the results file, default bench/RESULTS.md).
 import { Redis } from 'ioredis';
-import { THROTTLE_SCRIPT_COMMANDS } from '../dist/stores/redis/throttle-script.js';
+import { THROTTLE_SCRIPT_COMMANDS } from '../dist/esm/stores/redis/throttle-script.js';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

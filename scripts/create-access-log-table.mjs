@@ -6,7 +6,7 @@
 //
 // The schema (unless public), the table and its indexes are created if they do not exist.
 import { parseArgs } from 'node:util';
-import { PostgresAccessLog } from '../dist/index.js';
+import { PostgresAccessLog } from '../dist/esm/index.js';
 
 const { values } = parseArgs({
   options: {

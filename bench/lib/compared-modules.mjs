@@ -3,9 +3,9 @@
 import { APP_GUARD } from '@nestjs/core';
 import { createRequire } from 'node:module';
 
-// BENCH_DIST: the dist/index.js of another build of this module (bench/compare-builds.mjs sets it), so
-// two builds can be measured side by side; this checkout's dist/ otherwise.
-const { ThrottlingModule, UserThrottle } = await import(process.env.BENCH_DIST ?? '../../dist/index.js');
+// BENCH_DIST: the ES module entry of another build of this module (bench/compare-builds.mjs sets
+// it), so two builds can be measured side by side; this checkout's dist/esm/ otherwise.
+const { ThrottlingModule, UserThrottle } = await import(process.env.BENCH_DIST ?? '../../dist/esm/index.js');
 
 /** This module with two UserThrottles (scopes 'minute' and 'hour'); `options` adds e.g. a store. */
 export function ourModule(limits, options = {}) {

@@ -328,7 +328,10 @@ export class PostgresAccessLog implements AccessLog {
   }
 }
 
-/** `pg` is loaded only when the log makes its own pool, so apps without an access log never need it. */
+/**
+ * `pg` is loaded only when the log makes its own pool, so apps without an access log never need it.
+ * The CommonJS build compiles the import() to require(), as for the optional peers (optional-peer.ts).
+ */
 async function createPool(connectionString: string, logger: AccessLogLogger): Promise<PgQueryable & { end(): Promise<void> }> {
   let pg: typeof import('pg');
   try {

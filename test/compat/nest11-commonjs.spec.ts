@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { RUN_ID } from '../support/services.js';
 import { ConsumerProject } from './support/consumer-project.js';
+import { packedPackage } from './support/packed-package.js';
 
-// A Nest 11 app in CommonJS (test/compat/nest11-commonjs: Nest 11's own packages, its tsconfig as
-// `nest new` makes it) built against this library's package and run as a user would run it.
+// A Nest 11 app in CommonJS (test/compat/nest11-commonjs: Nest 11's own packages, its tsconfig and
+// Jest configuration as `nest new` makes them) with this library installed from its packed
+// tarball, run and tested as a user would run and test it.
 const project = new ConsumerProject('nest11-commonjs', RUN_ID);
 const notInstalled = await project.installDependencies();
 if (notInstalled !== null) {
@@ -21,6 +23,7 @@ interface Report {
   nestCore: string;
   typescript: string;
   loadedBy: string;
+  libraryEntry: string;
   express: HttpReport;
   fastify: HttpReport;
   cacheManager: HttpReport;
@@ -37,14 +40,27 @@ const statuses = (seen: Seen[]) => seen.map((response) => response.status);
   let report: Report;
 
   beforeAll(async () => {
-    report = (await project.buildAndRun()) as Report;
-  }, 300_000);
+    report = (await project.installAndRun((await packedPackage()).tarball)) as Report;
+  }, 400_000);
 
   afterAll(() => project.cleanUp());
 
-  test('it runs on Nest 11 and loads the library with require()', () => {
+  test('it runs on Nest 11 and loads the CommonJS build with require()', () => {
     expect(report.nestCore).toMatch(/^11\./);
     expect(report.loadedBy).toBe('commonjs');
+    expect(report.libraryEntry).toBe('dist/cjs/index.js');
+  });
+
+  describe("the app's own Jest, configured as `nest new` configures it (ts-jest, CommonJS)", () => {
+    test('its unit specs (`jest` in package.json: rootDir src) load the module and pass', async () => {
+      const { passed } = await project.runJest([]);
+      expect(passed).toEqual(['AppController should return "Hello World!"', 'AppController should load the CommonJS build of nestjs-throttling, whose guard DI can construct']);
+    }, 200_000);
+
+    test('its e2e spec (test/jest-e2e.json) sees the fourth request of a minute answered 429 with Retry-After', async () => {
+      const { passed } = await project.runJest(['--config', './test/jest-e2e.json']);
+      expect(passed).toEqual(['AppController (e2e) / (GET) answers three times a minute, then 429 with Retry-After']);
+    }, 200_000);
   });
 
   test('the app compiled with its own TypeScript 5 under module nodenext, and type-checks under module commonjs too', async () => {

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { RUN_ID } from '../support/services.js';
 import { ConsumerProject } from './support/consumer-project.js';
+import { packedPackage } from './support/packed-package.js';
 
-// A Nest 12 app in ESM (test/compat/nest12-esm), built against this library's package and run as
-// a user would run it, with this repo's own Nest 12 packages.
+// A Nest 12 app in ESM (test/compat/nest12-esm) with this library installed from its packed
+// tarball, run and tested (Jest in ESM mode) as a user would, with this repo's own Nest 12 and Jest.
 const project = new ConsumerProject('nest12-esm', RUN_ID);
 
 interface HttpReport {
@@ -15,6 +16,7 @@ interface HttpReport {
 interface Report {
   nestCore: string;
   loadedBy: string;
+  libraryEntry: string;
   express: HttpReport;
   fastify: HttpReport;
   socketIo: { first: unknown; exceptions: unknown[]; warnings: string[] };
@@ -24,15 +26,25 @@ describe('a Nest 12 ESM app uses the package', () => {
   let report: Report;
 
   beforeAll(async () => {
-    report = (await project.buildAndRun()) as Report;
-  }, 300_000);
+    await project.installDependencies();
+    report = (await project.installAndRun((await packedPackage()).tarball)) as Report;
+  }, 400_000);
 
   afterAll(() => project.cleanUp());
 
-  test('it runs on Nest 12 and imports the library as an ES module', () => {
+  test('it runs on Nest 12 and imports the ES module build', () => {
     expect(report.nestCore).toMatch(/^12\./);
     expect(report.loadedBy).toBe('esm');
+    expect(report.libraryEntry).toBe('dist/esm/index.js');
   });
+
+  test("the app's own Jest in ESM mode (--experimental-vm-modules, ts-jest useESM) passes its e2e spec", async () => {
+    const { passed } = await project.runJest([], { NODE_OPTIONS: '--experimental-vm-modules' });
+    expect(passed).toEqual([
+      'AppController (e2e) / (GET) answers three times a minute, then 429 with Retry-After',
+      'AppController (e2e) loads the ES module build of nestjs-throttling',
+    ]);
+  }, 200_000);
 
   test.each(['express', 'fastify'] as const)('on %s: default throttles, throttling off, and a DI throttle behave as documented', (adapter) => {
     const seen = report[adapter];

@@ -1,54 +1,48 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { RUN_ID } from '../support/services.js';
-
-const run = promisify(execFile);
-const ROOT = process.cwd();
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packedPackage } from './support/packed-package.js';
 
 // What `npm pack` (and so `npm publish`, or an install from git) puts in the package, from a checkout
 // as `git clone` leaves it: no dist/, which .gitignore keeps out of the repository. The package must
 // build itself (the prepack script); before it did, a clean checkout packed a package without code.
-const checkout = join(tmpdir(), `nestjs-throttling-pack-${RUN_ID}`);
 
-interface PackedFile {
-  path: string;
-}
+type ExportTarget = string | { [condition: string]: ExportTarget };
 
-function exportTargets(manifest: { main: string; types: string; exports: Record<string, string | Record<string, string>> }): string[] {
-  const targets = [manifest.main, manifest.types];
-  for (const entry of Object.values(manifest.exports)) targets.push(...(typeof entry === 'string' ? [entry] : Object.values(entry)));
+/** Every file that main, module, types and the export conditions name, however deeply nested. */
+function exportTargets(manifest: { main: string; module: string; types: string; exports: Record<string, ExportTarget> }): string[] {
+  const targets = [manifest.main, manifest.module, manifest.types];
+  const visit = (target: ExportTarget): void => {
+    if (typeof target === 'string') targets.push(target);
+    else Object.values(target).forEach(visit);
+  };
+  Object.values(manifest.exports).forEach(visit);
   return targets.map((target) => target.replace(/^\.\//, ''));
 }
 
 describe('the packed package, from a clean checkout', () => {
-  let files: string[];
+  let files: readonly string[];
 
   beforeAll(async () => {
-    const { stdout: tracked } = await run('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-    for (const path of tracked.split('\0').filter((path) => path.length > 0)) {
-      mkdirSync(join(checkout, dirname(path)), { recursive: true });
-      writeFileSync(join(checkout, path), readFileSync(join(ROOT, path)));
-    }
-    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: checkout, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
-    files = (JSON.parse(stdout) as { files: PackedFile[] }[])[0].files.map((file) => file.path);
-  }, 240_000);
+    ({ files } = await packedPackage());
+  }, 300_000);
 
-  afterAll(() => rmSync(checkout, { recursive: true, force: true }));
-
-  test('it holds the compiled library that main, types and every export point at', () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    for (const target of exportTargets(manifest).filter((target) => target !== 'package.json')) expect(files).toContain(target);
+  test('it holds the compiled library that main, module, types and every export point at', () => {
+    const manifest = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8'));
+    const targets = exportTargets(manifest).filter((target) => target !== 'package.json');
+    expect(targets).toEqual(expect.arrayContaining(['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']));
+    for (const target of targets) expect(files).toContain(target);
     expect(files).toContain('package.json');
   });
 
-  test('it holds the sources the declaration maps point at, and no tests, benchmarks or sample', () => {
+  test('its CommonJS build says it is CommonJS, inside a "type": "module" package', () => {
+    expect(files).toContain('dist/cjs/package.json');
+  });
+
+  test('it holds the changelog, the sources the maps point at, and no tests, benchmarks or sample', () => {
+    expect(files).toContain('CHANGELOG.md');
     expect(files).toContain('lib/index.ts');
-    expect(files).toContain('dist/index.d.ts.map');
+    expect(files).toEqual(expect.arrayContaining(['dist/esm/index.js.map', 'dist/esm/index.d.ts.map', 'dist/cjs/index.js.map', 'dist/cjs/index.d.ts.map']));
     expect(files.filter((path) => /^(test|bench|sample|scripts|\.ci)\//.test(path))).toEqual([]);
   });
 });

@@ -15,7 +15,11 @@ export class OptionalPeer<T> {
     everyPeer.push(this);
   }
 
-  /** Imports the package once; a package that is not installed is not an error. */
+  /**
+   * Imports the package once; a package that is not installed is not an error. The CommonJS build
+   * (tsconfig.build.cjs.json) compiles this import() to require(): Jest's CommonJS runtime, which
+   * Nest 11 apps test with, cannot run a real dynamic import().
+   */
   load(): Promise<void> {
     this.loading ??= import(this.name).then(
       (exports: T) => {

@@ -1,24 +1,33 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { isRunning } from './packed-package.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
 const ROOT_TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+/** Installs of a fixture's earlier locks are removed once unused this long (other checkouts on this machine may still use them). */
+const KEEP_UNUSED_MS = 24 * 60 * 60 * 1000;
+
+/** The tests an app's own Jest ran, by full name. */
+export interface JestRun {
+  readonly passed: readonly string[];
+}
 
 /**
- * A consumer app under test/compat/<name>, with a package.json of its own.
+ * A consumer app under test/compat/<name>, with a package.json of its own, installed and run in the
+ * system's temporary directory (outside any node_modules folder: Jest ignores test files below one).
  *
  * - With a package-lock.json too (another Nest major than this repo's), its dependencies are
- *   installed once per lock in the system's temporary directory, outside this repo, so that nothing
- *   the fixture lacks can be found in this repo's node_modules instead.
- * - Without one, it uses this repo's own node_modules (Nest 12), from node_modules/.cache.
+ *   installed once per lock, outside this repo, so that nothing the fixture lacks can be found in
+ *   this repo's node_modules instead.
+ * - Without one, it uses this repo's own node_modules (Nest 12, Jest 30) through a symlink.
  *
- * Each run builds this library into a run directory below, with its own dependencies as npm would
- * install them, so the app resolves Nest from above and nestjs-throttling from the run.
+ * Each run installs the packed package (packed-package.ts) with npm into a run directory below, so
+ * the app resolves Nest from above and nestjs-throttling from the run.
  */
 export class ConsumerProject {
   readonly fixture: string;
@@ -26,15 +35,14 @@ export class ConsumerProject {
   readonly runDir: string;
 
   private readonly ownDependencies: boolean;
+  private jestRuns = 0;
 
   constructor(name: string, runId: string) {
     this.fixture = join(ROOT, 'test', 'compat', name);
     const lock = join(this.fixture, 'package-lock.json');
     this.ownDependencies = existsSync(lock);
-    const lockHash = this.ownDependencies ? `-${createHash('sha256').update(readFileSync(lock)).digest('hex').slice(0, 16)}` : '';
-    this.install = this.ownDependencies
-      ? join(tmpdir(), 'nestjs-throttling-compat', `${name}${lockHash}`)
-      : join(ROOT, 'node_modules', '.cache', 'nestjs-throttling-compat', name);
+    const suffix = this.ownDependencies ? createHash('sha256').update(readFileSync(lock)).digest('hex').slice(0, 16) : `repo-${createHash('sha256').update(ROOT).digest('hex').slice(0, 16)}`;
+    this.install = join(tmpdir(), 'nestjs-throttling-compat', `${name}-${suffix}`);
     this.runDir = join(this.install, 'runs', runId);
   }
 
@@ -43,7 +51,8 @@ export class ConsumerProject {
    * the reason it could not (the registry unreachable, say), for the caller to skip or fail on.
    */
   async installDependencies(): Promise<string | null> {
-    if (!this.ownDependencies || existsSync(join(this.install, 'node_modules', '.package-lock.json'))) return null;
+    if (!this.ownDependencies) return this.linkRepoModules();
+    if (existsSync(join(this.install, 'node_modules', '.package-lock.json'))) return this.markUsed();
     // Installed aside, then renamed into place, so a run that is killed midway leaves no half install.
     const staging = `${this.install}.staging-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
@@ -65,13 +74,31 @@ export class ConsumerProject {
       if (!existsSync(join(this.install, 'node_modules', '.package-lock.json'))) throw error;
     }
     this.removeOutdatedInstalls();
+    return this.markUsed();
+  }
+
+  /** The install of a fixture without a lock: a node_modules symlink to this repo's. */
+  private linkRepoModules(): null {
+    const modules = join(this.install, 'node_modules');
+    mkdirSync(this.install, { recursive: true });
+    try {
+      symlinkSync(join(ROOT, 'node_modules'), modules, 'dir');
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    }
+    return null;
+  }
+
+  /** Stamps the install as used now, for removeOutdatedInstalls() of runs with another lock. */
+  private markUsed(): null {
+    const now = new Date();
+    utimesSync(this.install, now, now);
     return null;
   }
 
   /**
-   * Installs of this fixture's earlier locks, and staging folders of runs that were killed: nothing
-   * uses them any more. (A run of an older checkout going on at the same time would lose its install
-   * and fail; that is the price of not keeping every lock's install for ever.)
+   * Installs of this fixture's other locks that no run used for a day (older checkouts, other
+   * worktrees on this machine), and staging folders of runs that were killed.
    */
   private removeOutdatedInstalls(): void {
     const parent = dirname(this.install);
@@ -80,8 +107,9 @@ export class ConsumerProject {
       if (!entry.startsWith(prefix) || entry === basename(this.install)) continue;
       const rest = entry.slice(prefix.length);
       const staging = /\.staging-(\d+)$/.exec(rest);
-      if (/^[0-9a-f]{16}$/.test(rest) || (staging !== null && !isRunning(Number(staging[1])))) {
-        rmSync(join(parent, entry), { recursive: true, force: true });
+      const path = join(parent, entry);
+      if ((/^[0-9a-f]{16}$/.test(rest) && Date.now() - statSync(path).mtimeMs > KEEP_UNUSED_MS) || (staging !== null && !isRunning(Number(staging[1])))) {
+        rmSync(path, { recursive: true, force: true });
       }
     }
   }
@@ -103,31 +131,29 @@ export class ConsumerProject {
   }
 
   /**
-   * Builds this library as its package would hold it (package.json and dist/) into the run directory,
-   * with its own dependencies below it, as npm installs them (none of them may come from elsewhere).
+   * Installs the packed package into the run directory with npm, as an app installs it from the
+   * registry: its dependencies with it, its peers (Nest) left to the app.
    */
-  async buildLibrary(): Promise<void> {
-    const pkg = join(this.runDir, 'node_modules', 'nestjs-throttling');
-    mkdirSync(pkg, { recursive: true });
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    if (this.ownDependencies && manifest.dependencies !== undefined) {
-      // A manifest of the dependencies alone: npm would otherwise resolve every devDependency too.
-      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'nestjs-throttling-dependencies', private: true, dependencies: manifest.dependencies }));
-      await run('npm', ['install', '--prefer-offline', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: pkg, timeout: 120_000 });
-    }
-    cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
-    // The library is built with this repo's own TypeScript, as its published package would be.
-    await run(process.execPath, [ROOT_TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: ROOT, timeout: 120_000 });
+  async installPackage(tarball: string): Promise<void> {
+    mkdirSync(this.runDir, { recursive: true });
+    // A manifest of the run's own for the install (compileApp() puts the app's in its place): with
+    // the app's, npm would install all of the app's dependencies here too.
+    writeFileSync(join(this.runDir, 'package.json'), JSON.stringify({ name: 'compat-run', private: true }));
+    const flags = ['--no-save', '--no-package-lock', '--legacy-peer-deps', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'];
+    await run('npm', ['install', tarball, ...flags], { cwd: this.runDir, timeout: 120_000 });
   }
 
-  /** Compiles the fixture's src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
+  /** Copies the fixture into the run and compiles its src/ with its own tsconfig.json; rejects with tsc's diagnostics. */
   async compileApp(): Promise<void> {
-    // package.json too: its "type" decides whether the compiled app is CommonJS or ESM.
-    for (const entry of ['package.json', 'tsconfig.json', 'src']) cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
+    // package.json too: its "type" decides whether the compiled app is CommonJS or ESM; test/ and
+    // package.json's `jest` are for runJest().
+    for (const entry of readdirSync(this.fixture)) {
+      if (entry !== 'package-lock.json' && entry !== 'node_modules') cpSync(join(this.fixture, entry), join(this.runDir, entry), { recursive: true });
+    }
     try {
       await run(process.execPath, [this.tsc, '-p', join(this.runDir, 'tsconfig.json')], { cwd: this.runDir, timeout: 120_000 });
     } catch (error) {
-      throw new Error(`the consumer app does not compile against the built package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+      throw new Error(`the consumer app does not compile against the installed package:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
     }
   }
 
@@ -142,9 +168,28 @@ export class ConsumerProject {
     }
   }
 
-  /** Builds the package, compiles the app against it and runs it: what the app printed. */
-  async buildAndRun(): Promise<unknown> {
-    await this.buildLibrary();
+  /**
+   * Runs the app's own Jest (`jest` with `args`) in the run directory, as `npx jest` there would,
+   * with this process's environment less what this repo's Jest set (NODE_OPTIONS among it), plus
+   * `env`. Rejects with Jest's output when a test fails.
+   */
+  async runJest(args: readonly string[], env: Record<string, string> = {}): Promise<JestRun> {
+    const jest = join(this.install, 'node_modules', 'jest', 'bin', 'jest.js');
+    const report = join(this.runDir, `jest-run-${++this.jestRuns}.json`);
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('JEST_')));
+    try {
+      await run(process.execPath, [jest, ...args, '--ci', '--no-watchman', '--json', `--outputFile=${report}`], { cwd: this.runDir, env: { ...inherited, ...env }, timeout: 180_000 });
+    } catch (error) {
+      const { stderr } = error as { stderr?: string };
+      throw new Error(`the app's own \`jest ${args.join(' ')}\` failed:\n${stderr || String(error)}`);
+    }
+    const { testResults } = JSON.parse(readFileSync(report, 'utf8')) as { testResults: { assertionResults: { fullName: string; status: string }[] }[] };
+    return { passed: testResults.flatMap((file) => file.assertionResults.filter((test) => test.status === 'passed').map((test) => test.fullName)) };
+  }
+
+  /** Installs the packed package, compiles the app against it and runs it: what the app printed. */
+  async installAndRun(tarball: string): Promise<unknown> {
+    await this.installPackage(tarball);
     await this.compileApp();
     return this.runApp();
   }
@@ -152,15 +197,5 @@ export class ConsumerProject {
   /** Removes this run's directory; the installed dependencies stay for the next run. */
   cleanUp(): void {
     rmSync(this.runDir, { recursive: true, force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, under another user.
-    return (error as { code?: string }).code === 'EPERM';
   }
 }

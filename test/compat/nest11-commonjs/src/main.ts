@@ -1,5 +1,5 @@
 // A Nest 11 app compiled to CommonJS, as `nest new` makes one, using nestjs-throttling from its
-// built package: `require('nestjs-throttling')` loads the ESM library through Node's require(esm).
+// packed package: `require('nestjs-throttling')` loads its CommonJS build.
 // It boots on Express and on Fastify, with Apollo GraphQL, a socket.io gateway and a TCP
 // microservice, sends requests with real clients, and prints what it saw as one JSON line for
 // test/compat/nest11-commonjs.spec.ts to check.
@@ -348,6 +348,8 @@ async function main() {
     nestCore: require('@nestjs/core/package.json').version as string,
     typescript: require('typescript/package.json').version as string,
     loadedBy: typeof require === 'function' && typeof module === 'object' ? 'commonjs' : 'esm',
+    // The file of the package that `require` picks: its CommonJS build.
+    libraryEntry: require.resolve('nestjs-throttling').replace(/^.*[\\/]node_modules[\\/]nestjs-throttling[\\/]/, ''),
     express: await httpRun('express', [KeysModule, throttling]),
     fastify: await httpRun('fastify', [KeysModule, throttling]),
     cacheManager: await httpRun('express', [KeysModule, CacheModule.register({ isGlobal: true }), throttlingOnCache]),

@@ -134,6 +134,8 @@ const nestCore = (await import('@nestjs/core/package.json', { with: { type: 'jso
 const report = {
   nestCore,
   loadedBy: typeof require === 'undefined' ? 'esm' : 'commonjs',
+  // The file of the package that `import` picks: its ES module build.
+  libraryEntry: import.meta.resolve('nestjs-throttling').replace(/^.*\/node_modules\/nestjs-throttling\//, ''),
   express: await httpRun('express'),
   fastify: await httpRun('fastify'),
   socketIo: await socketIoRun(),
