@@ -172,9 +172,10 @@ export class ClientIdentity {
     let end = header.length;
     while (end >= 0) {
       const start = lastComma(header, end) + 1;
-      const entry = forwarded ? forwardedFor(header, start, end) : header.slice(start, end);
+      const entryEnd = end;
       end = start - 1;
-      if (isBlank(entry)) continue;
+      if (isBlank(header, start, entryEnd)) continue;
+      const entry = forwarded ? forwardedFor(header, start, entryEnd) : header.slice(start, entryEnd);
       const address = parseIpAddress(entry);
       if (address === undefined) return boundedText(entry);
       if (!trusted.has(address)) return addressIdent(address, this.ipv6Prefix);
@@ -201,8 +202,9 @@ function boundedText(text: string): string {
   return boundedKeyPart(text.trim());
 }
 
-function isBlank(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+/** Whether text[start, end) holds only spaces and tabs. */
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code !== 32 && code !== 9) return false;
   }
@@ -218,7 +220,7 @@ function nthForwardedFromRight(header: string, n: number): string {
     const start = lastComma(header, end) + 1;
     const elementEnd = end;
     end = start - 1;
-    if (isBlank(header.slice(start, elementEnd))) {
+    if (isBlank(header, start, elementEnd)) {
       if (start === 0) break;
       continue;
     }
