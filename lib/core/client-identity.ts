@@ -52,6 +52,10 @@ export class ClientIdentity {
   /** The IPv6 prefix length clients are grouped by (128: the full address). */
   readonly ipv6Prefix: number;
   readonly numProxies: number | undefined;
+  /** No proxy option is given: the transport's own address (`req.ip`) is the client. */
+  readonly adapterDecides: boolean;
+  /** Whether the header is read at all (numProxies above 0, or a non-empty trustedProxies). */
+  readonly readsHeader: boolean;
   /** True while no option trusts a proxy and no forwarded request has been seen yet: see noticeForwarding(). */
   watchesForwarding: boolean;
 
@@ -65,6 +69,8 @@ export class ClientIdentity {
     this.trusted = options.trusted;
     this.headerName = options.headerName;
     this.ipv6Prefix = options.ipv6Prefix;
+    this.adapterDecides = this.numProxies === undefined && this.trusted === undefined;
+    this.readsHeader = (this.numProxies !== undefined && this.numProxies > 0) || (this.trusted !== undefined && !this.trusted.isEmpty);
     this.watchesForwarding = onUntrustedForwarding !== undefined && this.adapterDecides;
   }
 
@@ -89,16 +95,6 @@ export class ClientIdentity {
     }
     const ipv6Prefix = ipv6Subnet === false ? 128 : (ipv6Subnet ?? 64);
     return new ClientIdentity({ numProxies, trusted, headerName, ipv6Prefix }, onUntrustedForwarding);
-  }
-
-  /** No proxy option is given: the transport's own address (`req.ip`) is the client. */
-  get adapterDecides(): boolean {
-    return this.numProxies === undefined && this.trusted === undefined;
-  }
-
-  /** Whether the header is read at all (numProxies above 0, or a non-empty trustedProxies). */
-  get readsHeader(): boolean {
-    return (this.numProxies !== undefined && this.numProxies > 0) || (this.trusted !== undefined && !this.trusted.isEmpty);
   }
 
   /** The option that makes the header read, for error messages: `numProxies is 1`, `trustedProxies is set`. */

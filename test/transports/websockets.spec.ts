@@ -215,6 +215,23 @@ describe.each([socketIo, nativeWs])('$name gateway', (kind) => {
     expect(await spoofing.call('ping', 0)).toEqual(throttled(60));
   });
 
+  test('IPv6 clients are counted per /64 and trustedProxies picks the client from the handshake X-Forwarded-For', async () => {
+    const { connect } = await boot({ trustedProxies: ['127.0.0.1', '10.0.0.0/8'] });
+    const first = await connect(undefined, '2001:db8:1:2::1, 10.0.0.5');
+    const sameSubnet = await connect(undefined, '198.51.100.9, 2001:DB8:1:2:ffff::2');
+    for (let i = 0; i < 3; i++) expect((await first.call('ping', i)).ok).toBeDefined();
+    expect(await sameSubnet.call('ping', 3)).toEqual(throttled(60));
+    expect((await (await connect(undefined, '2001:db8:1:3::1')).call('ping', 0)).ok).toBeDefined();
+  });
+
+  test('ipv6Subnet: false and numProxies: one bucket per IPv6 address', async () => {
+    const { connect } = await boot({ numProxies: 1, ipv6Subnet: false });
+    const first = await connect(undefined, '2001:db8:1:2::1');
+    for (let i = 0; i < 3; i++) expect((await first.call('ping', i)).ok).toBeDefined();
+    expect(await first.call('ping', 3)).toEqual(throttled(60));
+    expect((await (await connect(undefined, '2001:db8:1:2::2')).call('ping', 0)).ok).toBeDefined();
+  });
+
   test('each user has their own bucket, whatever the address', async () => {
     const { connect } = await boot();
     const alice = await connect('alice');
