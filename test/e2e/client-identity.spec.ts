@@ -117,7 +117,7 @@ describe.each(PLATFORMS)('client identity on %s', (platform: Platform) => {
 
     test('numProxies and trustedProxies together fail the boot, naming both', async () => {
       const error = await bootError(testModule({ options: { numProxies: 1, trustedProxies: ['10.0.0.1'] }, controllers: [AnonController] }));
-      expect(error?.message).toMatch(/numProxies.*trustedProxies|trustedProxies.*numProxies/);
+      expect(error?.message).toContain(`give numProxies (1) or trustedProxies (["10.0.0.1"]), not both`);
     });
 
     test.each([[['10.0.0.0/33'], "trustedProxies[0]", "'10.0.0.0/33'"], [['nginx'], 'trustedProxies[0]', "'nginx'"], ['10.0.0.1', 'trustedProxies', "'10.0.0.1'"], [[7], 'trustedProxies[0]', '7']])(
