@@ -5,6 +5,7 @@ export { slidingLogWait } from './core/wait.js';
 export { ThrottleConfigError } from './core/throttle-config-error.js';
 export type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from './core/store.js';
 export { identFromForwardedFor, normalizeAddress } from './core/client-address.js';
+export { ClientIdentity, type ClientIdentityOptions, type ForwardedHeaderName, MAX_IDENT_LENGTH } from './core/client-identity.js';
 export { MemoryThrottleStore, type MemoryThrottleStoreOptions } from './stores/memory-throttle-store.js';
 export { CacheManagerThrottleStore, type CacheLike, type CacheManagerThrottleStoreOptions } from './stores/cache-manager-throttle-store.js';
 

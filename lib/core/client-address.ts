@@ -70,7 +70,7 @@ export function identFromForwardedFor(socketAddress: string | undefined, forward
  * request): the n-th comma-separated entry from the right, or the leftmost when there are fewer.
  * A charCodeAt loop rather than lastIndexOf(), which V8 runs in its C++ runtime, not in JIT code.
  */
-function nthFromRight(header: string, n: number): string {
+export function nthFromRight(header: string, n: number): string {
   let end = header.length;
   let found = 0;
   for (let i = end - 1; i >= 0; i--) {

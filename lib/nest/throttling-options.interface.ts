@@ -1,4 +1,5 @@
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
+import type { ForwardedHeaderName } from '../core/client-identity.js';
 import type { Clock } from '../core/clock.js';
 import type { RateInput } from '../core/rate.js';
 import type { Awaitable, ThrottleStore } from '../core/store.js';
@@ -27,10 +28,25 @@ export interface ThrottlingModuleOptions {
   /** scope -> rate (DRF DEFAULT_THROTTLE_RATES); `null` switches a scope off. */
   readonly rates?: Readonly<Record<string, RateInput>>;
   /**
-   * DRF's NUM_PROXIES: how many trusted proxies append to X-Forwarded-For. Unset: the adapter's own
-   * client address (`req.ip`, which honours Express 'trust proxy' and Fastify `trustProxy`).
+   * DRF's NUM_PROXIES: how many trusted proxies append to X-Forwarded-For (or Forwarded, see
+   * `forwardedHeader`). Unset, with `trustedProxies` unset too: the adapter's own client address
+   * (`req.ip`, which honours Express 'trust proxy' and Fastify `trustProxy`). Not with `trustedProxies`.
    */
   readonly numProxies?: number;
+  /**
+   * The proxies in front of the app, as addresses and CIDR ranges (`['10.0.0.0/8', '2001:db8::/32']`;
+   * also 'loopback', 'linklocal', 'uniquelocal'): the client is the rightmost entry of the chain
+   * (the socket address, then the header from the right) that is not one of them, as nginx
+   * `real_ip_recursive on` and Express 'trust proxy' with a list pick it. Not with `numProxies`.
+   */
+  readonly trustedProxies?: readonly string[];
+  /** Which header `numProxies` / `trustedProxies` read: 'x-forwarded-for' (default) or 'forwarded' (RFC 7239 `for=`). */
+  readonly forwardedHeader?: ForwardedHeaderName;
+  /**
+   * IPv6 clients are counted per network of this prefix length (default 64, what an ISP hands one
+   * home), keyed `2001:db8:1:2::/64`; `false` (or 128) counts every address apart. IPv4 is unchanged.
+   */
+  readonly ipv6Subnet?: number | false;
   /** Where counts live: a store instance, or a store class to create through DI. Default: memory. */
   readonly store?: ThrottleStore | Type<ThrottleStore>;
   /** Milliseconds since the epoch; for tests. Default: Date.now. */

@@ -17,12 +17,16 @@ import { rpcIdentityReader } from './transports/rpc-identity.js';
 import type { TransportBinding } from './transports/transport-binding.js';
 import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
 import { idText } from '../core/id-text.js';
+import type { ClientIdentity } from '../core/client-identity.js';
+import { clientIdentityFromOptions } from './client-identity-settings.js';
 
 /** The options once validated, with defaults filled in and the store built. */
 export interface ThrottlingSettings {
   readonly runtime: ThrottlingRuntime;
   readonly defaultThrottles: readonly Type<Throttle>[];
   readonly numProxies: number | undefined;
+  /** Who the client is: numProxies, trustedProxies, forwardedHeader and ipv6Subnet, compiled at boot. */
+  readonly clientIdentity: ClientIdentity;
   readonly headers: RateLimitHeaderMode;
   /** The `userId` option (or the default reader), its answer already turned into key text by idText(). */
   readonly userId: (request: any, user: unknown) => string | null;
@@ -37,7 +41,7 @@ export interface ThrottlingSettings {
   readonly transports: ReadonlyMap<string, TransportBinding>;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -61,10 +65,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   const { rates, badRates } = parseRates(options.rates);
   const defaultThrottles = validateDefaultThrottles(options.defaultThrottles);
 
-  const numProxies = options.numProxies;
-  if (numProxies !== undefined && (!Number.isSafeInteger(numProxies) || numProxies < 0)) {
-    throw new ThrottleConfigError(`ThrottlingModule: numProxies must be a non-negative integer, got ${describeValue(numProxies)}`);
-  }
+  const clientIdentity = clientIdentityFromOptions(options, 'ThrottlingModule');
   const headers = options.headers ?? 'ietf';
   if (!RATE_LIMIT_HEADER_MODES.includes(headers)) {
     throw new ThrottleConfigError(`ThrottlingModule: headers must be 'ietf', 'legacy', 'both' or false, got ${describeValue(headers)}`);
@@ -85,7 +86,8 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   return {
     runtime: { store, rates, clock },
     defaultThrottles,
-    numProxies,
+    numProxies: clientIdentity.numProxies,
+    clientIdentity,
     headers,
     userId: (request, user) => idText(userId(request, user)),
     rpcIdentity,

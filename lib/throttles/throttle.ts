@@ -10,7 +10,7 @@ export interface ThrottleContext {
   readonly request: any;
   /** The response or reply when the transport has one (for headers). */
   readonly response: any;
-  /** The client address, after `numProxies` is applied. */
+  /** The client address, after `numProxies` / `trustedProxies` and `ipv6Subnet` are applied (an IPv6 client as its network, `2001:db8:1:2::/64`). */
   readonly ident: string;
   /** The authenticated user, when there is one. */
   readonly user: unknown;

@@ -418,3 +418,19 @@ describe('Apollo on Fastify with a context that leaves the reply out', () => {
     }
   });
 });
+
+describe.each(SERVERS)('GraphQL on %s behind proxies', (server) => {
+  const platform: Platform = server === 'apollo/express' ? 'express' : 'fastify';
+  let app: INestApplication | undefined;
+  afterAll(async () => app?.close());
+
+  test('trustedProxies picks the client from X-Forwarded-For, and IPv6 clients are counted per /64', async () => {
+    const options = { defaultThrottles: [AnonThrottle], clock: new FakeClock().read, rates: { anon: '2/min', user: '3/min', uploads: '1/min' }, trustedProxies: ['127.0.0.1'] };
+    app = await startApp(platform, appModule(server, options));
+    const gql = (forwardedFor: string) => request(app!.getHttpServer()).post('/graphql').set('content-type', 'application/json').set('x-forwarded-for', forwardedFor).send({ query: '{ contactCount }' });
+    expect((await gql('2001:db8:1:2::1')).body.errors).toBeUndefined();
+    expect((await gql('198.51.100.1, 2001:db8:1:2::2')).body.errors).toBeUndefined();
+    expect((await gql('2001:db8:1:2:ffff::3')).body.errors?.[0]?.extensions?.code).toBe('TOO_MANY_REQUESTS');
+    expect((await gql('2001:db8:1:3::1')).body.errors).toBeUndefined();
+  });
+});

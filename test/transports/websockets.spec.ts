@@ -3,8 +3,8 @@
  * @nestjs/platform-socket.io gateway and a `ws` client against a @nestjs/platform-ws gateway.
  * One message is one request; the throttled message gets Nest's `exception` event with retryAfter.
  */
-import { type INestApplication, Module, type Type, UseGuards } from '@nestjs/common';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { type INestApplication, Logger, Module, type Type, UseGuards } from '@nestjs/common';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -213,6 +213,34 @@ describe.each([socketIo, nativeWs])('$name gateway', (kind) => {
     // A client cannot escape by writing its own address left of the proxy's.
     const spoofing = await connect(undefined, '198.51.100.7, 203.0.113.1');
     expect(await spoofing.call('ping', 0)).toEqual(throttled(60));
+  });
+
+  test('IPv6 clients are counted per /64 and trustedProxies picks the client from the handshake X-Forwarded-For', async () => {
+    const { connect } = await boot({ trustedProxies: ['127.0.0.1', '10.0.0.0/8'] });
+    const first = await connect(undefined, '2001:db8:1:2::1, 10.0.0.5');
+    const sameSubnet = await connect(undefined, '198.51.100.9, 2001:DB8:1:2:ffff::2');
+    for (let i = 0; i < 3; i++) expect((await first.call('ping', i)).ok).toBeDefined();
+    expect(await sameSubnet.call('ping', 3)).toEqual(throttled(60));
+    expect((await (await connect(undefined, '2001:db8:1:3::1')).call('ping', 0)).ok).toBeDefined();
+  });
+
+  test('a handshake with X-Forwarded-For and no proxy option: the app is warned once', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const { connect } = await boot();
+      for (const address of ['203.0.113.1', '203.0.113.2']) expect((await (await connect(undefined, address)).call('ping', 0)).ok).toBeDefined();
+      expect(warn.mock.calls.filter((call) => String(call[0]).includes('X-Forwarded-For'))).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  test('ipv6Subnet: false and numProxies: one bucket per IPv6 address', async () => {
+    const { connect } = await boot({ numProxies: 1, ipv6Subnet: false });
+    const first = await connect(undefined, '2001:db8:1:2::1');
+    for (let i = 0; i < 3; i++) expect((await first.call('ping', i)).ok).toBeDefined();
+    expect(await first.call('ping', 3)).toEqual(throttled(60));
+    expect((await (await connect(undefined, '2001:db8:1:2::2')).call('ping', 0)).ok).toBeDefined();
   });
 
   test('each user has their own bucket, whatever the address', async () => {

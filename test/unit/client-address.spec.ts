@@ -1,6 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { identFromForwardedFor, normalizeAddress } from '../../lib/core/client-address.js';
+import { ClientIdentity } from '../../lib/core/client-identity.js';
 import { httpClientIdent } from '../../lib/http/http-client.js';
+
+const identity = (numProxies?: number) => ClientIdentity.fromOptions({ numProxies }, 'test');
 
 const REMOTE = '3.3.3.3';
 const XFF = '0.0.0.0, 1.1.1.1, 2.2.2.2';
@@ -116,16 +119,16 @@ describe('httpClientIdent', () => {
   const request = { ip: '::ffff:8.8.8.8', socket: { remoteAddress: '127.0.0.1' }, headers: { 'x-forwarded-for': XFF } };
 
   test('numProxies unset: the adapter\'s req.ip, never the raw header', () => {
-    expect(httpClientIdent(request, undefined)).toBe('8.8.8.8');
+    expect(httpClientIdent(request, identity())).toBe('8.8.8.8');
   });
 
   test('numProxies set: DRF\'s rule on the socket address and the header', () => {
-    expect(httpClientIdent(request, 0)).toBe('127.0.0.1');
-    expect(httpClientIdent(request, 1)).toBe('2.2.2.2');
-    expect(httpClientIdent(request, 2)).toBe('1.1.1.1');
+    expect(httpClientIdent(request, identity(0))).toBe('127.0.0.1');
+    expect(httpClientIdent(request, identity(1))).toBe('2.2.2.2');
+    expect(httpClientIdent(request, identity(2))).toBe('1.1.1.1');
   });
 
   test('a Fastify request without its own socket uses the raw request\'s', () => {
-    expect(httpClientIdent({ raw: { socket: { remoteAddress: '::ffff:9.9.9.9' } }, headers: {} }, 0)).toBe('9.9.9.9');
+    expect(httpClientIdent({ raw: { socket: { remoteAddress: '::ffff:9.9.9.9' } }, headers: {} }, identity(0))).toBe('9.9.9.9');
   });
 });

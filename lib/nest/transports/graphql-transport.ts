@@ -36,7 +36,7 @@ export const graphqlTransport: TransportBinding = {
       transport: 'graphql',
       request: request ?? gqlContext,
       response,
-      ident: request === undefined ? '' : httpClientIdent(request, settings.numProxies),
+      ident: request === undefined ? '' : httpClientIdent(request, settings.clientIdentity),
       user,
       userId,
       scope,

@@ -26,7 +26,7 @@ export const httpTransport: TransportBinding = {
 export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
-  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.numProxies), user, settings.userId(request, user), scope, controller, handler);
+  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.clientIdentity), user, settings.userId(request, user), scope, controller, handler);
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { normalizeAddress } from '../../core/client-address.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import { rpcMissingIdentityError, rpcStoreUnavailableError, rpcThrottledError } from './rpc-errors.js';
@@ -26,7 +25,7 @@ export const rpcTransport: TransportBinding = {
     const userId = settings.userId(data, user);
     const identity = settings.rpcIdentity?.(data, rpcContext);
     const pattern = describePattern(rpcContext);
-    const ident = identity === null || identity === undefined || identity === '' ? userId : normalizeAddress(idText(identity));
+    const ident = identity === null || identity === undefined || identity === '' ? userId : settings.clientIdentity.ofGivenIdentity(idText(identity));
     if (ident === null) throw rpcMissingIdentityError(pattern);
     return {
       transport: 'rpc',

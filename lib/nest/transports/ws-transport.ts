@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { identFromForwardedFor, normalizeAddress } from '../../core/client-address.js';
+import type { ClientIdentity } from '../../core/client-identity.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
@@ -24,7 +24,7 @@ export const wsTransport: TransportBinding = {
       transport: 'ws',
       request: client,
       response: undefined,
-      ident: wsClientIdent(client, settings.numProxies),
+      ident: wsClientIdent(client, settings.clientIdentity),
       user,
       userId,
       scope,
@@ -52,26 +52,39 @@ export function wsUserOf(client: any): unknown {
 }
 
 /**
- * The client address of a socket, by DRF's NUM_PROXIES rules on the handshake.
- * socket.io keeps the handshake (`client.handshake.address` / `.headers`); a native `ws` client
- * keeps only its TCP socket, so behind proxies the gateway must hand over the upgrade request
- * with rememberWsUpgradeRequest() in handleConnection.
+ * The client ident of a socket, by the module's ClientIdentity on the handshake. socket.io keeps
+ * the handshake (`client.handshake.address` / `.headers`); a native `ws` client keeps only its TCP
+ * socket, so behind proxies the gateway must hand over the upgrade request with
+ * rememberWsUpgradeRequest() in handleConnection. Neither adapter resolves proxies itself.
  */
-export function wsClientIdent(client: any, numProxies: number | undefined): string {
+export function wsClientIdent(client: any, identity: ClientIdentity): string {
   const handshake = client?.handshake;
   if (handshake !== undefined) {
-    if (numProxies === undefined) return normalizeAddress(handshake.address);
-    return identFromForwardedFor(handshake.address, handshake.headers?.['x-forwarded-for'], numProxies);
+    if (identity.adapterDecides) {
+      if (identity.watchesForwarding) watchForwarding(handshake.headers, identity);
+      return identity.ofAddress(handshake.address);
+    }
+    const header = handshake.headers?.[identity.headerName];
+    return identity.fromHeaders(handshake.address, header);
   }
   const upgrade = wsUpgradeRequestOf(client);
   const socketAddress: string | undefined = upgrade?.socket?.remoteAddress ?? client?._socket?.remoteAddress;
-  if (numProxies === undefined || numProxies === 0) return normalizeAddress(socketAddress);
+  if (!identity.readsHeader) {
+    if (identity.watchesForwarding) watchForwarding(upgrade?.headers, identity);
+    return identity.ofAddress(socketAddress);
+  }
   if (upgrade === undefined) {
     // Without the headers every client behind the proxy would share the proxy's bucket.
     throw new ThrottleConfigError(
-      `ThrottlingModule: numProxies is ${numProxies} but this ws gateway did not hand over the upgrade request; ` +
+      `ThrottlingModule: ${identity.describeRule()} but this ws gateway did not hand over the upgrade request; ` +
         `call rememberWsUpgradeRequest(client, request) in its handleConnection(client, request)`,
     );
   }
-  return identFromForwardedFor(socketAddress, upgrade.headers?.['x-forwarded-for'], numProxies);
+  return identity.fromHeaders(socketAddress, upgrade.headers?.[identity.headerName]);
+}
+
+function watchForwarding(headers: any, identity: ClientIdentity): void {
+  if (headers === undefined || headers === null) return;
+  if (headers['x-forwarded-for'] !== undefined) identity.noticeForwarding('X-Forwarded-For', false);
+  else if (headers.forwarded !== undefined) identity.noticeForwarding('Forwarded', false);
 }
