@@ -4,7 +4,9 @@
 //   DATABASE_URL=postgres://user@host:5432/db npm run db:access-log
 //   DATABASE_URL=... npm run db:access-log -- --schema audit --table api_access
 //
-// The schema (unless public), the table and its indexes are created if they do not exist.
+// The schema (unless public), the table and its indexes are created if they do not exist; a table
+// made by an earlier version gets the access_id column and its unique index (idempotent writes).
+// Safe to run again at any time.
 import { parseArgs } from 'node:util';
 import { PostgresAccessLog } from '../dist/esm/index.js';
 

@@ -1,7 +1,7 @@
 import type { Type } from '@nestjs/common';
 import { Inject, Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemClock, validClock } from '../core/clock.js';
 import { parseRate, type Rate } from '../core/rate.js';
 import type { ThrottleStore } from '../core/store.js';
 import { describeValue } from '../core/describe-value.js';
@@ -59,8 +59,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new ThrottleConfigError(`ThrottlingModule: unknown option '${key}'; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
   }
-  const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'function') throw new ThrottleConfigError(`ThrottlingModule: clock must be a function returning milliseconds, got ${describeValue(clock)}`);
+  const clock = options.clock === undefined ? systemClock : validClock(options.clock, 'ThrottlingModule: clock');
 
   const { rates, badRates } = parseRates(options.rates);
   const defaultThrottles = validateDefaultThrottles(options.defaultThrottles);

@@ -1,5 +1,6 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './access-log.providers.js';
 import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
@@ -25,6 +26,9 @@ export class ThrottlingModule implements OnApplicationShutdown {
   constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
 
   static forRoot(options: ThrottlingModuleOptions = {}): DynamicModule {
+    if (options === null || typeof options !== 'object') {
+      throw new ThrottleConfigError(`ThrottlingModule.forRoot(): options must be an object (or nothing, for the defaults), got ${describeValue(options)}`);
+    }
     const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'ThrottlingModule.forRoot()');
     return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
   }
@@ -35,7 +39,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       throw new ThrottleConfigError(`ThrottlingModule.forRootAsync() needs exactly one of useFactory, useClass or useExisting, got ${ways.length === 0 ? 'none' : ways.join(' and ')}`);
     }
     if (options.recordAccesses !== undefined && typeof options.recordAccesses !== 'boolean') {
-      throw new ThrottleConfigError(`ThrottlingModule.forRootAsync(): recordAccesses must be true or false, got ${JSON.stringify(options.recordAccesses)}`);
+      throw new ThrottleConfigError(`ThrottlingModule.forRootAsync(): recordAccesses must be true or false, got ${describeValue(options.recordAccesses)}`);
     }
     const recording = accessRecordingProviders(options.recordAccesses === true, 'ThrottlingModule.forRootAsync()');
     return ThrottlingModule.build([...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);

@@ -135,7 +135,7 @@ export class ThrottlingService {
   /** The ThrottleContext of a target: the guard's own for a request, a synthetic one for an identity. */
   contextFor(target: ThrottleTarget, options: ManualCheckOptions = {}): ThrottleContext {
     if (target === null || typeof target !== 'object') {
-      throw new TypeError(`ThrottlingService: the target must be a request or { identity }, got ${target === null ? 'null' : typeof target}`);
+      throw new TypeError(`ThrottlingService: the target must be a request or { identity }, got ${describeValue(target)}`);
     }
     const identity = (target as { identity?: unknown }).identity;
     if (identity === undefined) return httpRequestContext(target, options.response, options.scope, this.settings);

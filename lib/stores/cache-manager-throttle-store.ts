@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemClock, validClock } from '../core/clock.js';
+import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
@@ -58,9 +59,9 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     options: CacheManagerThrottleStoreOptions = {},
   ) {
     if (cache === null || typeof cache !== 'object' || typeof cache.get !== 'function' || typeof cache.set !== 'function') {
-      throw new TypeError(`CacheManagerThrottleStore needs a cache-manager cache (with get/set/del), got ${cache === null ? 'null' : typeof cache}`);
+      throw new TypeError(`CacheManagerThrottleStore needs a cache-manager cache (with get/set/del), got ${describeValue(cache)}`);
     }
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock === undefined ? systemClock : validClock(options.clock, 'CacheManagerThrottleStore: clock');
     this.keyPrefix = options.keyPrefix ?? '';
     const redis = findKeyvRedisClient(cache);
     this.connect = redis?.connect ?? null;

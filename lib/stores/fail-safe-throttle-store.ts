@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemClock, validClock } from '../core/clock.js';
 import type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -69,7 +69,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
     this.timeoutMs = positive(options.timeoutMs ?? 100, 'storeTimeout');
     this.deadlines = new DeadlineQueue(this.timeoutMs);
     this.retryIntervalMs = positive(options.retryIntervalMs ?? 1000, 'retryIntervalMs');
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock === undefined ? systemClock : validClock(options.clock, 'FailSafeThrottleStore: clock');
     this.onStateChange = options.onStateChange;
     this.closeInner = options.closeInner ?? true;
     if (this.policy === 'local') this.local = new MemoryThrottleStore({ clock: this.clock, maxKeys: options.maxKeys });

@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemClock, validClock } from '../core/clock.js';
+import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
@@ -72,10 +73,10 @@ export class MemoryThrottleStore implements ThrottleStore {
   private readonly maxKeys: number;
 
   constructor(options: MemoryThrottleStoreOptions = {}) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock === undefined ? systemClock : validClock(options.clock, 'MemoryThrottleStore: clock');
     const maxKeys = options.maxKeys ?? 100_000;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
-      throw new ThrottleConfigError(`MemoryThrottleStore: maxKeys must be a positive integer, got ${String(maxKeys)}`);
+      throw new ThrottleConfigError(`MemoryThrottleStore: maxKeys must be a positive integer, got ${describeValue(maxKeys)}`);
     }
     this.maxKeys = maxKeys;
   }

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import { type Clock, validClock } from '../core/clock.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -55,14 +55,11 @@ export class RedisThrottleStore implements ThrottleStore {
     }
     this.redis = adaptRedisClient(client, 'RedisThrottleStore', { coalesceWrites: options.coalesceWrites ?? true });
     const keyPrefix = options.keyPrefix ?? 'throttle:';
-    if (typeof keyPrefix !== 'string') throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must be a string, got ${typeof keyPrefix}`);
+    if (typeof keyPrefix !== 'string') throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must be a string, got ${describeValue(keyPrefix)}`);
     // Redis Cluster hashes the first {...} of a key: braces in the prefix would put every key in one slot.
     if (/[{}]/.test(keyPrefix)) throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must not contain '{' or '}' (it would become every key's hash tag), got '${keyPrefix}'`);
-    if (options.clock !== undefined && typeof options.clock !== 'function') {
-      throw new ThrottleConfigError(`RedisThrottleStore: clock must be a function returning milliseconds, got ${typeof options.clock}`);
-    }
     this.keyPrefix = keyPrefix;
-    this.clock = options.clock;
+    this.clock = options.clock === undefined ? undefined : validClock(options.clock, 'RedisThrottleStore: clock');
     this.closeClient = options.closeClient === true;
   }
 

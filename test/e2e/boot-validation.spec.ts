@@ -12,11 +12,13 @@ import {
   ThrottleConfigError,
   type ThrottleContext,
   ThrottleScope,
+  ThrottlingModule,
   type ThrottlingModuleOptions,
   UserThrottle,
 } from '../../lib/index.js';
 import { bootError, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 @Controller('defaults')
 class DefaultsController {
@@ -319,6 +321,62 @@ describe('options are validated at boot, naming the throttle, the scope and the 
   test('a clock or userId that is not a function', async () => {
     expect(await failure({ clock: 5 as never })).toContain('clock must be a function');
     expect(await failure({ userId: 'id' as never })).toContain("got 'id'");
+  });
+
+  describe('the clock is called once at boot and must return milliseconds', () => {
+    test.each([
+      ['a string', () => String(Date.now()), /got '\d+'/],
+      ['a bigint', () => process.hrtime.bigint(), /got \d+n/],
+      ['NaN', () => Number.NaN, /got NaN/],
+      ['a negative number', () => -1, /got -1/],
+      ['undefined', () => undefined, /got undefined/],
+    ])('a clock returning %s fails the boot, naming the option and the value', async (_what, clock, quoted) => {
+      const message = await failure({ clock: clock as never });
+      expect(message).toMatch(/^ThrottlingModule: clock must return a finite, non-negative number of milliseconds/);
+      expect(message).toMatch(quoted);
+    });
+
+    test('a clock that throws fails the boot with its error', async () => {
+      const clock = () => {
+        throw new Error('no time source');
+      };
+      expect(await failure({ clock })).toBe('ThrottlingModule: clock threw when called: no time source');
+    });
+
+    test('a clock in seconds since the epoch fails the boot with a hint', async () => {
+      expect(await failure({ clock: () => Math.floor(Date.now() / 1000) })).toMatch(/^ThrottlingModule: clock returned \d+, which looks like seconds since the epoch: a clock must return milliseconds/);
+    });
+
+    test('a fake clock starting at 0 boots and throttles', async () => {
+      const clock = new FakeClock();
+      const app = await startApp('express', testModule({ options: { clock: clock.read, defaultThrottles: [UserThrottle], rates: { user: '2/min' } }, controllers: [DefaultsController] }));
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i++) statuses.push((await request(app.getHttpServer()).get('/defaults')).status);
+        expect(statuses).toEqual([200, 200, 429]);
+        clock.advance(61);
+        await request(app.getHttpServer()).get('/defaults').expect(200);
+      } finally {
+        await app.close();
+      }
+    });
+  });
+
+  test('forRoot(null) is refused with the module\'s own error naming the options; forRoot(undefined) means the defaults', async () => {
+    expect(() => ThrottlingModule.forRoot(null as never)).toThrow(ThrottleConfigError);
+    expect(() => ThrottlingModule.forRoot(null as never)).toThrow('ThrottlingModule.forRoot(): options must be an object (or nothing, for the defaults), got null');
+    expect(() => ThrottlingModule.forRoot('5/min' as never)).toThrow("got '5/min'");
+    expect(await bootError(testModule({ throttling: ThrottlingModule.forRoot(undefined), controllers: [DefaultsController] }))).toBeUndefined();
+  });
+
+  test('a forRootAsync factory that returns null fails the boot naming the options', async () => {
+    const error = await bootError(testModule({ throttling: ThrottlingModule.forRootAsync({ useFactory: () => null as never }), controllers: [DefaultsController] }));
+    expect(error).toBeInstanceOf(ThrottleConfigError);
+    expect(error!.message).toBe('ThrottlingModule: options must be an object, got null');
+  });
+
+  test('recordAccesses that is not a boolean is quoted', () => {
+    expect(() => ThrottlingModule.forRootAsync({ useFactory: () => ({}), recordAccesses: 'yes' as never })).toThrow("recordAccesses must be true or false, got 'yes'");
   });
 
   test('enforceAt that is neither guard nor interceptor', async () => {

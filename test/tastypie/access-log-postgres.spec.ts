@@ -28,6 +28,34 @@ function capturingLogger(): AccessLogLogger & { lines: string[] } {
   return { lines, error: (m) => void lines.push(`error: ${m}`), warn: (m) => void lines.push(`warn: ${m}`), log: (m) => void lines.push(`log: ${m}`) };
 }
 
+/** A proxy to the test database, and the connection string that goes through it. */
+async function proxiedDatabase(): Promise<{ proxy: TcpProxy; url: string }> {
+  const target = new URL(DATABASE_URL);
+  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  await proxy.start();
+  const viaProxy = new URL(DATABASE_URL);
+  viaProxy.port = String(proxy.port);
+  viaProxy.hostname = '127.0.0.1';
+  return { proxy, url: viaProxy.toString() };
+}
+
+/** Sends `count` requests, `concurrency` at a time; returns how many were answered 200. */
+async function load(app: INestApplication, count: number, concurrency = 8): Promise<number> {
+  const url = `${await app.getUrl()}/items`.replace('[::1]', '127.0.0.1');
+  let started = 0;
+  let ok = 0;
+  const worker = async () => {
+    while (started < count) {
+      started++;
+      const res = await fetch(url);
+      if (res.status === 200) ok++;
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return ok;
+}
+
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -85,7 +113,10 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
       `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'explicit' ORDER BY ordinal_position`,
       [SCHEMA],
     );
-    expect(columns.map((c) => `${c.column_name} ${c.data_type}`)).toEqual(['id bigint', 'identifier text', 'url text', 'request_method text', 'accessed timestamp with time zone']);
+    // Tastypie's columns as they were, and the access_id that makes writes idempotent.
+    expect(columns.map((c) => `${c.column_name} ${c.data_type}`)).toEqual(['id bigint', 'identifier text', 'url text', 'request_method text', 'accessed timestamp with time zone', 'access_id uuid']);
+    const { rows: [unique] } = await pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'explicit' AND indexdef LIKE '%UNIQUE%(access_id)%'`, [SCHEMA]);
+    expect(unique).toBeDefined();
   });
 
   test('schema and table names are validated, naming the bad value', () => {
@@ -180,8 +211,53 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
     const daniel = await log.accesses('daniel', range);
     expect(daniel.map((a) => a.accessedAt.getTime())).toEqual([day + hour, day + 2 * hour]);
     expect(daniel[0]).toMatchObject({ identifier: 'daniel', method: 'get', url: `/notes/?at=${day + hour}` });
-    await expect(log.counts({ from: 'yesterday' as never, to: day })).rejects.toThrow(/from must be a Date or milliseconds, got yesterday/);
+    await expect(log.counts({ from: 'yesterday' as never, to: day })).rejects.toThrow(/from must be a Date or milliseconds, got 'yesterday'/);
     await log.close();
+  });
+
+  test('createTable() upgrades a table made by the previous version; until then writes fail once, saying how to upgrade', async () => {
+    // The previous version's table, with a row in it.
+    await pool.query(`CREATE TABLE "${SCHEMA}"."old_shape" (id BIGSERIAL PRIMARY KEY, identifier TEXT NOT NULL, url TEXT NOT NULL, request_method TEXT NOT NULL, accessed TIMESTAMPTZ NOT NULL)`);
+    await pool.query(`INSERT INTO "${SCHEMA}"."old_shape" (identifier, url, request_method, accessed) VALUES ('before', '/old/', 'get', now())`);
+    const logger = capturingLogger();
+    const log = new PostgresAccessLog({ pool, schema: SCHEMA, table: 'old_shape', flushInterval: 20, logger });
+    log.write({ identifier: 'after', url: '/new/', method: 'get', accessedAt: Date.now() });
+    await expect(log.flush()).rejects.toThrow(/access_id .*createTable\(\) or `npm run db:access-log`/);
+    // Batch after batch fails the same way while the table stays old: said once.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const errors = logger.lines.filter((line) => line.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/cannot write to "[^"]+"\."old_shape": .*lacks the access_id column or its unique index.*upgrade it once with createTable\(\) or `npm run db:access-log`/);
+    expect(log.stats()).toMatchObject({ buffered: 1, written: 0, databaseDown: true });
+
+    await log.createTable();
+    await log.createTable(); // idempotent
+    await log.flush();
+    expect(log.stats()).toMatchObject({ buffered: 0, written: 1, databaseDown: false });
+    const { rows: stored } = await pool.query(`SELECT identifier, access_id IS NOT NULL AS has_id FROM "${SCHEMA}"."old_shape" ORDER BY id`);
+    expect(stored).toEqual([{ identifier: 'before', has_id: false }, { identifier: 'after', has_id: true }]);
+    await log.close();
+  });
+
+  test('a write the database does not answer marks it down within writeTimeout, and the rows stay buffered', async () => {
+    await createTable('unanswered');
+    const { proxy, url } = await proxiedDatabase();
+    const logger = capturingLogger();
+    const log = new PostgresAccessLog({ connectionString: url, schema: SCHEMA, table: 'unanswered', flushInterval: 60_000, writeTimeout: 300, shutdownTimeout: 1000, logger });
+    try {
+      log.write({ identifier: 'a', url: '/', method: 'get', accessedAt: Date.now() });
+      await log.flush();
+      proxy.freeze();
+      log.write({ identifier: 'b', url: '/', method: 'get', accessedAt: Date.now() });
+      const flushing = log.flush().catch((error: Error) => error);
+      await until(() => log.stats().databaseDown, 'the silent database to count as down', 3000);
+      expect(((await flushing) as Error).message).toMatch(/no answer within 800 ms|Query read timeout/);
+      expect(log.stats()).toMatchObject({ buffered: 1, written: 1, databaseDown: true });
+      expect(logger.lines.some((line) => line.startsWith('error: PostgresAccessLog: cannot write to'))).toBe(true);
+    } finally {
+      await log.close();
+      await proxy.stop();
+    }
   });
 
   test('CacheDBThrottle without an access log fails the boot with the option to add', async () => {
@@ -280,6 +356,109 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
       } finally {
         await app.close();
         await proxy.stop();
+      }
+    });
+
+    test('a batch whose reply is lost after the commit is retried without doubling a row: N requests, N rows', async () => {
+      const table = `lost_replies_${platform}`;
+      await createTable(table);
+      const { proxy, url } = await proxiedDatabase();
+      const logger = capturingLogger();
+      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, flushInterval: 30, batchSize: 100, logger }));
+      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      try {
+        // Every INSERT of the first three commits, and its reply never comes: each batch is retried.
+        proxy.loseRepliesTo('INSERT INTO', 3);
+        const accepted = await load(app, 500);
+        expect(accepted).toBe(500);
+        await until(() => log.stats().buffered === 0 && proxy.repliesLost === 3, 'the retried batches to be written');
+        expect(await rows(table)).toBe(500);
+        expect(log.stats()).toMatchObject({ written: 500, dropped: 0, buffered: 0, databaseDown: false });
+        const { rows: [ids] } = await pool.query(`SELECT count(DISTINCT access_id)::int AS n FROM "${SCHEMA}"."${table}"`);
+        expect(ids.n).toBe(500);
+      } finally {
+        await app.close();
+        await proxy.stop();
+      }
+    });
+
+    test('shutdown with a silent database ends within shutdownTimeout and counts every unwritten row as dropped', async () => {
+      const table = `frozen_${platform}`;
+      await createTable(table);
+      const { proxy, url } = await proxiedDatabase();
+      const logger = capturingLogger();
+      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, logger }));
+      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      try {
+        await request(app.getHttpServer()).get('/items').expect(200);
+        await log.flush();
+        const accepted = 1 + (await load(app, 250));
+        proxy.freeze();
+        const started = Date.now();
+        await app.close();
+        const took = Date.now() - started;
+        expect(took).toBeLessThan(1000 + 400);
+        const { written, dropped, buffered } = log.stats();
+        expect({ accepted, total: written + dropped, buffered }).toEqual({ accepted, total: accepted, buffered: 0 });
+        expect(dropped).toBe(accepted - 1);
+        expect(logger.lines).toContainEqual(expect.stringMatching(new RegExp(`^error: PostgresAccessLog: shutdown timeout \\(1000 ms\\) reached .*; ${dropped} access rows were not stored and are counted as dropped`)));
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    test('shutdown with the table locked ends within shutdownTimeout; rows are dropped unless the write in flight commits later', async () => {
+      const table = `locked_${platform}`;
+      await createTable(table);
+      const logger = capturingLogger();
+      const app = await startApp(platform, appModule({ connectionString: DATABASE_URL, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, logger }));
+      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const locker = await pool.connect();
+      try {
+        const accepted = await load(app, 200);
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE "${SCHEMA}"."${table}" IN ACCESS EXCLUSIVE MODE`);
+        const started = Date.now();
+        await app.close();
+        expect(Date.now() - started).toBeLessThan(1000 + 400);
+        expect(log.stats()).toMatchObject({ written: 0, dropped: accepted, buffered: 0 });
+        expect(logger.lines).toContainEqual(expect.stringMatching(new RegExp(`shutdown timeout \\(1000 ms\\) reached .*; ${accepted} access rows were not stored .*a write of ${accepted} of them was unanswered`)));
+        // The lock goes within the INSERT's statement_timeout: it commits, and the counts follow.
+        await locker.query('COMMIT');
+        await until(() => log.stats().written === accepted, 'the late write to be counted');
+        expect(log.stats()).toMatchObject({ written: accepted, dropped: 0, buffered: 0 });
+        expect(await rows(table)).toBe(accepted);
+        expect(logger.lines).toContainEqual(expect.stringMatching(`${accepted} access rows counted as dropped at shutdown were written after all`));
+      } finally {
+        await locker.query('ROLLBACK').catch(() => undefined);
+        locker.release();
+      }
+    });
+
+    test('a lock held past the write timeout at shutdown: the server abandons the write and the rows stay counted as dropped, exactly', async () => {
+      const table = `locked_long_${platform}`;
+      await createTable(table);
+      const logger = capturingLogger();
+      const app = await startApp(platform, appModule({ connectionString: DATABASE_URL, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, writeTimeout: 300, logger }));
+      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const locker = await pool.connect();
+      try {
+        const accepted = await load(app, 200);
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE "${SCHEMA}"."${table}" IN ACCESS EXCLUSIVE MODE`);
+        const started = Date.now();
+        await app.close();
+        expect(Date.now() - started).toBeLessThan(1000 + 400);
+        // Past statement_timeout (300 ms) the server cancelled the INSERT: nothing of it can commit later.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await locker.query('COMMIT');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(await rows(table)).toBe(0);
+        expect(log.stats()).toMatchObject({ written: 0, dropped: accepted, buffered: 0, databaseDown: true });
+        expect(logger.lines).toContainEqual(expect.stringMatching(`${accepted} access rows were not stored and are counted as dropped`));
+      } finally {
+        await locker.query('ROLLBACK').catch(() => undefined);
+        locker.release();
       }
     });
 

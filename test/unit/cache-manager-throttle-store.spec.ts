@@ -67,6 +67,6 @@ describe('CacheManagerThrottleStore', () => {
 
   test('refuses something that is not a cache, naming what it got', () => {
     expect(() => new CacheManagerThrottleStore(null as never)).toThrow('got null');
-    expect(() => new CacheManagerThrottleStore({} as never)).toThrow('got object');
+    expect(() => new CacheManagerThrottleStore({} as never)).toThrow('got {}');
   });
 });

@@ -1,4 +1,5 @@
 import { type Corkable, TurnWriteCoalescer } from './turn-write-coalescer.js';
+import { describeValue } from '../../core/describe-value.js';
 
 /**
  * The few commands the Redis store sends, over whichever client the app already has. Each adapter
@@ -52,7 +53,7 @@ export function adaptRedisClient(client: unknown, owner: string, options: RedisS
     if (typeof candidate.evalsha === 'function' && typeof candidate.defineCommand === 'function') return ioRedisAdapter(candidate as IoRedisLike, options);
     if (typeof candidate.evalSha === 'function') return nodeRedisAdapter(candidate as NodeRedisLike);
   }
-  const shown = candidate === null ? 'null' : typeof candidate === 'object' ? `an instance of ${candidate.constructor?.name ?? 'Object'}` : typeof candidate;
+  const shown = candidate === null ? 'null' : typeof candidate === 'object' ? `an instance of ${candidate.constructor?.name ?? 'Object'}` : describeValue(candidate);
   throw new TypeError(`${owner} needs a Redis client (ioredis, iovalkey, or node-redis createClient()/createCluster()), got ${shown}`);
 }
 
