@@ -140,7 +140,7 @@ export class ThrottleRegistry implements OnModuleInit {
 
   private async buildPlan(type: Function, handler: Function, hostRef: ModuleRef, where: string, usedScopes: Set<string>): Promise<RoutePlan> {
     const classes: unknown = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, type) ?? this.settings.defaultThrottles;
-    const scope: string | undefined = Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
+    const scope = routeScope(type, handler);
     if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describeValue(classes)}, not a list of throttle classes`);
     if (classes.length === 0) return scope === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope };
 
@@ -185,6 +185,17 @@ export class ThrottleRegistry implements OnModuleInit {
     if (byHandler === undefined) this.plans.set(type, (byHandler = new Map()));
     byHandler.set(handler, plan);
   }
+}
+
+/**
+ * The @ThrottleScope of a route: the handler's when it has one, even null (which clears the
+ * controller's, DRF's `throttle_scope = None`), else the controller's (null there clears a base class's).
+ */
+function routeScope(type: Function, handler: Function): string | undefined {
+  const scope: string | null | undefined = Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, handler)
+    ? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler)
+    : Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
+  return scope ?? undefined;
 }
 
 function targetOf(wrapper: InstanceWrapper): { type: Function; prototype: any } | undefined {
