@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, Optional, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -6,11 +6,13 @@ import { RateLimitHeaderCache } from '../http/rate-limit-headers.js';
 import type { Awaitable } from '../core/store.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
-import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
+import { prepareThrottle, TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
 import { requestScopedDependency } from './request-scoped-dependency.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
+import { knownCount, type KnownCount, SharedKeyBook } from './shared-keys.js';
+import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { describeValue } from '../core/describe-value.js';
 
 /** What the guard needs for one handler, worked out once. */
@@ -41,12 +43,17 @@ export class ThrottleRegistry implements OnModuleInit {
   private readonly pendingPlans = new Map<Function, Promise<RoutePlan>>();
   /** The module that declares each controller and provider, for handlers planned lazily. */
   private readonly hostRefs = new Map<Function, ModuleRef>();
+  /** Where every planned throttle counts, so two limits sharing keys fail the boot. */
+  private readonly keyBook = new SharedKeyBook();
+  /** Throttles ThrottlingService already checked against the key book, with the scope they were used with. */
+  private readonly claimed = new WeakMap<Throttle, Set<string | undefined>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
     @Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings,
+    @Optional() @Inject(THROTTLING_OPTIONS) private readonly options?: ThrottlingModuleOptions,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -65,10 +72,13 @@ export class ThrottleRegistry implements OnModuleInit {
       // any other handler is planned on its first request.
       if (!controllers.includes(wrapper) && !hasThrottleMetadata(type, prototype, methods)) continue;
       for (const method of methods) {
-        const plan = await this.buildPlan(type, prototype[method], hostRef, `${type.name}.${method}`, usedScopes);
+        const where = `${type.name}.${method}`;
+        const plan = await this.buildPlan(type, prototype[method], hostRef, where, usedScopes);
+        for (const [count, throttle] of this.countsOf(plan)) this.keyBook.add(count, throttle, where);
         this.store(type, prototype[method], plan);
       }
     }
+    this.keyBook.assertNoConflicts();
     // A malformed rate no route uses still fails the boot: a typo must not wait for the first request.
     for (const [scope, error] of this.settings.badRates) {
       if (!usedScopes.has(scope)) throw new ThrottleConfigError(`ThrottlingModule: ${error.message}`);
@@ -82,7 +92,12 @@ export class ThrottleRegistry implements OnModuleInit {
     let pending = this.pendingPlans.get(handler);
     if (pending === undefined) {
       const hostRef = this.hostRefs.get(type) ?? this.moduleRef;
-      pending = this.buildPlan(type, handler, hostRef, `${type.name}.${handler.name}`, new Set()).then((built) => {
+      const where = `${type.name}.${handler.name}`;
+      pending = this.buildPlan(type, handler, hostRef, where, new Set()).then((built) => {
+        // Checked before anything is recorded: a handler that fails here fails alone, on every request.
+        const counts = this.countsOf(built);
+        for (const [count, throttle] of counts) this.keyBook.assertFits(count, throttle, where);
+        for (const [count, throttle] of counts) this.keyBook.add(count, throttle, where);
         this.store(type, handler, built);
         this.pendingPlans.delete(handler);
         return built;
@@ -90,6 +105,23 @@ export class ThrottleRegistry implements OnModuleInit {
       this.pendingPlans.set(handler, pending);
     }
     return pending;
+  }
+
+  /**
+   * Checks a throttle ThrottlingService uses against every planned one: counting in the same keys with
+   * another limit throws a ThrottleConfigError. `record` adds it to the book (a throttle class); a
+   * `{ scope, rate }` spec is only checked, as its rate may be computed per call (a customer's plan).
+   */
+  claimKeys(throttle: Throttle, scope: string | undefined, label: string, record: boolean): void {
+    let scopes = this.claimed.get(throttle);
+    if (scopes?.has(scope)) return;
+    const count = knownCount(throttle, scope, this.options?.rates);
+    if (count !== undefined) {
+      this.keyBook.assertFits(count, label, 'ThrottlingService');
+      if (record) this.keyBook.add(count, label, 'ThrottlingService');
+    }
+    if (scopes === undefined) this.claimed.set(throttle, (scopes = new Set()));
+    scopes.add(scope);
   }
 
   /** The singleton of a throttle class, resolving it through DI on first use. */
@@ -180,6 +212,16 @@ export class ThrottleRegistry implements OnModuleInit {
     }
   }
 
+  /** The known counts of a plan's throttles, each with the throttle's name. */
+  private countsOf(plan: RoutePlan): [KnownCount, string][] {
+    const counts: [KnownCount, string][] = [];
+    for (const throttle of plan.throttles) {
+      const count = knownCount(throttle, plan.scope, this.options?.rates);
+      if (count !== undefined) counts.push([count, throttleName(throttle)]);
+    }
+    return counts;
+  }
+
   private store(type: Function, handler: Function, plan: RoutePlan): void {
     let byHandler = this.plans.get(type);
     if (byHandler === undefined) this.plans.set(type, (byHandler = new Map()));
@@ -196,6 +238,10 @@ function routeScope(type: Function, handler: Function): string | undefined {
     ? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler)
     : Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
   return scope ?? undefined;
+}
+
+function throttleName(throttle: Throttle): string {
+  return (throttle instanceof TastypieThrottleAdapter ? throttle.inner : throttle).constructor.name;
 }
 
 function targetOf(wrapper: InstanceWrapper): { type: Function; prototype: any } | undefined {
