@@ -14,6 +14,7 @@ import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS,
 import { knownCount, type KnownCount, SharedKeyBook } from './shared-keys.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { describeValue } from '../core/describe-value.js';
+import { moduleLabel } from '../throttles/throttling-runtime.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
@@ -43,6 +44,8 @@ export class ThrottleRegistry implements OnModuleInit {
   private readonly pendingPlans = new Map<Function, Promise<RoutePlan>>();
   /** The module that declares each controller and provider, for handlers planned lazily. */
   private readonly hostRefs = new Map<Function, ModuleRef>();
+  /** Each host module's name, for the error when a throttle created there lacks a dependency. */
+  private readonly hostNames = new WeakMap<ModuleRef, string>();
   /** Where every planned throttle counts, so two limits sharing keys fail the boot. */
   private readonly keyBook = new SharedKeyBook();
   /** Throttles ThrottlingService already checked against the key book, with the scope they were used with. */
@@ -67,6 +70,8 @@ export class ThrottleRegistry implements OnModuleInit {
       const { type, prototype } = target;
       const hostRef = hostModuleRef(wrapper) ?? this.moduleRef;
       if (!this.hostRefs.has(type)) this.hostRefs.set(type, hostRef);
+      const hostName = (wrapper as { host?: { name?: unknown } }).host?.name;
+      if (typeof hostName === 'string' && !this.hostNames.has(hostRef)) this.hostNames.set(hostRef, hostName);
       const methods = this.scanner.getAllMethodNames(prototype);
       // Providers (resolvers, gateways) are planned up front only when they carry our metadata;
       // any other handler is planned on its first request.
@@ -81,7 +86,7 @@ export class ThrottleRegistry implements OnModuleInit {
     this.keyBook.assertNoConflicts();
     // A malformed rate no route uses still fails the boot: a typo must not wait for the first request.
     for (const [scope, error] of this.settings.badRates) {
-      if (!usedScopes.has(scope)) throw new ThrottleConfigError(`ThrottlingModule: ${error.message}`);
+      if (!usedScopes.has(scope)) throw new ThrottleConfigError(`${moduleLabel(this.settings.entryPoint)}: ${error.message}`);
     }
   }
 
@@ -163,6 +168,9 @@ export class ThrottleRegistry implements OnModuleInit {
     try {
       return await hostRef.create(throttleClass);
     } catch (error) {
+      const module = this.hostNames.get(hostRef) ?? (hostRef === this.moduleRef ? 'ThrottlingModule' : 'the module of the route');
+      const missing = missingDependency(error, throttleClass, module);
+      if (missing !== undefined) throw new ThrottleConfigError(`${where}: cannot create throttle ${throttleClass.name}: ${missing}`);
       throw new ThrottleConfigError(
         `${where}: cannot create throttle ${throttleClass.name} through DI: ${(error as Error).message.replace(/\.+$/, '')}. ` +
           `List it in the providers of a module that can see its dependencies.`,
@@ -238,6 +246,31 @@ function routeScope(type: Function, handler: Function): string | undefined {
     ? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler)
     : Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
   return scope ?? undefined;
+}
+
+/**
+ * What Nest could not inject, from its UnknownDependenciesException (not exported from @nestjs/core's
+ * entry point, so known by its class name; `type`, `context.{ index, name, key }` in Nest 11 and 12):
+ * the dependency to provide and the module that must see it. Undefined for any other failure.
+ */
+function missingDependency(error: unknown, throttleClass: Function, module: string): string | undefined {
+  if ((error as object | null)?.constructor?.name !== 'UnknownDependenciesException') return undefined;
+  const { type, context } = error as { type?: unknown; context?: { index?: number; name?: unknown; key?: unknown } };
+  if (context === undefined) return undefined;
+  const owner = type === throttleClass.name || type === undefined ? throttleClass.name : `its dependency ${String(type)}`;
+  const position = context.index === undefined ? `property ${String(context.key)}` : `constructor argument #${context.index + 1}`;
+  const { name } = context;
+  if (name === undefined || name === Object) {
+    return (
+      `${owner}'s ${position} has no injection token Nest can see (a type imported with \`import type\`, or no decorator metadata): ` +
+      'name it with @Inject(SomeService)'
+    );
+  }
+  const dependency = typeof name === 'function' ? name.name : typeof name === 'symbol' ? name.toString() : `"${String(name)}"`;
+  return (
+    `${owner} needs ${dependency} (${position}), which ${module} cannot see, and the throttle is created there because no module lists it as a provider: ` +
+    `provide it in ${module}, or import the module that exports it there (or list ${throttleClass.name} in the providers of a module that sees ${dependency})`
+  );
 }
 
 function throttleName(throttle: Throttle): string {

@@ -15,6 +15,7 @@ import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
 import { DuplicateImportCheck } from './duplicate-import-check.js';
 import { StoreClockCheck } from './store-clock-check.js';
+import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
@@ -25,8 +26,8 @@ export class ThrottlingModule implements OnApplicationShutdown {
   constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
 
   static forRoot(options: ThrottlingModuleOptions = {}): DynamicModule {
-    const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'ThrottlingModule.forRoot()');
-    return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
+    const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'forRoot');
+    return ThrottlingModule.build('forRoot', [{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
   }
 
   static forRootAsync(options: ThrottlingModuleAsyncOptions): DynamicModule {
@@ -37,11 +38,11 @@ export class ThrottlingModule implements OnApplicationShutdown {
     if (options.recordAccesses !== undefined && typeof options.recordAccesses !== 'boolean') {
       throw new ThrottleConfigError(`ThrottlingModule.forRootAsync(): recordAccesses must be true or false, got ${JSON.stringify(options.recordAccesses)}`);
     }
-    const recording = accessRecordingProviders(options.recordAccesses === true, 'ThrottlingModule.forRootAsync()');
-    return ThrottlingModule.build([...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
+    const recording = accessRecordingProviders(options.recordAccesses === true, 'forRootAsync');
+    return ThrottlingModule.build('forRootAsync', [...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
   }
 
-  private static build(optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
+  private static build(entryPoint: EntryPoint, optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
     const providers: Provider[] = [
       ...optionProviders,
       ...extraProviders,
@@ -51,7 +52,11 @@ export class ThrottlingModule implements OnApplicationShutdown {
         useFactory: async (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => {
           // Before any request can reach the guard: the transports' errors come from these packages.
           await loadOptionalPeers();
-          return createThrottlingSettings(options, moduleRef, staticEnforceAt);
+          try {
+            return await createThrottlingSettings(options, moduleRef, staticEnforceAt, entryPoint);
+          } catch (error) {
+            throw relabel(error, entryPoint);
+          }
         },
       },
       { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
@@ -80,6 +85,13 @@ export class ThrottlingModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.settings.ownsStore) await this.settings.runtime.store.close?.();
   }
+}
+
+/** The settings' messages start `ThrottlingModule: `; under forRootAsync they say so instead. */
+function relabel(error: unknown, entryPoint: EntryPoint): unknown {
+  const prefix = 'ThrottlingModule: ';
+  if (entryPoint === 'forRoot' || !(error instanceof ThrottleConfigError) || !error.message.startsWith(prefix)) return error;
+  return new ThrottleConfigError(`${moduleLabel(entryPoint)}: ${error.message.slice(prefix.length)}`);
 }
 
 function asyncOptionsProviders(options: ThrottlingModuleAsyncOptions): Provider[] {
