@@ -1,5 +1,5 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './access-log.providers.js';
 import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
@@ -13,7 +13,7 @@ import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
-import { DuplicateImportCheck } from './duplicate-import-check.js';
+import { IMPORT_SITE, settingsForImport } from './module-imports.js';
 import { StoreClockCheck } from './store-clock-check.js';
 import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
 
@@ -21,6 +21,8 @@ import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
  * ThrottlingInterceptor instead of guard enforcement), the throttle registry and the store.
  */
+const CLOSING = new WeakMap<ThrottlingSettings, Promise<void>>();
+
 @Module({})
 export class ThrottlingModule implements OnApplicationShutdown {
   constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
@@ -46,18 +48,21 @@ export class ThrottlingModule implements OnApplicationShutdown {
     const providers: Provider[] = [
       ...optionProviders,
       ...extraProviders,
+      // Tells this import apart from the app's others (see settingsForImport).
+      { provide: IMPORT_SITE, useValue: {} },
       {
         provide: THROTTLING_SETTINGS,
-        inject: [THROTTLING_OPTIONS, ModuleRef],
-        useFactory: async (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => {
-          // Before any request can reach the guard: the transports' errors come from these packages.
-          await loadOptionalPeers();
-          try {
-            return await createThrottlingSettings(options, moduleRef, staticEnforceAt, entryPoint);
-          } catch (error) {
-            throw relabel(error, entryPoint);
-          }
-        },
+        inject: [THROTTLING_OPTIONS, ModuleRef, ModulesContainer, IMPORT_SITE],
+        useFactory: (options: ThrottlingModuleOptions, moduleRef: ModuleRef, modules: ModulesContainer, site: object) =>
+          settingsForImport(modules, site, entryPoint, options, staticEnforceAt, async () => {
+            // Before any request can reach the guard: the transports' errors come from these packages.
+            await loadOptionalPeers();
+            try {
+              return await createThrottlingSettings(options, moduleRef, staticEnforceAt, entryPoint);
+            } catch (error) {
+              throw relabel(error, entryPoint);
+            }
+          }),
       },
       { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
       ThrottleRegistry,
@@ -65,7 +70,6 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingGuard,
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
-      DuplicateImportCheck,
       StoreClockCheck,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
       // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
@@ -83,7 +87,11 @@ export class ThrottlingModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.settings.ownsStore) await this.settings.runtime.store.close?.();
+    if (!this.settings.ownsStore) return;
+    // Every import of the app shares the settings: the store is closed once.
+    let closing = CLOSING.get(this.settings);
+    if (closing === undefined) CLOSING.set(this.settings, (closing = Promise.resolve(this.settings.runtime.store.close?.())));
+    await closing;
   }
 }
 
