@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ThrottleDecision } from '../throttles/throttle.js';
 
 /**
@@ -132,8 +133,56 @@ function isTighter(candidate: ThrottleDecision, current: ThrottleDecision): bool
   return a < b || (a === b && (candidate.reset ?? 0) > (current.reset ?? 0));
 }
 
-/** A structured-field string: the scope, or a positional name when the throttle has none. */
+/** The name of a policy: its scope, or a positional name when the throttle has none. */
 function policyName(policy: string | undefined, index: number): string {
-  const name = policy ?? `policy${index + 1}`;
-  return /["\\]/.test(name) ? `"${name.replace(/["\\]/g, '\\$&')}"` : `"${name}"`;
+  // A custom throttle may hand any value as its policy; a header must never be what fails a response.
+  return policyItemName(policy === undefined ? `policy${index + 1}` : String(policy));
+}
+
+/**
+ * Longest policy name written, counted in the characters between the quotes: names are user text (a
+ * scope), and a header line a server or proxy refuses would lose the response.
+ */
+export const MAX_POLICY_NAME_LENGTH = 64;
+
+/** Printable ASCII that stands for itself: everything from 0x20 to 0x7E but `"`, `%` and `\`. */
+const PLAIN_NAME = /^[\x20\x21\x23\x24\x26-\x5B\x5D-\x7E]*$/;
+const UTF8 = new TextEncoder();
+
+/**
+ * A scope as an RFC 9651 sf-string (printable ASCII in quotes), reversibly: `"` and `\` are escaped
+ * with a backslash; `%` and every character outside printable ASCII (control characters, DEL,
+ * non-ASCII) are percent-encoded as their UTF-8 bytes (`上传` -> `%E4%B8%8A%E4%BC%A0`, `%` -> `%25`),
+ * so unescaping and then percent-decoding gives the scope back. A name whose encoding exceeds
+ * MAX_POLICY_NAME_LENGTH is shortened to a prefix of it, `~` and the first 8 hex digits of the
+ * SHA-256 of the scope's UTF-8. Runs when a route's header cache rebuilds, not per response.
+ */
+export function policyItemName(name: string): string {
+  if (name.length <= MAX_POLICY_NAME_LENGTH && PLAIN_NAME.test(name)) return `"${name}"`;
+  const pieces: string[] = [];
+  let length = 0;
+  for (const char of name) {
+    const piece = encodeNameChar(char);
+    pieces.push(piece);
+    length += piece.length;
+  }
+  if (length <= MAX_POLICY_NAME_LENGTH) return `"${pieces.join('')}"`;
+  // Whole pieces only, so no escape is cut in two.
+  const digest = `~${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  let prefix = '';
+  for (const piece of pieces) {
+    if (prefix.length + piece.length + digest.length > MAX_POLICY_NAME_LENGTH) break;
+    prefix += piece;
+  }
+  return `"${prefix}${digest}"`;
+}
+
+function encodeNameChar(char: string): string {
+  if (char === '"' || char === '\\') return `\\${char}`;
+  const code = char.charCodeAt(0);
+  if (code >= 0x20 && code <= 0x7e && char !== '%') return char;
+  // A lone surrogate encodes as U+FFFD, as TextEncoder writes it.
+  let encoded = '';
+  for (const byte of UTF8.encode(char)) encoded += `%${byte < 16 ? '0' : ''}${byte.toString(16).toUpperCase()}`;
+  return encoded;
 }

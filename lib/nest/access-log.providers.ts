@@ -11,6 +11,7 @@ import type { ThrottlingSettings } from './throttling-settings.js';
 import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
 import { describeValue } from '../core/describe-value.js';
+import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
 
 /** The access log and whether the module created it (and so closes it), or only flushes it. */
 interface AccessLogHandle {
@@ -22,15 +23,15 @@ const ACCESS_LOG_HANDLE = Symbol('nestjs-throttling:access-log-handle');
 const ACCESS_RECORDING_CHECK = Symbol('nestjs-throttling:access-recording-check');
 
 /** The `accessLog` option: PostgresAccessLog options (the module creates and closes it) or your own AccessLog. */
-export function createAccessLog(option: ThrottlingModuleOptions['accessLog']): AccessLogHandle {
+export function createAccessLog(option: ThrottlingModuleOptions['accessLog'], label = 'ThrottlingModule'): AccessLogHandle {
   if (option === undefined) return { log: null, owned: false };
   if (option === null || typeof option !== 'object') {
-    throw new ThrottleConfigError(`ThrottlingModule: accessLog must be PostgresAccessLog options or an AccessLog instance, got ${describeValue(option)}`);
+    throw new ThrottleConfigError(`${label}: accessLog must be PostgresAccessLog options or an AccessLog instance, got ${describeValue(option)}`);
   }
   if (typeof (option as AccessLog).write === 'function') {
     for (const method of ['flush', 'close'] as const) {
       if (typeof (option as unknown as Record<string, unknown>)[method] !== 'function') {
-        throw new ThrottleConfigError(`ThrottlingModule: accessLog must implement AccessLog (missing ${method}()), got ${describeValue(option)}`);
+        throw new ThrottleConfigError(`${label}: accessLog must implement AccessLog (missing ${method}()), got ${describeValue(option)}`);
       }
     }
     return { log: option as AccessLog, owned: false };
@@ -40,7 +41,7 @@ export function createAccessLog(option: ThrottlingModuleOptions['accessLog']): A
     const log = new PostgresAccessLog({ logger: { error: (m) => logger.error(m), warn: (m) => logger.warn(m), log: (m) => logger.log(m) }, ...(option as PostgresAccessLogOptions) });
     return { log, owned: true };
   } catch (error) {
-    if (error instanceof AccessLogError) throw new ThrottleConfigError(`ThrottlingModule: accessLog: ${error.message}`);
+    if (error instanceof AccessLogError) throw new ThrottleConfigError(`${label}: accessLog: ${error.message}`);
     throw error;
   }
 }
@@ -72,9 +73,10 @@ export function anyRecordsAccesses(classes: readonly unknown[] | undefined): boo
  * access interceptor, made global only when the default throttles record accesses (otherwise
  * @ThrottleClasses binds it on the routes that need it).
  */
-export function accessRecordingProviders(globally: boolean, where: string): Provider[] {
+export function accessRecordingProviders(globally: boolean, entryPoint: EntryPoint): Provider[] {
+  const label = moduleLabel(entryPoint);
   const providers: Provider[] = [
-    { provide: ACCESS_LOG_HANDLE, inject: [THROTTLING_OPTIONS], useFactory: (options: ThrottlingModuleOptions) => createAccessLog(options?.accessLog) },
+    { provide: ACCESS_LOG_HANDLE, inject: [THROTTLING_OPTIONS], useFactory: (options: ThrottlingModuleOptions) => createAccessLog(options?.accessLog, label) },
     { provide: ACCESS_LOG, inject: [ACCESS_LOG_HANDLE], useFactory: (handle: AccessLogHandle) => handle.log },
     AccessLogShutdown,
     ThrottleAccessInterceptor,
@@ -86,8 +88,8 @@ export function accessRecordingProviders(globally: boolean, where: string): Prov
         const recording = settings.defaultThrottles.filter(recordsAccesses) as Type[];
         if (recording.length > 0 && !globally) {
           throw new ThrottleConfigError(
-            `ThrottlingModule: defaultThrottles include ${recording.map((c) => c.name).join(', ')}, which record accesses after the handler; ` +
-              `pass recordAccesses: true to ${where} so the module registers the interceptor that records them`,
+            `${label}: defaultThrottles include ${recording.map((c) => c.name).join(', ')}, which record accesses after the handler; ` +
+              `pass recordAccesses: true to ThrottlingModule.${entryPoint}() so the module registers the interceptor that records them`,
           );
         }
         return true;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, Optional, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -6,12 +6,15 @@ import { RateLimitHeaderCache } from '../http/rate-limit-headers.js';
 import type { Awaitable } from '../core/store.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../throttles/throttle.js';
-import { prepareThrottle } from '../throttles/tastypie/tastypie-throttle-adapter.js';
+import { prepareThrottle, TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
 import { requestScopedDependency } from './request-scoped-dependency.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_SETTINGS } from './tokens.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
+import { knownCount, type KnownCount, SharedKeyBook } from './shared-keys.js';
+import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { describeValue } from '../core/describe-value.js';
+import { moduleLabel } from '../throttles/throttling-runtime.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
@@ -41,12 +44,19 @@ export class ThrottleRegistry implements OnModuleInit {
   private readonly pendingPlans = new Map<Function, Promise<RoutePlan>>();
   /** The module that declares each controller and provider, for handlers planned lazily. */
   private readonly hostRefs = new Map<Function, ModuleRef>();
+  /** Each host module's name, for the error when a throttle created there lacks a dependency. */
+  private readonly hostNames = new WeakMap<ModuleRef, string>();
+  /** Where every planned throttle counts, so two limits sharing keys fail the boot. */
+  private readonly keyBook = new SharedKeyBook();
+  /** Throttles ThrottlingService already checked against the key book, with the scope they were used with. */
+  private readonly claimed = new WeakMap<Throttle, Set<string | undefined>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly moduleRef: ModuleRef,
     @Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings,
+    @Optional() @Inject(THROTTLING_OPTIONS) private readonly options?: ThrottlingModuleOptions,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -60,18 +70,23 @@ export class ThrottleRegistry implements OnModuleInit {
       const { type, prototype } = target;
       const hostRef = hostModuleRef(wrapper) ?? this.moduleRef;
       if (!this.hostRefs.has(type)) this.hostRefs.set(type, hostRef);
+      const hostName = (wrapper as { host?: { name?: unknown } }).host?.name;
+      if (typeof hostName === 'string' && !this.hostNames.has(hostRef)) this.hostNames.set(hostRef, hostName);
       const methods = this.scanner.getAllMethodNames(prototype);
       // Providers (resolvers, gateways) are planned up front only when they carry our metadata;
       // any other handler is planned on its first request.
       if (!controllers.includes(wrapper) && !hasThrottleMetadata(type, prototype, methods)) continue;
       for (const method of methods) {
-        const plan = await this.buildPlan(type, prototype[method], hostRef, `${type.name}.${method}`, usedScopes);
+        const where = `${type.name}.${method}`;
+        const plan = await this.buildPlan(type, prototype[method], hostRef, where, usedScopes);
+        for (const [count, throttle] of this.countsOf(plan)) this.keyBook.add(count, throttle, where);
         this.store(type, prototype[method], plan);
       }
     }
+    this.keyBook.assertNoConflicts();
     // A malformed rate no route uses still fails the boot: a typo must not wait for the first request.
     for (const [scope, error] of this.settings.badRates) {
-      if (!usedScopes.has(scope)) throw new ThrottleConfigError(`ThrottlingModule: ${error.message}`);
+      if (!usedScopes.has(scope)) throw new ThrottleConfigError(`${moduleLabel(this.settings.entryPoint)}: ${error.message}`);
     }
   }
 
@@ -82,7 +97,12 @@ export class ThrottleRegistry implements OnModuleInit {
     let pending = this.pendingPlans.get(handler);
     if (pending === undefined) {
       const hostRef = this.hostRefs.get(type) ?? this.moduleRef;
-      pending = this.buildPlan(type, handler, hostRef, `${type.name}.${handler.name}`, new Set()).then((built) => {
+      const where = `${type.name}.${handler.name}`;
+      pending = this.buildPlan(type, handler, hostRef, where, new Set()).then((built) => {
+        // Checked before anything is recorded: a handler that fails here fails alone, on every request.
+        const counts = this.countsOf(built);
+        for (const [count, throttle] of counts) this.keyBook.assertFits(count, throttle, where);
+        for (const [count, throttle] of counts) this.keyBook.add(count, throttle, where);
         this.store(type, handler, built);
         this.pendingPlans.delete(handler);
         return built;
@@ -90,6 +110,23 @@ export class ThrottleRegistry implements OnModuleInit {
       this.pendingPlans.set(handler, pending);
     }
     return pending;
+  }
+
+  /**
+   * Checks a throttle ThrottlingService uses against every planned one: counting in the same keys with
+   * another limit throws a ThrottleConfigError. `record` adds it to the book (a throttle class); a
+   * `{ scope, rate }` spec is only checked, as its rate may be computed per call (a customer's plan).
+   */
+  claimKeys(throttle: Throttle, scope: string | undefined, label: string, record: boolean): void {
+    let scopes = this.claimed.get(throttle);
+    if (scopes?.has(scope)) return;
+    const count = knownCount(throttle, scope, this.options?.rates);
+    if (count !== undefined) {
+      this.keyBook.assertFits(count, label, 'ThrottlingService');
+      if (record) this.keyBook.add(count, label, 'ThrottlingService');
+    }
+    if (scopes === undefined) this.claimed.set(throttle, (scopes = new Set()));
+    scopes.add(scope);
   }
 
   /** The singleton of a throttle class, resolving it through DI on first use. */
@@ -131,6 +168,9 @@ export class ThrottleRegistry implements OnModuleInit {
     try {
       return await hostRef.create(throttleClass);
     } catch (error) {
+      const module = this.hostNames.get(hostRef) ?? (hostRef === this.moduleRef ? 'ThrottlingModule' : 'the module of the route');
+      const missing = missingDependency(error, throttleClass, module);
+      if (missing !== undefined) throw new ThrottleConfigError(`${where}: cannot create throttle ${throttleClass.name}: ${missing}`);
       throw new ThrottleConfigError(
         `${where}: cannot create throttle ${throttleClass.name} through DI: ${(error as Error).message.replace(/\.+$/, '')}. ` +
           `List it in the providers of a module that can see its dependencies.`,
@@ -140,7 +180,7 @@ export class ThrottleRegistry implements OnModuleInit {
 
   private async buildPlan(type: Function, handler: Function, hostRef: ModuleRef, where: string, usedScopes: Set<string>): Promise<RoutePlan> {
     const classes: unknown = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, type) ?? this.settings.defaultThrottles;
-    const scope: string | undefined = Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
+    const scope = routeScope(type, handler);
     if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describeValue(classes)}, not a list of throttle classes`);
     if (classes.length === 0) return scope === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope };
 
@@ -180,11 +220,61 @@ export class ThrottleRegistry implements OnModuleInit {
     }
   }
 
+  /** The known counts of a plan's throttles, each with the throttle's name. */
+  private countsOf(plan: RoutePlan): [KnownCount, string][] {
+    const counts: [KnownCount, string][] = [];
+    for (const throttle of plan.throttles) {
+      const count = knownCount(throttle, plan.scope, this.options?.rates);
+      if (count !== undefined) counts.push([count, throttleName(throttle)]);
+    }
+    return counts;
+  }
+
   private store(type: Function, handler: Function, plan: RoutePlan): void {
     let byHandler = this.plans.get(type);
     if (byHandler === undefined) this.plans.set(type, (byHandler = new Map()));
     byHandler.set(handler, plan);
   }
+}
+
+/**
+ * The @ThrottleScope of a route: the handler's when it has one, even null (which clears the
+ * controller's, DRF's `throttle_scope = None`), else the controller's (null there clears a base class's).
+ */
+function routeScope(type: Function, handler: Function): string | undefined {
+  const scope: string | null | undefined = Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, handler)
+    ? Reflect.getMetadata(THROTTLE_SCOPE_METADATA, handler)
+    : Reflect.getMetadata(THROTTLE_SCOPE_METADATA, type);
+  return scope ?? undefined;
+}
+
+/**
+ * What Nest could not inject, from its UnknownDependenciesException (not exported from @nestjs/core's
+ * entry point, so known by its class name; `type`, `context.{ index, name, key }` in Nest 11 and 12):
+ * the dependency to provide and the module that must see it. Undefined for any other failure.
+ */
+function missingDependency(error: unknown, throttleClass: Function, module: string): string | undefined {
+  if ((error as object | null)?.constructor?.name !== 'UnknownDependenciesException') return undefined;
+  const { type, context } = error as { type?: unknown; context?: { index?: number; name?: unknown; key?: unknown } };
+  if (context === undefined) return undefined;
+  const owner = type === throttleClass.name || type === undefined ? throttleClass.name : `its dependency ${String(type)}`;
+  const position = context.index === undefined ? `property ${String(context.key)}` : `constructor argument #${context.index + 1}`;
+  const { name } = context;
+  if (name === undefined || name === Object) {
+    return (
+      `${owner}'s ${position} has no injection token Nest can see (a type imported with \`import type\`, or no decorator metadata): ` +
+      'name it with @Inject(SomeService)'
+    );
+  }
+  const dependency = typeof name === 'function' ? name.name : typeof name === 'symbol' ? name.toString() : `"${String(name)}"`;
+  return (
+    `${owner} needs ${dependency} (${position}), which ${module} cannot see, and the throttle is created there because no module lists it as a provider: ` +
+    `provide it in ${module}, or import the module that exports it there (or list ${throttleClass.name} in the providers of a module that sees ${dependency})`
+  );
+}
+
+function throttleName(throttle: Throttle): string {
+  return (throttle instanceof TastypieThrottleAdapter ? throttle.inner : throttle).constructor.name;
 }
 
 function targetOf(wrapper: InstanceWrapper): { type: Function; prototype: any } | undefined {

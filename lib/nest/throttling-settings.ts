@@ -11,7 +11,7 @@ import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
 import { FailSafeThrottleStore, STORE_ERROR_POLICIES, type StoreStateChange } from '../stores/fail-safe-throttle-store.js';
 import type { Throttle } from '../throttles/throttle.js';
 import { isTastypieStyleClass } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import type { ThrottlingRuntime } from '../throttles/throttling-runtime.js';
+import type { EntryPoint, ThrottlingRuntime } from '../throttles/throttling-runtime.js';
 import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
 import { rpcIdentityReader } from './transports/rpc-identity.js';
 import type { TransportBinding } from './transports/transport-binding.js';
@@ -39,6 +39,8 @@ export interface ThrottlingSettings {
   readonly ownsStore: boolean;
   /** The binding of each ExecutionContext type the guard throttles: the built-ins and the `transports` option. */
   readonly transports: ReadonlyMap<string, TransportBinding>;
+  /** forRoot or forRootAsync, for messages (also on `runtime`, for the throttles' own). */
+  readonly entryPoint: EntryPoint;
 }
 
 const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports']);
@@ -52,7 +54,7 @@ export const defaultUserId: UserIdReader = (_request, user) => {
 };
 
 /** Validates the user's options; every error names the option and quotes the bad value. */
-export async function createThrottlingSettings(options: ThrottlingModuleOptions | undefined, moduleRef: ModuleRef, staticEnforceAt?: EnforcementPoint): Promise<ThrottlingSettings> {
+export async function createThrottlingSettings(options: ThrottlingModuleOptions | undefined, moduleRef: ModuleRef, staticEnforceAt?: EnforcementPoint, entryPoint: EntryPoint = 'forRoot'): Promise<ThrottlingSettings> {
   if (options === null || typeof options !== 'object') {
     throw new ThrottleConfigError(`ThrottlingModule: options must be an object, got ${describeValue(options)}`);
   }
@@ -83,7 +85,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   const transports = transportBindings(options.transports);
   const { store, ownsStore } = withFailurePolicy(options, clock, await createStore(options, clock, moduleRef));
   return {
-    runtime: { store, rates, clock },
+    runtime: { store, rates, clock, entryPoint },
     defaultThrottles,
     numProxies: clientIdentity.numProxies,
     clientIdentity,
@@ -94,6 +96,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
     badRates,
     ownsStore,
     transports,
+    entryPoint,
   };
 }
 

@@ -1,5 +1,5 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './access-log.providers.js';
@@ -14,13 +14,16 @@ import { ThrottlingService } from './throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
 import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
-import { DuplicateImportCheck } from './duplicate-import-check.js';
+import { IMPORT_SITE, settingsForImport } from './module-imports.js';
 import { StoreClockCheck } from './store-clock-check.js';
+import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global
  * ThrottlingInterceptor instead of guard enforcement), the throttle registry and the store.
  */
+const CLOSING = new WeakMap<ThrottlingSettings, Promise<void>>();
+
 @Module({})
 export class ThrottlingModule implements OnApplicationShutdown {
   constructor(@Inject(THROTTLING_SETTINGS) private readonly settings: ThrottlingSettings) {}
@@ -29,8 +32,8 @@ export class ThrottlingModule implements OnApplicationShutdown {
     if (options === null || typeof options !== 'object') {
       throw new ThrottleConfigError(`ThrottlingModule.forRoot(): options must be an object (or nothing, for the defaults), got ${describeValue(options)}`);
     }
-    const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'ThrottlingModule.forRoot()');
-    return ThrottlingModule.build([{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
+    const recording = accessRecordingProviders(anyRecordsAccesses(options.defaultThrottles), 'forRoot');
+    return ThrottlingModule.build('forRoot', [{ provide: THROTTLING_OPTIONS, useValue: options }, ...recording], [], options.enforceAt, undefined);
   }
 
   static forRootAsync(options: ThrottlingModuleAsyncOptions): DynamicModule {
@@ -41,22 +44,29 @@ export class ThrottlingModule implements OnApplicationShutdown {
     if (options.recordAccesses !== undefined && typeof options.recordAccesses !== 'boolean') {
       throw new ThrottleConfigError(`ThrottlingModule.forRootAsync(): recordAccesses must be true or false, got ${describeValue(options.recordAccesses)}`);
     }
-    const recording = accessRecordingProviders(options.recordAccesses === true, 'ThrottlingModule.forRootAsync()');
-    return ThrottlingModule.build([...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
+    const recording = accessRecordingProviders(options.recordAccesses === true, 'forRootAsync');
+    return ThrottlingModule.build('forRootAsync', [...asyncOptionsProviders(options), ...recording], options.imports ?? [], options.enforceAt, options.enforceAt ?? 'guard', options.extraProviders);
   }
 
-  private static build(optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
+  private static build(entryPoint: EntryPoint, optionProviders: Provider[], imports: NonNullable<ThrottlingModuleAsyncOptions['imports']>, enforceAt: EnforcementPoint | undefined, staticEnforceAt: EnforcementPoint | undefined, extraProviders: Provider[] = []): DynamicModule {
     const providers: Provider[] = [
       ...optionProviders,
       ...extraProviders,
+      // Tells this import apart from the app's others (see settingsForImport).
+      { provide: IMPORT_SITE, useValue: {} },
       {
         provide: THROTTLING_SETTINGS,
-        inject: [THROTTLING_OPTIONS, ModuleRef],
-        useFactory: async (options: ThrottlingModuleOptions, moduleRef: ModuleRef) => {
-          // Before any request can reach the guard: the transports' errors come from these packages.
-          await loadOptionalPeers();
-          return createThrottlingSettings(options, moduleRef, staticEnforceAt);
-        },
+        inject: [THROTTLING_OPTIONS, ModuleRef, ModulesContainer, IMPORT_SITE],
+        useFactory: (options: ThrottlingModuleOptions, moduleRef: ModuleRef, modules: ModulesContainer, site: object) =>
+          settingsForImport(modules, site, entryPoint, options, staticEnforceAt, async () => {
+            // Before any request can reach the guard: the transports' errors come from these packages.
+            await loadOptionalPeers();
+            try {
+              return await createThrottlingSettings(options, moduleRef, staticEnforceAt, entryPoint);
+            } catch (error) {
+              throw relabel(error, entryPoint);
+            }
+          }),
       },
       { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
       ThrottleRegistry,
@@ -64,7 +74,6 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingGuard,
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
-      DuplicateImportCheck,
       StoreClockCheck,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
       // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
@@ -82,8 +91,19 @@ export class ThrottlingModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.settings.ownsStore) await this.settings.runtime.store.close?.();
+    if (!this.settings.ownsStore) return;
+    // Every import of the app shares the settings: the store is closed once.
+    let closing = CLOSING.get(this.settings);
+    if (closing === undefined) CLOSING.set(this.settings, (closing = Promise.resolve(this.settings.runtime.store.close?.())));
+    await closing;
   }
+}
+
+/** The settings' messages start `ThrottlingModule: `; under forRootAsync they say so instead. */
+function relabel(error: unknown, entryPoint: EntryPoint): unknown {
+  const prefix = 'ThrottlingModule: ';
+  if (entryPoint === 'forRoot' || !(error instanceof ThrottleConfigError) || !error.message.startsWith(prefix)) return error;
+  return new ThrottleConfigError(`${moduleLabel(entryPoint)}: ${error.message.slice(prefix.length)}`);
 }
 
 function asyncOptionsProviders(options: ThrottlingModuleAsyncOptions): Provider[] {

@@ -85,7 +85,7 @@ export class ThrottlingService {
 
   async check(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
     const ctx = this.contextFor(target, options);
-    const throttles = await this.resolveAll(specs);
+    const throttles = await this.resolveAll(specs, options.scope);
     const evaluation = await evaluateThrottles(throttles, ctx, this.settings.runtime.store);
     const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
     if (options.response !== undefined) {
@@ -115,7 +115,7 @@ export class ThrottlingService {
   /** Tastypie's log_throttled_access: records the access with every throttle that records accesses. */
   async accessed(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<void> {
     const ctx = this.contextFor(target, options);
-    const throttles = await this.resolveAll(specs);
+    const throttles = await this.resolveAll(specs, options.scope);
     await Promise.all(throttles.map((throttle) => throttle.accessed?.(ctx)));
   }
 
@@ -157,13 +157,19 @@ export class ThrottlingService {
     };
   }
 
-  private async resolveAll(specs: ThrottleSpec | readonly ThrottleSpec[]): Promise<Throttle[]> {
+  private async resolveAll(specs: ThrottleSpec | readonly ThrottleSpec[], scope: string | undefined): Promise<Throttle[]> {
     const list = Array.isArray(specs) ? specs : [specs];
-    return Promise.all(list.map((spec) => this.resolve(spec as ThrottleSpec)));
+    return Promise.all(list.map((spec) => this.resolve(spec as ThrottleSpec, scope)));
   }
 
-  private resolve(spec: ThrottleSpec): Promise<Throttle> {
-    if (typeof spec === 'function') return this.registry.resolve(spec as Type<Throttle>);
+  private resolve(spec: ThrottleSpec, routeScope?: string): Promise<Throttle> {
+    if (typeof spec === 'function') {
+      // Checked on first use (once per scope) against the routes' throttles: sharing keys with another limit throws.
+      return this.registry.resolve(spec as Type<Throttle>).then((throttle) => {
+        this.registry.claimKeys(throttle, routeScope, (spec as Type<Throttle>).name, true);
+        return throttle;
+      });
+    }
     if (spec === null || typeof spec !== 'object' || typeof (spec as { scope?: unknown }).scope !== 'string') {
       throw new ThrottleConfigError(`ThrottlingService: expected a throttle class or { scope, rate }, got ${describeValue(spec)}`);
     }
@@ -178,6 +184,7 @@ export class ThrottlingService {
     const created = this.registry.createDetached(UserThrottle.with({ scope, rate })).then((throttle) => {
       // Validated the way the registry validates routes at boot: a bad rate is named here.
       if (throttle instanceof SimpleRateThrottle) throttle.validate(scope, 'ThrottlingService');
+      this.registry.claimKeys(throttle, scope, `{ scope: ${describeValue(scope)}${rate === undefined ? '' : `, rate: ${describeValue(rate)}`} }`, false);
       return throttle;
     });
     this.rateThrottles.set(id, created);

@@ -5,7 +5,7 @@ import type { HitResult, WindowCheck } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { slidingLogWait } from '../core/wait.js';
 import { ALLOWED, type Throttle, type ThrottleContext, type ThrottleDecision } from './throttle.js';
-import { THROTTLING_RUNTIME, type ThrottlingRuntime } from './throttling-runtime.js';
+import { THROTTLING_RUNTIME, type ThrottlingRuntime, whereToAdd } from './throttling-runtime.js';
 
 /** What `.with()` may override on a rate throttle. */
 export interface RateThrottleOverrides {
@@ -117,7 +117,7 @@ export abstract class SimpleRateThrottle implements Throttle {
     }
     if (!this.runtime.rates.has(scope)) {
       throw new ThrottleConfigError(
-        `${where}: ${this.constructor.name} uses scope '${scope}', which has no rate: add it to ThrottlingModule.forRoot({ rates: { ${scope}: '100/day' } }) or set it to null to switch it off`,
+        `${where}: ${this.constructor.name} uses scope '${scope}', which has no rate: add it to ${whereToAdd(this.runtime.entryPoint, `rates: { ${scope}: '100/day' }`)} or set it to null to switch it off`,
       );
     }
   }

@@ -11,6 +11,20 @@ export interface ThrottlingRuntime {
   /** scope -> parsed rate; null means the scope is switched off. */
   readonly rates: ReadonlyMap<string, Rate | null>;
   readonly clock: Clock;
+  /** How the module was configured, so messages give advice that fits. Default 'forRoot'. */
+  readonly entryPoint?: EntryPoint;
+}
+
+export type EntryPoint = 'forRoot' | 'forRootAsync';
+
+/** How errors name the module: `ThrottlingModule` under forRoot (as always), `ThrottlingModule.forRootAsync()` under forRootAsync. */
+export function moduleLabel(entryPoint: EntryPoint | undefined): string {
+  return entryPoint === 'forRootAsync' ? 'ThrottlingModule.forRootAsync()' : 'ThrottlingModule';
+}
+
+/** Where to add an option: `ThrottlingModule.forRoot({ rates: ... })`, or the forRootAsync factory's options. */
+export function whereToAdd(entryPoint: EntryPoint | undefined, options: string): string {
+  return entryPoint === 'forRootAsync' ? `the options your ThrottlingModule.forRootAsync() factory returns ({ ${options} })` : `ThrottlingModule.forRoot({ ${options} })`;
 }
 
 export const THROTTLING_RUNTIME = Symbol('nestjs-throttling:runtime');

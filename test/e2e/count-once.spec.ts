@@ -1,9 +1,9 @@
-import { Controller, Get, type INestApplication, Logger, Module, UseGuards } from '@nestjs/common';
+import { Controller, Get, type INestApplication, Module, type Type, UseGuards } from '@nestjs/common';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import request from 'supertest';
-import { ThrottleClasses, ThrottlingGuard, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
+import { ThrottleClasses, ThrottleConfigError, ThrottlingGuard, ThrottlingModule, type ThrottlingModuleOptions, ThrottlingService, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
+import { bootError, PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 const ThreePerMinute = UserThrottle.with({ scope: 'three', rate: '3/min' });
@@ -51,40 +51,16 @@ describe.each(PLATFORMS)('a request is counted once on %s', (platform: Platform)
     expect(await firstThrottled('/feature')).toBe(4);
   });
 
-  test('ThrottlingModule.forRoot imported twice with different options (two global guards): still counted once', async () => {
+  test('equal options from two forRootAsync factories: one store, so the guard and the feature module\'s ThrottlingService see one count', async () => {
     const clock = new FakeClock();
-    app = await startApp(platform, testModule({ options: { clock: clock.read }, imports: [featureModule({ clock: clock.read, headers: 'both' })] }));
-    const guard = spyOnGuard();
+    const options = () => ({ clock: clock.read, rates: { user: '100/day' } });
+    class Feature {}
+    Module({ imports: [ThrottlingModule.forRootAsync({ useFactory: options })], controllers: [FeatureController] })(Feature);
+    app = await startApp(platform, testModule({ throttling: ThrottlingModule.forRootAsync({ useFactory: async () => options() }), imports: [Feature] }));
     expect(await firstThrottled('/feature')).toBe(4);
-    expect(guard).toHaveBeenCalledTimes(7); // twice for each of 3 allowed requests; the 429 stops at the first
-  });
-
-  test('with different options, the first import decides, and a warning says the others do nothing', async () => {
-    const clock = new FakeClock();
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const legacyHeaders = (response: request.Response) => response.headers['x-ratelimit-limit'] !== undefined;
-
-    // The root's own import first: its options (IETF headers only) apply.
-    app = await startApp(platform, testModule({ options: { clock: clock.read }, imports: [featureModule({ clock: clock.read, headers: 'both' })] }));
-    expect(legacyHeaders(await request(app.getHttpServer()).get('/feature'))).toBe(false);
-    await app.close();
-
-    // The feature module's import first: its options ('both') apply.
-    class FeatureFirst {}
-    Module({ imports: [featureModule({ clock: clock.read, headers: 'both' }), ThrottlingModule.forRoot({ clock: clock.read })] })(FeatureFirst);
-    app = await startApp(platform, FeatureFirst);
-    expect(legacyHeaders(await request(app.getHttpServer()).get('/feature'))).toBe(true);
-
-    const warnings = warn.mock.calls.map(([message]) => String(message)).filter((message) => message.startsWith('ThrottlingModule is imported'));
-    expect(warnings).toEqual([expect.stringContaining('ThrottlingModule is imported 2 times with different options'), expect.stringContaining('imported 2 times')]);
-  });
-
-  test('the same options object imported twice draws no warning', async () => {
-    const clock = new FakeClock();
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const options = { clock: clock.read };
-    app = await startApp(platform, testModule({ options, imports: [featureModule(options)] }));
-    expect(warn.mock.calls.filter(([message]) => String(message).startsWith('ThrottlingModule is imported'))).toEqual([]);
+    for (const service of [app.get(ThrottlingService), app.select(Feature).get(ThrottlingService)]) {
+      expect((await service.peek({ identity: '127.0.0.1' }, ThreePerMinute)).count).toBe(3);
+    }
   });
 
   test('@UseGuards(ThrottlingGuard) on a controller as well as the global guard: the 4th request is the first 429', async () => {
@@ -93,5 +69,59 @@ describe.each(PLATFORMS)('a request is counted once on %s', (platform: Platform)
     const guard = spyOnGuard();
     expect(await firstThrottled('/guarded')).toBe(4);
     expect(guard).toHaveBeenCalledTimes(7); // twice for each of 3 allowed requests; the 429 stops at the first
+  });
+});
+
+describe('ThrottlingModule imported twice with different options fails the boot, naming the difference and both imports', () => {
+  // Seen: a feature module's [UserThrottle] at 2/min with the root's user: '1000/day', so 2/min never denied.
+  const rootOptions: ThrottlingModuleOptions = { defaultThrottles: [UserThrottle], rates: { user: '1000/day' } };
+  const featureOptions: ThrottlingModuleOptions = { defaultThrottles: [UserThrottle], rates: { user: '2/min' } };
+
+  function feature(throttling: ReturnType<typeof ThrottlingModule.forRoot>) {
+    class FeatureModule {}
+    Module({ imports: [throttling], controllers: [FeatureController] })(FeatureModule);
+    return FeatureModule;
+  }
+
+  async function message(root: Type<unknown>): Promise<string> {
+    const error = await bootError(root);
+    expect(error).toBeInstanceOf(ThrottleConfigError);
+    return error!.message;
+  }
+
+  test.each([
+    ['forRoot in the root, then in a feature module', () => ThrottlingModule.forRoot(rootOptions), () => ThrottlingModule.forRoot(featureOptions), 'forRoot', 'forRoot', true],
+    ['forRoot in a feature module, then in the root', () => ThrottlingModule.forRoot(rootOptions), () => ThrottlingModule.forRoot(featureOptions), 'forRoot', 'forRoot', false],
+    ['forRoot in the root, forRootAsync in a feature module', () => ThrottlingModule.forRoot(rootOptions), () => ThrottlingModule.forRootAsync({ useFactory: () => featureOptions }), 'forRoot', 'forRootAsync', true],
+    ['forRootAsync in the root, forRoot in a feature module, feature first', () => ThrottlingModule.forRootAsync({ useFactory: async () => rootOptions }), () => ThrottlingModule.forRoot(featureOptions), 'forRootAsync', 'forRoot', false],
+  ])('%s', async (_name, rootImport, featureImport, rootEntry, featureEntry, rootFirst) => {
+    const featureModule = feature(featureImport());
+    class AppModule {}
+    Module({ imports: rootFirst ? [rootImport(), featureModule] : [featureModule, rootImport()] })(AppModule);
+    const text = await message(AppModule);
+    expect(text).toContain('ThrottlingModule is imported twice with different options');
+    expect(text).toContain(`ThrottlingModule.${rootEntry}() in AppModule`);
+    expect(text).toContain(`ThrottlingModule.${featureEntry}() in FeatureModule`);
+    expect(text).toMatch(/rates\.user: '(1000\/day' vs '2\/min|2\/min' vs '1000\/day)'/);
+  });
+
+  test('an option one import sets and the other does not, and two different functions', async () => {
+    class AppModule {}
+    Module({ imports: [ThrottlingModule.forRoot({ headers: 'both', userId: (_r, user: any) => user?.id }), feature(ThrottlingModule.forRoot({ userId: (_r, user: any) => user?.id }))] })(AppModule);
+    const text = await message(AppModule);
+    expect(text).toMatch(/headers: ('both' vs not set|not set vs 'both')/);
+    expect(text).toContain('userId: ');
+    expect(text).toContain('(two different functions)');
+  });
+
+  test('enforceAt given to forRootAsync counts as the option it is: the same as forRoot({ enforceAt })', async () => {
+    class AppModule {}
+    Module({
+      imports: [ThrottlingModule.forRoot({ enforceAt: 'interceptor' }), feature(ThrottlingModule.forRootAsync({ enforceAt: 'interceptor', useFactory: () => ({}) }))],
+    })(AppModule);
+    expect(await bootError(AppModule)).toBeUndefined();
+    class OtherModule {}
+    Module({ imports: [ThrottlingModule.forRoot({}), feature(ThrottlingModule.forRootAsync({ enforceAt: 'interceptor', useFactory: () => ({}) }))] })(OtherModule);
+    expect(await message(OtherModule)).toMatch(/enforceAt: ('guard' vs 'interceptor'|'interceptor' vs 'guard')/);
   });
 });

@@ -39,7 +39,20 @@ class ScopedController {
   @Get() list() { return 'contacts'; }
   @Get('also') also() { return 'contacts too'; }
   @Get('uploads') @ThrottleScope('uploads') upload() { return 'upload'; }
+  // DRF's `throttle_scope = None` on a subclass: the handler clears the controller's scope.
+  @Get('unscoped') @ThrottleScope(null) unscoped() { return 'unscoped'; }
 }
+
+@Controller('base')
+@ThrottleClasses(ScopedThrottle)
+@ThrottleScope('contacts')
+class BaseScopedController {
+  @Get() list() { return 'base'; }
+}
+
+@Controller('sub')
+@ThrottleScope(null)
+class UnscopedSubController extends BaseScopedController {}
 
 @Controller('shared')
 @ThrottleClasses(ScopedThrottle)
@@ -62,7 +75,7 @@ describe.each(PLATFORMS)('decorator precedence on %s', (platform: Platform) => {
       platform,
       testModule({
         options: { clock: clock.read, defaultThrottles: [DefaultThrottle], rates: { contacts: '3/min', uploads: '2/min' } },
-        controllers: [PlainController, ListedController, OffController, ScopedController, SharedScopeController],
+        controllers: [PlainController, ListedController, OffController, ScopedController, SharedScopeController, BaseScopedController, UnscopedSubController],
       }),
     );
     const server = app.getHttpServer();
@@ -132,6 +145,23 @@ describe.each(PLATFORMS)('decorator precedence on %s', (platform: Platform) => {
     expect((await get('/scoped')).status).toBe(200);
   });
 
+  test('@ThrottleScope(null) on a handler clears the controller scope: ScopedThrottle does not throttle it', async () => {
+    const get = await boot();
+    for (let i = 0; i < 6; i++) {
+      const response = await get('/scoped/unscoped');
+      expect(response.status).toBe(200);
+      expect(response.headers['ratelimit-policy']).toBeUndefined();
+    }
+    // The controller's other handlers keep its scope, and the unscoped handler took nothing from its bucket.
+    expect((await get('/scoped')).headers['ratelimit']).toBe('"contacts";r=2;t=60');
+  });
+
+  test('@ThrottleScope(null) on a controller subclass clears the scope it inherits', async () => {
+    const get = await boot();
+    for (let i = 0; i < 5; i++) expect((await get('/sub')).status).toBe(200);
+    expect(await allowedBeforeThrottled(get, '/base')).toBe(3);
+  });
+
   test('handlers sharing a scope share a bucket', async () => {
     const get = await boot();
     expect((await get('/shared/a')).status).toBe(200);
@@ -149,5 +179,16 @@ describe.each(PLATFORMS)('decorator precedence on %s', (platform: Platform) => {
     expect((await get('/scoped/also')).status).toBe(200);
     expect((await get('/shared/c')).status).toBe(200);
     expect((await get('/scoped')).status).toBe(429);
+  });
+});
+
+describe('@ThrottleScope() arguments', () => {
+  test.each([
+    ['', "''"],
+    [5, '5'],
+    [undefined, 'undefined'],
+    [{ scope: 'a' }, '{"scope":"a"}'],
+  ])('%p is refused, naming the value', (value, quoted) => {
+    expect(() => ThrottleScope(value as never)).toThrow(`@ThrottleScope() takes a non-empty string, or null to clear the controller's scope, got ${quoted}`);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { ALLOWED, DENIED, type ThrottleDecision, writeRateLimitHeaders } from '../../lib/index.js';
 import { emitRateLimitHeaders, RateLimitHeaderCache, type RateLimitHeaderMode } from '../../lib/http/rate-limit-headers.js';
 
@@ -141,5 +142,78 @@ describe('writeRateLimitHeaders', () => {
       'req1:ratelimit-policy': '"user";q=1000;w=86400, "burst";q=60;w=60',
       'req1:ratelimit': '"user";r=999;t=86400, "burst";r=5;t=13',
     });
+  });
+});
+
+/**
+ * RFC 9651's grammar, for the parts these headers use: a List of Items whose bare item is an
+ * sf-string and whose parameters are integers.
+ *   sf-string  = DQUOTE *( unescaped / "%" / bs-escaped ) DQUOTE
+ *   unescaped  = %x20-21 / %x23-24 / %x26-5B / %x5D-7E ; bs-escaped = "\" ( DQUOTE / "\" )
+ *   parameters = *( ";" *SP key [ "=" bare-item ] ) ; key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )
+ *   sf-list    = list-member *( OWS "," OWS list-member )
+ */
+const SF_STRING = /^"(?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])*"$/;
+const SF_STRING_SOURCE = SF_STRING.source.slice(1, -1);
+const SF_ITEM = `${SF_STRING_SOURCE}(?:; *[a-z*][a-z0-9_.*-]*=-?\\d{1,15})*`;
+const SF_LIST = new RegExp(`^${SF_ITEM}(?:[ \\t]*,[ \\t]*${SF_ITEM})*$`);
+
+/** The names of an sf-list's items, unescaped (the inverse of the backslash escapes only). */
+function itemNames(list: string): string[] {
+  return [...list.matchAll(new RegExp(SF_STRING_SOURCE, 'g'))].map(([quoted]) => quoted.slice(1, -1).replace(/\\(["\\])/g, '$1'));
+}
+
+describe('policy names are valid structured-field strings, whatever the scope', () => {
+  const decision = (policy: string): ThrottleDecision => ({ allowed: true, wait: null, limit: 5, remaining: 4, reset: 60, policy, window: 60 });
+
+  test('any string yields RateLimit and RateLimit-Policy values that are sf-lists of sf-strings of bounded length', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 50 }), (a, b) => {
+        const written = headers([decision(a), decision(b)], 'ietf');
+        for (const value of [written['ratelimit-policy'], written.ratelimit]) {
+          expect(value).toMatch(SF_LIST);
+          for (const name of itemNames(value)) expect(name.length).toBeLessThanOrEqual(64);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a name within the bound is reversible: unescape, then percent-decode', () => {
+    // At most 5 code points of 4 UTF-8 bytes each, 60 characters encoded; lone surrogates have no UTF-8.
+    const wellFormed = fc.string({ unit: 'binary', maxLength: 5 }).filter((name) => Buffer.from(name, 'utf8').toString('utf8') === name);
+    fc.assert(
+      fc.property(wellFormed, (name) => {
+        const [encoded] = itemNames(headers([decision(name)], 'ietf')['ratelimit-policy']);
+        expect(decodeURIComponent(encoded)).toBe(name);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test.each([
+    ['上传', '%E4%B8%8A%E4%BC%A0'],
+    ['téléchargement', 't%C3%A9l%C3%A9chargement'],
+    ['100%', '100%25'],
+    ['a"b\\c', 'a\\"b\\\\c'],
+    ['two words', 'two words'],
+    ['tab\there\r\n\u0000\u007f', 'tab%09here%0D%0A%00%7F'],
+  ])('%j is written as %j', (name, expected) => {
+    expect(headers([decision(name)], 'ietf')['ratelimit-policy']).toBe(`"${expected}";q=5;w=60`);
+  });
+
+  test('a long name is shortened to a prefix and a hash of the whole name: two names that differ only at the end stay apart', () => {
+    const a = headers([decision(`${'x'.repeat(1023)}a`)], 'ietf')['ratelimit-policy'];
+    const b = headers([decision(`${'x'.repeat(1023)}b`)], 'ietf')['ratelimit-policy'];
+    expect(a).toMatch(/^"x{55}~[0-9a-f]{8}";q=5;w=60$/);
+    expect(b).toMatch(/^"x{55}~[0-9a-f]{8}";q=5;w=60$/);
+    expect(a).not.toBe(b);
+    expect(headers([decision(`${'x'.repeat(1023)}a`)], 'ietf')['ratelimit-policy']).toBe(a);
+    // An escape is never cut in two.
+    expect(headers([decision('上'.repeat(400))], 'ietf')['ratelimit-policy']).toMatch(/^"(?:%E4%B8%8A){6}~[0-9a-f]{8}";q=5;w=60$/);
+  });
+
+  test('a policy that is not a string (a custom throttle) is written as its text, not a crash', () => {
+    expect(headers([{ ...decision('x'), policy: 42 as never }], 'ietf')['ratelimit-policy']).toBe('"42";q=5;w=60');
   });
 });

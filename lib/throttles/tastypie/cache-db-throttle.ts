@@ -5,6 +5,7 @@ import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { isPromise } from '../evaluate-throttles.js';
 import type { ThrottleContext } from '../throttle.js';
 import { ACCESS_LOG } from './access-log-token.js';
+import { whereToAdd } from '../throttling-runtime.js';
 import { CacheThrottle } from './cache-throttle.js';
 
 /**
@@ -19,7 +20,7 @@ export class CacheDBThrottle extends CacheThrottle {
   protected readonly accessLog: AccessLog | null = null;
 
   override accessed(identifier: string, ctx?: ThrottleContext): Awaitable<void> {
-    if (this.accessLog == null) throw new ThrottleConfigError(missingLog(this.constructor.name));
+    if (this.accessLog == null) throw new ThrottleConfigError(this.missingLog());
     const counted = super.accessed(identifier, ctx);
     const entry = {
       identifier,
@@ -33,10 +34,11 @@ export class CacheDBThrottle extends CacheThrottle {
 
   override assertReady(where: string): void {
     super.assertReady(where);
-    if (this.accessLog == null) throw new ThrottleConfigError(`${where}: ${missingLog(this.constructor.name)}`);
+    if (this.accessLog == null) throw new ThrottleConfigError(`${where}: ${this.missingLog()}`);
   }
-}
 
-function missingLog(name: string): string {
-  return `${name} writes every access to an access log, but none is configured: add ThrottlingModule.forRoot({ accessLog: { connectionString: process.env.DATABASE_URL } })`;
+  private missingLog(): string {
+    const add = whereToAdd(this.runtime?.entryPoint, 'accessLog: { connectionString: process.env.DATABASE_URL }');
+    return `${this.constructor.name} writes every access to an access log, but none is configured: add ${add}`;
+  }
 }
