@@ -3,7 +3,7 @@ import { formatRate } from '../core/rate.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { AnonThrottle } from '../throttles/anon-throttle.js';
 import { ScopedThrottle } from '../throttles/scoped-throttle.js';
-import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
+import { INHERITS_SCOPE, SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import { CacheDBThrottle } from '../throttles/tastypie/cache-db-throttle.js';
 import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
 import { NoThrottle } from '../throttles/tastypie/no-throttle.js';
@@ -23,7 +23,20 @@ export interface KnownCount {
   readonly limitText: string;
   /** How to give this throttle keys of its own. */
   readonly fix: string;
+  /**
+   * The throttle names these keys' scope itself (a DRF subclass with `scope = 'minutes'`, a
+   * `.with({ scope })` variant, a Tastypie throttle, whose keys are per identifier by design) rather
+   * than inheriting it with a rate of its own. DRF's own test suite gives two such classes one scope
+   * and two rates, so a conflict among them only warns; one that inherited the scope is the slip.
+   */
+  readonly ownScope: boolean;
 }
+
+/** The scope each built-in DRF class counts under unless told otherwise. */
+const DEFAULT_SCOPES = new Map<Function, string>([
+  [UserThrottle, 'user'],
+  [AnonThrottle, 'anon'],
+]);
 
 const DRF_CLASSES = [ScopedThrottle, UserThrottle, AnonThrottle] as const;
 const STOCK_RATE_METHODS = ['rateFor', 'formatKey', 'planCheck', 'allowRequest'] as const;
@@ -63,6 +76,8 @@ function knownRateCount(throttle: SimpleRateThrottle, routeScope: string | undef
     limit: `${rate.limit}/${rate.durationMs}`,
     limitText: written,
     fix,
+    // ScopedThrottle's scope is the route's: its rate then comes from rates (DRF), so a rate of its own there is the slip.
+    ownScope: base !== ScopedThrottle && throttle.scope !== DEFAULT_SCOPES.get(base) && (throttle.constructor as { [INHERITS_SCOPE]?: boolean })[INHERITS_SCOPE] !== true,
   };
 }
 
@@ -83,11 +98,14 @@ function knownTastypieCount(inner: CacheThrottle): KnownCount | undefined {
     limit: `${throttleAt}/${timeframe}/${expiration}`,
     limitText: `throttleAt ${throttleAt}, timeframe ${timeframe}, expiration ${expiration}`,
     fix: `give one of them a scope of its own, e.g. ${base.name}.with({ scope: '${scope ?? 'own'}-2', throttleAt: ${throttleAt}, timeframe: ${timeframe} })`,
+    ownScope: true,
   };
 }
 
 interface LimitUsers {
   readonly count: KnownCount;
+  /** Whether every throttle counting at this limit names its scope itself (see KnownCount.ownScope). */
+  ownScope: boolean;
   /** Throttle -> the routes (or 'ThrottlingService') where it counts. */
   readonly users: Map<string, Set<string>>;
 }
@@ -99,12 +117,18 @@ interface LimitUsers {
  */
 export class SharedKeyBook {
   private readonly namespaces = new Map<string, Map<string, LimitUsers>>();
+  /** Conflicts already warned about (key prefixes), so each is logged once. */
+  private readonly warned = new Set<string>();
+
+  /** `warn` receives the conflicts that boot anyway (every throttle in them names its scope itself). */
+  constructor(private readonly warn: (message: string) => void) {}
 
   add(count: KnownCount, throttle: string, where: string): void {
     let limits = this.namespaces.get(count.namespace);
     if (limits === undefined) this.namespaces.set(count.namespace, (limits = new Map()));
     let entry = limits.get(count.limit);
-    if (entry === undefined) limits.set(count.limit, (entry = { count, users: new Map() }));
+    if (entry === undefined) limits.set(count.limit, (entry = { count, ownScope: true, users: new Map() }));
+    entry.ownScope &&= count.ownScope;
     let wheres = entry.users.get(throttle);
     if (wheres === undefined) entry.users.set(throttle, (wheres = new Set()));
     wheres.add(where);
@@ -115,17 +139,27 @@ export class SharedKeyBook {
     const limits = this.namespaces.get(count.namespace);
     if (limits === undefined) return;
     for (const [limit, other] of limits) {
-      if (limit !== count.limit) throw conflict(other, { count, users: new Map([[throttle, new Set([where])]]) });
+      if (limit !== count.limit) this.report(count.namespace, other, { count, ownScope: count.ownScope, users: new Map([[throttle, new Set([where])]]) });
     }
   }
 
   /** Throws for the first key prefix that two limits share. */
   assertNoConflicts(): void {
-    for (const limits of this.namespaces.values()) {
+    for (const [namespace, limits] of this.namespaces) {
       if (limits.size < 2) continue;
-      const [first, second] = limits.values();
-      throw conflict(first, second);
+      let [first, second] = limits.values();
+      // Name the throttle that inherited the scope second: its fix is the one to make.
+      if (!first.ownScope && second.ownScope) [first, second] = [second, first];
+      this.report(namespace, first, second);
     }
+  }
+
+  private report(namespace: string, first: LimitUsers, second: LimitUsers): void {
+    const error = conflict(first, second);
+    if (!first.ownScope || !second.ownScope) throw error;
+    if (this.warned.has(namespace)) return;
+    this.warned.add(namespace);
+    this.warn(`${error.message}. (This boots because each of them names the scope itself; a throttle that inherits it fails the boot.)`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit, Optional, type Type } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
@@ -47,7 +47,7 @@ export class ThrottleRegistry implements OnModuleInit {
   /** Each host module's name, for the error when a throttle created there lacks a dependency. */
   private readonly hostNames = new WeakMap<ModuleRef, string>();
   /** Where every planned throttle counts, so two limits sharing keys fail the boot. */
-  private readonly keyBook = new SharedKeyBook();
+  private readonly keyBook = new SharedKeyBook((message) => new Logger('ThrottlingModule').warn(message));
   /** Throttles ThrottlingService already checked against the key book, with the scope they were used with. */
   private readonly claimed = new WeakMap<Throttle, Set<string | undefined>>();
 

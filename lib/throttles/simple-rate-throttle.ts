@@ -64,6 +64,8 @@ export abstract class SimpleRateThrottle implements Throttle {
     };
     const label = [overrides.scope, typeof overrides.rate === 'string' ? overrides.rate : undefined].filter(Boolean).join(', ');
     Object.defineProperty(Variant, 'name', { value: `${Base.name}(${label})` });
+    // A variant given a rate but no scope counts in its base's keys: the boot's shared-key check reads this.
+    Object.defineProperty(Variant, INHERITS_SCOPE, { value: overrides.scope === undefined });
     return Variant as unknown as T;
   }
 
@@ -165,6 +167,9 @@ export abstract class SimpleRateThrottle implements Throttle {
     return this.decide(check, result, ctx);
   }
 }
+
+/** On a `.with()` variant: true when it keeps its base class's scope (see SimpleRateThrottle.with). */
+export const INHERITS_SCOPE = Symbol('nestjs-throttling:inherits-scope');
 
 /** True when the throttle's allowRequest is the batched one, i.e. not overridden by a subclass. */
 export function isBatchable(throttle: Throttle): throttle is SimpleRateThrottle {

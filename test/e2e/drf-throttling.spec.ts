@@ -20,13 +20,11 @@ import { FakeClock } from '../support/fake-clock.js';
 import { type AppOptions, PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
-// DRF's User3SecRateThrottle, User3MinRateThrottle and User6MinRateThrottle. DRF gives the last two
-// one scope, 'minutes', so they count in the same keys with different rates: this module refuses that
-// at boot (each would use up the other's limit), so User6Min gets a scope of its own. No test here
-// relies on the two sharing a bucket.
+// DRF's User3SecRateThrottle, User3MinRateThrottle and User6MinRateThrottle. The last two share
+// DRF's scope 'minutes' with two rates: each names the scope itself, so the app boots (with a warning).
 const User3SecThrottle = UserThrottle.with({ scope: 'seconds', rate: '3/sec' });
 const User3MinThrottle = UserThrottle.with({ scope: 'minutes', rate: '3/min' });
-const User6MinThrottle = UserThrottle.with({ scope: 'minutes6', rate: '6/min' });
+const User6MinThrottle = UserThrottle.with({ scope: 'minutes', rate: '6/min' });
 
 /** DRF's NonTimeThrottle: allows the very first request, then nothing, and knows no wait. */
 class NonTimeThrottle implements Throttle {

@@ -1,7 +1,7 @@
-import { Controller, Get, Injectable, type DynamicModule } from '@nestjs/common';
+import { Controller, Get, Injectable, Logger, type DynamicModule } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import {
   CacheDBThrottle,
   CacheThrottle,
@@ -89,18 +89,55 @@ describe.each(Object.keys(entryPoints))('two throttles that count in the same ke
     expect(message).toContain("@ThrottleScope('uploads-2')");
   });
 
-  test('CacheThrottle.with({ throttleAt: 5 }) and CacheThrottle share tastypie:<identifier>_accesses', async () => {
+  test('throttles that each name the shared scope themselves (DRF\'s own fixtures, Tastypie\'s per-identifier keys) boot, with a warning naming both', async () => {
+    // DRF's test suite gives User3MinRateThrottle (3/min) and User6MinRateThrottle (6/min) one scope, 'minutes'.
+    class User3MinRateThrottle extends UserThrottle {
+      override scope = 'minutes';
+      override rate = '3/min';
+    }
+    class User6MinRateThrottle extends UserThrottle {
+      override scope = 'minutes';
+      override rate = '6/min';
+    }
     @Controller('login')
     class Login {
       @Get() @ThrottleClasses(CacheThrottle.with({ throttleAt: 5, timeframe: 900 })) get() { return 'ok'; }
       @Get('other') @ThrottleClasses(CacheThrottle) other() { return 'ok'; }
+      @Get('minute') @ThrottleClasses(User3MinRateThrottle) minute() { return 'ok'; }
+      @Get('double') @ThrottleClasses(User6MinRateThrottle) double() { return 'ok'; }
     }
     const module = entry === 'forRoot' ? ThrottlingModule.forRoot({}) : ThrottlingModule.forRootAsync({ useFactory: () => ({}), recordAccesses: true });
-    const message = await failure(module, [Login]);
-    expect(message).toContain('tastypie:<identifier>_accesses (no scope)');
-    expect(message).toContain('throttleAt 5, timeframe 900, expiration 604800 (on Login.get)');
-    expect(message).toContain('CacheThrottle with throttleAt 150, timeframe 3600, expiration 604800 (on Login.other)');
-    expect(message).toContain("CacheThrottle.with({ scope: 'own-2'");
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      expect(await bootError(testModule({ throttling: module, controllers: [Login] }))).toBeUndefined();
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      const tastypie = warnings.find((message) => message.includes('tastypie:<identifier>_accesses (no scope)'));
+      expect(tastypie).toContain('throttleAt 5, timeframe 900, expiration 604800 (on Login.get)');
+      expect(tastypie).toContain('CacheThrottle with throttleAt 150, timeframe 3600, expiration 604800 (on Login.other)');
+      expect(tastypie).toContain("CacheThrottle.with({ scope: 'own-2'");
+      const drf = warnings.find((message) => message.includes("(scope 'minutes')"));
+      expect(drf).toContain("User3MinRateThrottle with rate '3/min' (on Login.minute)");
+      expect(drf).toContain("User6MinRateThrottle with rate '6/min' (on Login.double)");
+      expect(warnings.filter((message) => message.includes("(scope 'minutes')"))).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  test('a throttle that inherits a scope another throttle names itself, with another rate, fails the boot', async () => {
+    class Minutes extends UserThrottle {
+      override scope = 'minutes';
+      override rate = '3/min';
+    }
+    const Inheriting = Minutes.with({ rate: '6/min' });
+    @Controller('mixed')
+    class Mixed {
+      @Get('a') @ThrottleClasses(Minutes) a() { return 'ok'; }
+      @Get('b') @ThrottleClasses(Inheriting) b() { return 'ok'; }
+    }
+    const message = await failure(throttling({}), [Mixed]);
+    expect(message).toContain("(scope 'minutes')");
+    expect(message).toContain("rate '6/min' (on Mixed.b)");
   });
 });
 
