@@ -249,7 +249,7 @@ suite('on real Redis', () => {
       await io.zadd(redisKey, 1, 'a:1');
       await expect(store.hit([check('throttle_user_7', 3)])).rejects.toThrow(`nestjs-throttling: key ${redisKey} holds a zset, not a list of hit times`);
       await expect(store.peek('throttle_user_7', 60_000)).rejects.toThrow('holds a zset');
-      expect(await io.zrange(redisKey, 0, -1)).toEqual(['a:1']);
+      expect(await io.zrange(redisKey, '0', '-1')).toEqual(['a:1']);
     });
 
     test('a key of any other type is left alone and the call fails, naming the key', async () => {
