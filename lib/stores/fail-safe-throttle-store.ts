@@ -130,7 +130,9 @@ export class FailSafeThrottleStore implements ThrottleStore {
     const seen = checks.map((check) => this.seen!.inWindow(check, check.windowMs, now));
     const results = this.local!.hit(checks.map((check, i) => (seen[i].count === 0 ? check : { ...check, limit: Math.max(0, check.limit - seen[i].count) })));
     // Admitted here, it is counted here; refused here, the store may still count its call.
-    if (sent) checks.forEach((check, i) => results[i].allowed || this.seen!.sent(check, now));
+    if (sent) {
+      for (let i = 0; i < checks.length; i++) if (!results[i].allowed) this.seen!.sent(checks[i], now);
+    }
     return results.map((result, i) => withSeen(result, seen[i]));
   }
 
