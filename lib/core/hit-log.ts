@@ -47,16 +47,24 @@ export class HitLog {
     return this.times[slot];
   }
 
-  /** Drops every hit at or before `cutoff` (DRF: `while history and history[-1] <= now - duration`). */
-  dropUpTo(cutoff: number): void {
+  /**
+   * Drops the hits at or before `cutoff` (DRF: `while history and history[-1] <= now - duration`),
+   * at most `maxDropped` of them. Returns true when it stopped at that bound with hits at or before
+   * `cutoff` left at the head: then `countAfter(cutoff)` is the count, not `size`.
+   */
+  dropUpTo(cutoff: number, maxDropped = Infinity): boolean {
     const times = this.times;
     const capacity = times.length;
+    let dropped = 0;
     while (this.length > 0 && times[this.head] <= cutoff) {
+      if (dropped === maxDropped) return true;
       this.head = this.head + 1 === capacity ? 0 : this.head + 1;
       this.length--;
+      dropped++;
     }
     // Give memory back after a burst: a quiet key should not keep a buffer sized for its peak.
     if (capacity > 1024 && this.length < capacity >>> 3) this.resize(capacity >>> 2);
+    return false;
   }
 
   /** Appends a hit. Times must not go backwards; a clock that does is clamped to the newest hit. */

@@ -2,6 +2,13 @@ import type { HitLog } from './hit-log.js';
 import type { HitResult, WindowCheck, WindowState } from './store.js';
 
 /**
+ * The most hits one check drops: a window of a million hits sliding out at once is dropped over the
+ * next checks, a bounded chunk each, and counted exactly meanwhile (HitLog.countAfter, a bisection).
+ * The Redis script has the same bound (DROP_CHUNK).
+ */
+export const MAX_DROPPED_PER_CHECK = 1000;
+
+/**
  * DRF's SimpleRateThrottle.allow_request(), on one key's hit log:
  *
  *   1. forget hits that left the window (at or before now - duration);
@@ -13,13 +20,15 @@ import type { HitResult, WindowCheck, WindowState } from './store.js';
  * two checks stay until the next check, or until the retention passes.
  */
 export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): HitResult {
-  log.dropUpTo(now - check.windowMs);
-  const count = log.size;
-  const oldest = count === 0 ? null : log.oldest;
+  const cutoff = now - check.windowMs;
+  // The usual case drops zero or one hit and counts the size; past the bound, hits left at the head
+  // are expired and the window is counted after them.
+  const count = log.dropUpTo(cutoff, MAX_DROPPED_PER_CHECK) ? log.countAfter(cutoff) : log.size;
+  const oldest = count === 0 ? null : count === log.size ? log.oldest : log.at(log.size - count);
   if (count >= check.limit) {
     // More hits than the limit (recorded by `accessed` after concurrent checks): the slot frees when
     // the limit-th newest leaves, not the oldest.
-    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(count - check.limit) };
+    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(log.size - check.limit) };
     return { allowed: false, count, oldest, now };
   }
   // No pruning before the append: the window, never longer than the retention, was just pruned.
@@ -30,7 +39,7 @@ export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): Hit
 /** Appends a hit, forgets hits past the retention, and pushes the key's expiry out. */
 export function recordSlidingLog(log: HitLog, windowMs: number, ttlMs: number | undefined, now: number): void {
   const retainMs = retentionMs(windowMs, ttlMs);
-  log.dropUpTo(now - retainMs);
+  log.dropUpTo(now - retainMs, MAX_DROPPED_PER_CHECK);
   appendHit(log, retainMs, now);
 }
 

@@ -1,14 +1,16 @@
 import { type Clock, systemClock, validClock } from '../core/clock.js';
 import type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue, type ExpiryReason, HARD_BOUND_TIMEOUTS } from './deadline-queue.js';
 import { MemoryThrottleStore } from './memory-throttle-store.js';
+import { SeenWindows } from './seen-windows.js';
 import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
 import { describeValue } from '../core/describe-value.js';
 
 /**
  * What to do while the store fails or is too slow:
- * - 'local': count in this process (an in-memory store) until it is back: limits keep working, per instance;
+ * - 'local': count in this process (an in-memory store) until it is back, on from the last window this
+ *   process saw in the store for the key: limits keep working, per instance;
  * - 'allow': let every request through, unthrottled;
  * - 'deny': refuse every throttled request (the Nest layer answers 503 Service Unavailable).
  */
@@ -21,7 +23,12 @@ export type StoreStateChange = { readonly state: 'down'; readonly error: unknown
 export interface FailSafeThrottleStoreOptions {
   /** Default 'local'. */
   readonly onStoreError?: StoreErrorPolicy;
-  /** How long one store call may take before the policy applies, in ms. Default 100. */
+  /**
+   * How long the store may go without answering any call before a call waiting for it gets the
+   * policy and the store is taken for down, in ms. Default 100. While answers keep coming (a burst
+   * queued on a healthy store), a call waits on, up to 10 x this in all; past that it gets the
+   * policy alone, without an outage.
+   */
   readonly timeoutMs?: number;
   /** While down, how often one request tries the store again, in ms. Default 1000. */
   readonly retryIntervalMs?: number;
@@ -40,7 +47,9 @@ const NOTHING_SEEN = (now: number): HitResult => ({ allowed: true, count: 0, old
 
 /**
  * Wraps a networked store so that its failures follow a policy instead of failing requests:
- * every call is bounded by a timeout; the first failure starts an outage (reported once), during
+ * every call is bounded by a timeout (see DeadlineQueue: no answer to any of our calls for the
+ * timeout, or the hard bound); an error, a rejection or a call the store left unanswered for the
+ * timeout starts an outage (reported once), during
  * which requests get the policy at once while one request per retry interval probes the store;
  * the first probe that succeeds ends the outage (reported once). A reply that arrives after its
  * timeout is dropped, never an unhandled rejection.
@@ -53,6 +62,8 @@ export class FailSafeThrottleStore implements ThrottleStore {
   private readonly onStateChange: ((change: StoreStateChange) => void) | undefined;
   private readonly closeInner: boolean;
   private readonly local: MemoryThrottleStore | undefined;
+  /** Under 'local': what the store last answered per key, where the local count starts from. */
+  private readonly seen: SeenWindows | undefined;
   private downSince: number | null = null;
   private nextProbeAt = 0;
   private probing = false;
@@ -72,7 +83,10 @@ export class FailSafeThrottleStore implements ThrottleStore {
     this.clock = options.clock === undefined ? systemClock : validClock(options.clock, 'FailSafeThrottleStore: clock');
     this.onStateChange = options.onStateChange;
     this.closeInner = options.closeInner ?? true;
-    if (this.policy === 'local') this.local = new MemoryThrottleStore({ clock: this.clock, maxKeys: options.maxKeys });
+    if (this.policy === 'local') {
+      this.local = new MemoryThrottleStore({ clock: this.clock, maxKeys: options.maxKeys });
+      this.seen = new SeenWindows();
+    }
   }
 
   /** Whether the wrapped store is considered down now. */
@@ -81,11 +95,16 @@ export class FailSafeThrottleStore implements ThrottleStore {
   }
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
-    return this.guarded(() => this.inner.hit(checks), () => {
-      if (this.policy === 'local') return this.local!.hit(checks);
-      const now = this.clock();
-      return checks.map(() => NOTHING_SEEN(now));
-    });
+    return this.guarded(
+      () => this.inner.hit(checks),
+      (sent) => {
+        if (this.policy === 'local') return this.localHit(checks, sent);
+        const now = this.clock();
+        return checks.map(() => NOTHING_SEEN(now));
+      },
+      true,
+      this.seen === undefined ? undefined : checks,
+    );
   }
 
   record(hits: readonly RecordedHit[]): Promise<void> {
@@ -95,9 +114,31 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
   peek(key: string, windowMs: number): Promise<WindowState> {
     return this.guarded(() => this.inner.peek(key, windowMs), () => {
-      if (this.policy === 'local') return this.local!.peek(key, windowMs);
+      if (this.policy === 'local') return this.localPeek(key, windowMs);
       return { count: 0, oldest: null, now: this.clock() };
     });
+  }
+
+  /**
+   * 'local': each check counts in the local store on top of the hits this process last saw in the
+   * shared one (still inside the window), so it admits at most what is left of the limit.
+   */
+  private localHit(checks: readonly WindowCheck[], sent: boolean): HitResult[] {
+    const now = this.clock();
+    // A request whose call was sent is pending in `seen`: not against itself.
+    if (sent) for (const check of checks) this.seen!.unsent(check);
+    const seen = checks.map((check) => this.seen!.inWindow(check, check.windowMs, now));
+    const results = this.local!.hit(checks.map((check, i) => (seen[i].count === 0 ? check : { ...check, limit: Math.max(0, check.limit - seen[i].count) })));
+    // Admitted here, it is counted here; refused here, the store may still count its call.
+    if (sent) {
+      for (let i = 0; i < checks.length; i++) if (!results[i].allowed) this.seen!.sent(checks[i], now);
+    }
+    return results.map((result, i) => withSeen(result, seen[i]));
+  }
+
+  private localPeek(key: string, windowMs: number): WindowState {
+    const state = this.local!.peek(key, windowMs);
+    return withSeen(state, this.seen!.inWindow({ key }, windowMs, state.now));
   }
 
   async reset(key: string): Promise<void> {
@@ -115,40 +156,45 @@ export class FailSafeThrottleStore implements ThrottleStore {
     if (this.closeInner) await this.inner.close?.();
   }
 
-  /** Runs the call against the store when up (or when it is time to probe), else the policy. */
-  private guarded<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies = true): Promise<T> {
-    if (this.downSince === null) return this.attempt(call, fallback, denies);
-    return this.probeOrFallback(call, fallback, denies);
+  /**
+   * Runs the call against the store when up (or when it is time to probe), else the policy.
+   * `noted`: the checks whose answer is noted in `seen` (hit() under 'local').
+   */
+  private guarded<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies = true, noted?: readonly WindowCheck[]): Promise<T> {
+    if (this.downSince === null) return this.attempt(call, fallback, denies, noted);
+    return this.probeOrFallback(call, fallback, denies, noted);
   }
 
   /** While down: one call at a time probes the store, once per retry interval; the rest get the policy. */
-  private async probeOrFallback<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies: boolean): Promise<T> {
+  private async probeOrFallback<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined): Promise<T> {
     const now = Date.now();
-    if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined);
+    if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined, false);
     this.probing = true;
     this.nextProbeAt = now + this.retryIntervalMs;
     try {
-      return await this.attempt(call, fallback, denies);
+      return await this.attempt(call, fallback, denies, noted);
     } finally {
       this.probing = false;
     }
   }
 
   /**
-   * The call, bounded by the timeout. Its answer marks the store up; an error, a rejection or the
-   * timeout marks it down and answers with the policy instead.
+   * The call, bounded by the timeout. Its answer marks the store up; an error, a rejection or a
+   * timeout with no answer from the store marks it down and answers with the policy instead. A call
+   * that only reached the hard bound while the store kept answering gets the policy alone.
    */
-  private attempt<T>(call: () => Awaitable<T>, fallback: () => Awaitable<T>, denies: boolean): Promise<T> {
+  private attempt<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined): Promise<T> {
+    if (noted !== undefined) this.noteSent(noted);
     return new Promise<T>((resolve, reject) =>
-      this.underDeadline(call, (answered, outcome) => {
+      this.underDeadline(call, noted, (answered, outcome) => {
         if (answered) {
           this.markUp();
           resolve(outcome as T);
           return;
         }
-        this.markDown(outcome);
+        if (!(outcome instanceof StoreTimeoutError && outcome.reason === 'overdue')) this.markDown(outcome);
         try {
-          resolve(this.applyPolicy(fallback, denies, outcome));
+          resolve(this.applyPolicy(fallback, denies, outcome, true));
         } catch (policyError) {
           reject(policyError);
         }
@@ -158,17 +204,23 @@ export class FailSafeThrottleStore implements ThrottleStore {
 
   /** The call, or a StoreTimeoutError after timeoutMs. */
   private bounded<T>(call: () => Awaitable<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.underDeadline(call, (answered, outcome) => (answered ? resolve(outcome as T) : reject(outcome))));
+    return new Promise<T>((resolve, reject) => this.underDeadline(call, undefined, (answered, outcome) => (answered ? resolve(outcome as T) : reject(outcome))));
   }
 
   /**
    * Runs the call and reports exactly once: its value (answered), or its error, its rejection or a
    * StoreTimeoutError at the deadline. A late reply or rejection is swallowed. No promise of its
-   * own: the one continuation on the call's answer is all this adds to a request.
+   * own: the one continuation on the call's answer is all this adds to a request. The answer, even
+   * a late one, is noted in `seen` for the `noted` checks.
    */
-  private underDeadline<T>(call: () => Awaitable<T>, settle: (answered: boolean, outcome: unknown) => void): void {
-    const waiter = this.deadlines.add(() => settle(false, new StoreTimeoutError(this.timeoutMs)));
+  private underDeadline<T>(call: () => Awaitable<T>, noted: readonly WindowCheck[] | undefined, settle: (answered: boolean, outcome: unknown) => void): void {
+    const waiter = this.deadlines.add((reason: ExpiryReason) => settle(false, new StoreTimeoutError(reason === 'stalled' ? this.timeoutMs : this.timeoutMs * HARD_BOUND_TIMEOUTS, reason)));
     const once = (answered: boolean, outcome: unknown): void => {
+      // Any answer, even a late one, shows the store is making progress on our calls.
+      if (answered) {
+        this.deadlines.progress();
+        if (noted !== undefined) this.noteSeen(noted, outcome as HitResult[]);
+      }
       if (waiter.settled) return;
       waiter.settled = true;
       settle(answered, outcome);
@@ -186,12 +238,23 @@ export class FailSafeThrottleStore implements ThrottleStore {
     );
   }
 
-  private applyPolicy<T>(fallback: () => Awaitable<T>, denies: boolean, error: unknown): Awaitable<T> {
+  private noteSent(checks: readonly WindowCheck[]): void {
+    const now = this.clock();
+    for (let i = 0; i < checks.length; i++) this.seen!.sent(checks[i], now);
+  }
+
+  private noteSeen(checks: readonly WindowCheck[], results: readonly HitResult[]): void {
+    const now = this.clock();
+    for (let i = 0; i < checks.length; i++) this.seen!.note(checks[i], results[i], now);
+  }
+
+  /** `sent`: the request's call was sent to the store (and failed or timed out) before this. */
+  private applyPolicy<T>(fallback: (sent: boolean) => Awaitable<T>, denies: boolean, error: unknown, sent: boolean): Awaitable<T> {
     if (this.policy === 'deny' && denies) {
       // Down by now (the failure that led here marked it so): the next probe is when it may be back.
       throw new StoreUnavailableError('the throttle store is unavailable', error, Math.max(0, this.nextProbeAt - Date.now()));
     }
-    return fallback();
+    return fallback(sent);
   }
 
   private markDown(error: unknown): void {
@@ -215,6 +278,13 @@ export class FailSafeThrottleStore implements ThrottleStore {
       // A failing logger must not turn an outage into failed requests.
     }
   }
+}
+
+/** A local answer with the seen hits of the shared store added to its count and oldest. */
+function withSeen<T extends WindowState>(state: T, seen: { readonly count: number; readonly oldest: number | null }): T {
+  if (seen.count === 0) return state;
+  const oldest = state.oldest === null || (seen.oldest !== null && seen.oldest < state.oldest) ? seen.oldest : state.oldest;
+  return { ...state, count: state.count + seen.count, oldest };
 }
 
 function positive(value: number, name: string): number {

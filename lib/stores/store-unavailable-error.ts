@@ -24,11 +24,17 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** The store did not answer within the time allowed. */
+/**
+ * A call was not answered in time: 'stalled', the store answered none of our calls for `timeoutMs`
+ * (an outage); 'overdue', it kept answering others but this call reached the hard bound `timeoutMs`.
+ */
 export class StoreTimeoutError extends Error {
   override readonly name = 'StoreTimeoutError';
 
-  constructor(readonly timeoutMs: number) {
-    super(`the throttle store did not answer within ${timeoutMs} ms`);
+  constructor(
+    readonly timeoutMs: number,
+    readonly reason: 'stalled' | 'overdue' = 'stalled',
+  ) {
+    super(reason === 'stalled' ? `the throttle store did not answer within ${timeoutMs} ms` : `the throttle store kept answering, but not this call within ${timeoutMs} ms`);
   }
 }

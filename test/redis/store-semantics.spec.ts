@@ -243,17 +243,13 @@ suite('on real Redis', () => {
       });
     });
 
-    test('a sorted set left by an earlier version of the store is converted, keeping its hits and expiry', async () => {
-      const start = 1_700_000_000_000;
-      const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}convert:`, clock: () => start + 2_000 });
+    test('a sorted set is not ours either: the call fails naming the key, and the set is left alone', async () => {
+      const store = new RedisThrottleStore(io, { keyPrefix: `${prefix}zset:` });
       const redisKey = store.redisKey('throttle_user_7');
-      await io.zadd(redisKey, start, 'a:1', start + 1_000, 'b:1');
-      await io.pexpire(redisKey, 60_000);
-      const [result] = await store.hit([check('throttle_user_7', 3)]);
-      expect(result).toEqual({ allowed: true, count: 2, oldest: start, now: start + 2_000 });
-      expect(await io.type(redisKey)).toBe('list');
-      expect(await io.lrange(redisKey, 0, -1)).toEqual([String(start), String(start + 1_000), String(start + 2_000)]);
-      expect(await io.pttl(redisKey)).toBeGreaterThan(50_000);
+      await io.zadd(redisKey, 1, 'a:1');
+      await expect(store.hit([check('throttle_user_7', 3)])).rejects.toThrow(`nestjs-throttling: key ${redisKey} holds a zset, not a list of hit times`);
+      await expect(store.peek('throttle_user_7', 60_000)).rejects.toThrow('holds a zset');
+      expect(await io.zrange(redisKey, '0', '-1')).toEqual(['a:1']);
     });
 
     test('a key of any other type is left alone and the call fails, naming the key', async () => {

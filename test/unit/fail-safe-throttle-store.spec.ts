@@ -46,7 +46,8 @@ describe('FailSafeThrottleStore', () => {
 
     const next = await store.hit([CHECK]);
     expect(inner.calls).toHaveLength(1);
-    expect(next).toEqual([expect.objectContaining({ allowed: true, count: 1 })]);
+    // Still the local store, counting on from the window the late reply showed (7 hits, plus its own).
+    expect(next).toEqual([expect.objectContaining({ allowed: true, count: 8 + 1, now: 1_000 })]);
     await store.close();
   });
 
@@ -122,4 +123,33 @@ describe('FailSafeThrottleStore', () => {
     expect(changes.map((change) => change.state)).toEqual(['down', 'up']);
     await store.close();
   });
+
+  test("'local' counts on from the window this process last saw in the store: a key seen full admits nothing during the outage", async () => {
+    const inner = new ManualStore();
+    const { store } = failSafe(inner, 60_000);
+    // The store's clock is its own (here 500 ms behind the local one): hits are carried over by age.
+    const first = store.hit([CHECK]);
+    inner.calls[0].resolve([{ allowed: false, count: 10, oldest: -59_000, now: 500 }]);
+    expect((await first)[0].allowed).toBe(false);
+
+    const failing = store.hit([CHECK]);
+    inner.calls[1].reject(new Error('ECONNRESET'));
+    expect(await failing).toEqual([expect.objectContaining({ allowed: false, count: 10, oldest: 1_000 - 59_500 })]);
+    // Without the store's window, the local store would have started from zero and admitted 10.
+    const during = await Promise.all(Array.from({ length: 10 }, () => store.hit([CHECK])));
+    expect(during.filter(([result]) => result.allowed)).toEqual([]);
+    await store.close();
+  });
+
+  test("'local' counts the calls sent to the store and not answered: they may be counted there", async () => {
+    const inner = new ManualStore();
+    const { store } = failSafe(inner, 60_000);
+    // 15 calls in flight for a key at 10 per window; the store never answers them, but it may have
+    // counted 10 of them already: none is admitted locally.
+    const answers = await Promise.all(Array.from({ length: 15 }, () => store.hit([CHECK])));
+    expect(answers.filter(([result]) => result.allowed)).toEqual([]);
+    expect(store.isDown).toBe(true);
+    await store.close();
+  });
 });
+

@@ -72,6 +72,19 @@ describe('HitLog', () => {
     expect(log.countAfter(start + 899_999)).toBe(100_000);
   });
 
+  test('dropUpTo drops at most maxDropped hits, and says when hits at or before the cutoff are left', () => {
+    const log = new HitLog();
+    for (let time = 1; time <= 10; time++) log.push(time);
+    expect(log.dropUpTo(7, 3)).toBe(true);
+    expect(log.toArray()).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    expect(log.countAfter(7)).toBe(3);
+    expect(log.dropUpTo(7, 3)).toBe(true); // exactly three left to drop: the bound is reached before 8 is looked at
+    expect(log.dropUpTo(7, 3)).toBe(false);
+    expect(log.toArray()).toEqual([8, 9, 10]);
+    expect(log.dropUpTo(8)).toBe(false); // unbounded by default
+    expect(log.toArray()).toEqual([9, 10]);
+  });
+
   test('shrinks a large buffer once a burst has drained', () => {
     const log = new HitLog();
     for (let time = 1; time <= 4096; time++) log.push(time);

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { MemoryThrottleStore, ThrottleConfigError, type WindowCheck } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { describeStoreSemantics } from '../support/store-semantics.js';
+import { MAX_DROPPED_PER_CHECK } from '../../lib/core/sliding-log.js';
 
 // The reference for every other store: the same spec runs on Redis, Valkey and cache-manager.
 describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
@@ -52,6 +53,51 @@ describe('MemoryThrottleStore', () => {
     expect(denied).toMatchObject({ allowed: false, count: 1_000_000, oldest: 0 });
     clock.now = 60_000; // the 1,000 hits of t=0 leave the window
     expect(store.hit(hot)[0]).toMatchObject({ allowed: true, count: 999_000 });
+  });
+
+  test('a million-hit window sliding out at once: each check drops a bounded chunk, and every count stays exact', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const hot = check('slide', 1_000_000, 60_000);
+    // A million hits over the first minute, 1,000 per 60 ms.
+    for (let i = 0; i < 1_000_000; i++) {
+      if (i % 1000 === 0) clock.now = (i / 1000) * 60;
+      store.hit([hot]);
+    }
+    const sizeOf = () => (store as unknown as { entries: Map<string, { size: number }> }).entries.get('slide')!.size;
+    /** The reference: hits at or before now - window are gone (lib/core/sliding-log.ts). */
+    const inWindow = (now: number) => {
+      let count = 0;
+      for (let i = 0; i < 1_000_000; i++) if (Math.floor(i / 1000) * 60 > now - 60_000) count++;
+      return count;
+    };
+    // Half the window leaves at once, then all but its last second (once all of it has, the key
+    // expires and is cleared at once): no check drops more than the bound.
+    for (const now of [90_000, 90_000, 90_001, 119_000, 119_000]) {
+      clock.now = now;
+      const before = sizeOf();
+      const [result] = store.hit([{ ...hot, record: false }]);
+      expect(before - sizeOf()).toBeLessThanOrEqual(MAX_DROPPED_PER_CHECK);
+      expect(result.count).toBe(inWindow(now));
+      expect(store.peek('slide', 60_000).count).toBe(inWindow(now));
+    }
+    // Recording (accessed) drops by the same bound.
+    const before = sizeOf();
+    store.record([{ key: 'slide', windowMs: 60_000 }]);
+    expect(before + 1 - sizeOf()).toBe(MAX_DROPPED_PER_CHECK);
+    expect(store.hit([hot])[0]).toMatchObject({ allowed: true, count: inWindow(119_000) + 1, oldest: 59_040 });
+  });
+
+  test('with expired hits left at the head, a denial reports the oldest hit and the blocking hit of the window, not of the log', () => {
+    const clock = new FakeClock();
+    const store = new MemoryThrottleStore({ clock: clock.read });
+    const recorded = { key: 'stale', windowMs: 1_000, ttlMs: 10_000 };
+    // 3,000 hits kept by a long retention, then 3 inside the window.
+    for (let i = 0; i < 3_000; i++) store.record([recorded]);
+    clock.now = 5_000;
+    for (let i = 0; i < 3; i++) store.record([recorded]);
+    const [denied] = store.hit([{ key: 'stale', limit: 2, windowMs: 1_000, record: true }]);
+    expect(denied).toEqual({ allowed: false, count: 3, oldest: 5_000, now: 5_000, blockingHit: 5_000 });
   });
 
   test('past maxKeys it evicts the least recently used key and keeps recently used ones', () => {

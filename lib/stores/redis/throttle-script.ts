@@ -7,8 +7,12 @@ import { createHash } from 'node:crypto';
  * ZADD and ZRANGE, and duplicate times need no unique member):
  *
  *   1. a check drops the hits at or before now - window from the head ('r' drops those at or before
- *      now - retention, retention = max(window, ttl));
- *   2. the hits left are the window: their number is the count and the head is the oldest;
+ *      now - retention, retention = max(window, ttl)), at most DROP_CHUNK of them per call, so that
+ *      no call holds Redis for long whatever the limit (a million hits sliding out at once are
+ *      dropped over the next calls);
+ *   2. the hits after the cutoff are the window: their number is the count and the first of them
+ *      the oldest (when expired hits remain at the head, it is found by bisection with LINDEX:
+ *      O(log n) probes, so the count is exact without dropping them all);
  *   3. deny when count >= limit (never recorded; with more than `limit` hits, report the one whose
  *      leaving frees a slot), else append `now` when asked to.
  *
@@ -38,8 +42,7 @@ import { createHash } from 'node:crypto';
  * not reported, as in sliding-log.ts. Times travel as text: Redis would truncate Lua numbers that
  * are not integers.
  *
- * A key that is not a list is converted when it is a sorted set (the format of earlier versions),
- * and refused with its name otherwise.
+ * A key that is not a list is refused with its name.
  *
  * Hits are appended in arrival order. Should the server's clock step back, a hit appended after the
  * step may sit behind a newer one and be dropped late: the count errs high (stricter), never low.
@@ -62,72 +65,67 @@ else
 end
 now = nowText + 0
 
--- Called when a key is not a list. A sorted set is the log of an earlier version of this store
--- (score = hit time): it is rewritten as a list with its hits and expiry. Anything else is not ours
--- to overwrite: the call fails, naming the key.
-local function convertFromSortedSet(key)
+-- Called when a key is not a list: not ours to overwrite, so the call fails, naming the key.
+local function refuse(key)
   local kind = redis.call('TYPE', key)['ok']
-  if kind ~= 'zset' then error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. kind .. ', not a list of hit times' }) end
-  local scored = redis.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
-  local ttl = redis.call('PTTL', key)
-  redis.call('DEL', key)
-  for j = 2, #scored, 2 do redis.call('RPUSH', key, scored[j]) end
-  if ttl > 0 then redis.call('PEXPIRE', key, string.format('%d', ttl)) end
+  error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. kind .. ', not a list of hit times' })
 end
 
--- Drops the hits at or before cutoff from the head (they are in time order). Returns the oldest hit
--- left, as text and as a number (nil when none), and whether anything was dropped.
-local function dropUpTo(key, cutoff)
-  -- pcall: the first command on the key, so that a key of another type is converted or named. One
-  -- element, not LRANGE's two: a reply table costs more than the command.
-  local text = redis.pcall('LINDEX', key, '0')
-  if type(text) == 'table' then
-    convertFromSortedSet(key)
-    text = redis.call('LINDEX', key, '0')
-  end
-  if not text then return nil, nil, false end
-  local first = text + 0
-  if first > cutoff then return text, first, false end
-  -- The usual case under steady traffic: one hit left the window since the last request.
-  redis.call('LPOP', key)
-  text = redis.call('LINDEX', key, '0')
-  if not text then return nil, nil, true end
-  first = text + 0
-  if first > cutoff then return text, first, true end
-  -- More left it: drop them a chunk at a time.
-  while true do
-    local chunk = redis.call('LRANGE', key, '0', '63')
-    local n = 0
-    local oldest
-    while n < #chunk do
-      oldest = chunk[n + 1] + 0
-      if oldest > cutoff then break end
-      n = n + 1
-    end
-    redis.call('LTRIM', key, string.format('%d', n), '-1')
-    if n < #chunk then return chunk[n + 1], oldest, true end
-    if #chunk < 64 then return nil, nil, true end
-  end
-end
+-- The most expired hits one call drops. LTRIM of this many costs a few tens of microseconds; the
+-- rest are dropped by the next calls, and counted out meanwhile by bisection.
+local DROP_CHUNK = 1000
 
--- Peek: the hits after cutoff, read only. Older hits may still be there ('r' keeps them up to the
--- retention), so the first one inside is found by bisection.
-local function countAfter(key, cutoff)
-  local length = redis.pcall('LLEN', key)
-  if type(length) == 'table' then
-    convertFromSortedSet(key)
-    length = redis.call('LLEN', key)
-  end
-  if length == 0 then return 0, nil end
-  local head = redis.call('LINDEX', key, '0')
-  if head + 0 > cutoff then return length, head end
-  local low, high = 0, length
+-- How many of the list's first 'length' hits are at or before cutoff, given that the first 'known'
+-- are (bisection with LINDEX: O(log n) probes, each walking the list from its nearer end).
+local function expiredBefore(key, cutoff, known, length)
+  local low, high = known, length
   while low < high do
     local mid = math.floor((low + high) / 2)
     if redis.call('LINDEX', key, string.format('%d', mid)) + 0 <= cutoff then low = mid + 1 else high = mid end
   end
-  if low == length then return 0, nil end
-  return length - low, redis.call('LINDEX', key, string.format('%d', low))
+  return low
+end
+
+-- Drops the hits at or before cutoff from the head (they are in time order), at most DROP_CHUNK of
+-- them. Returns the oldest hit after cutoff, as text and as a number (nil when none), whether
+-- anything was dropped, and how many hits at or before cutoff are still at the head (stale: the
+-- list's length minus them is the count).
+local function dropUpTo(key, cutoff)
+  -- pcall: the first command on the key, so that a key of another type is named. One element, not
+  -- LRANGE's two: a reply table costs more than the command.
+  local text = redis.pcall('LINDEX', key, '0')
+  if type(text) == 'table' then refuse(key) end
+  if not text then return nil, nil, false, 0 end
+  local first = text + 0
+  if first > cutoff then return text, first, false, 0 end
+  -- The usual case under steady traffic: one hit left the window since the last request.
+  redis.call('LPOP', key)
+  text = redis.call('LINDEX', key, '0')
+  if not text then return nil, nil, true, 0 end
+  first = text + 0
+  if first > cutoff then return text, first, true, 0 end
+  -- More left it: find where the window starts, drop a bounded chunk before it.
+  local length = redis.call('LLEN', key)
+  local expired = expiredBefore(key, cutoff, 1, length)
+  local dropped = expired < DROP_CHUNK and expired or DROP_CHUNK
+  redis.call('LTRIM', key, string.format('%d', dropped), '-1')
+  local stale = expired - dropped
+  if expired == length then return nil, nil, true, stale end
+  text = redis.call('LINDEX', key, string.format('%d', stale))
+  return text, text + 0, true, stale
+end
+
+-- Peek: the hits after cutoff, read only. Older hits may still be there ('r' keeps them up to the
+-- retention, and a check drops a bounded chunk per call), so the first one inside is found by bisection.
+local function countAfter(key, cutoff)
+  local length = redis.pcall('LLEN', key)
+  if type(length) == 'table' then refuse(key) end
+  if length == 0 then return 0, nil end
+  local head = redis.call('LINDEX', key, '0')
+  if head + 0 > cutoff then return length, head end
+  local expired = expiredBefore(key, cutoff, 1, length)
+  if expired == length then return 0, nil end
+  return length - expired, redis.call('LINDEX', key, string.format('%d', expired))
 end
 
 local out = nowText
@@ -139,20 +137,20 @@ for i, key in ipairs(KEYS) do
   local record = mode == 'r' or recordArg == '1'
   -- '=': kept as long as the window (every DRF throttle), which spares parsing it again.
   local retention = retentionArg == '=' and window or retentionArg + 0
-  local count, oldest, oldestTime, dropped
+  local count, oldest, oldestTime, dropped, stale
   local allowed = true
   local blocking = ''
   if mode == 'p' then
     count, oldest = countAfter(key, now - window)
   else
-    oldest, oldestTime, dropped = dropUpTo(key, now - (mode == 'r' and retention or window))
+    oldest, oldestTime, dropped, stale = dropUpTo(key, now - (mode == 'r' and retention or window))
     local appended = false
     if record then
       -- Append first: RPUSH answers the length, which spares an LLEN; a denial takes the hit back.
-      count = redis.call('RPUSH', key, nowText) - 1
+      count = redis.call('RPUSH', key, nowText) - 1 - stale
       appended = true
     else
-      count = redis.call('LLEN', key)
+      count = redis.call('LLEN', key) - stale
     end
     if mode == 'h' and count >= limit then
       allowed = false
@@ -160,7 +158,7 @@ for i, key in ipairs(KEYS) do
         redis.call('RPOP', key)
         appended = false
       end
-      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, string.format('%d', count - limit)) end
+      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, string.format('%d', stale + count - limit)) end
     end
     if (appended or count > 0) and (mode == 'r' or dropped or (appended and count == 0) or (oldestTime and oldestTime <= now - retention / 2)) then
       redis.call('PEXPIRE', key, string.format('%d', math.ceil(retention * 1.5)))

@@ -17,6 +17,8 @@ interface ChildConfig {
   readonly platform: 'express' | 'fastify';
   /** This instance's clock runs this far from the real one: the store must not care. */
   readonly clockOffsetMs: number;
+  /** The module's storeTimeout; 'default' leaves it (and onStoreError) to the module's defaults. Default 5000. */
+  readonly storeTimeout?: number | 'default';
 }
 
 const config = JSON.parse(process.argv[2]) as ChildConfig;
@@ -42,7 +44,7 @@ class HelloController {
       // The test pins Redis's atomicity, not the timeout: 2,000 requests on a loaded 2-core machine can
       // starve Redis itself for more than the default 100 ms, and then 'local' fallbacks admit more
       // (up to (N + 1) x the limit, as the README says).
-      storeTimeout: 5000,
+      ...(config.storeTimeout === 'default' ? {} : { storeTimeout: config.storeTimeout ?? 5000 }),
     }),
   ],
   controllers: [HelloController],
