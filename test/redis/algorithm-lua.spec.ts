@@ -163,34 +163,63 @@ suite('the algorithms in Lua, on real Redis', () => {
     expectAbout((await hit('gcra', blocked, single, now, 600_000)).ttl, 600_000);
   });
 
+  test('a key left by another algorithm starts afresh instead of failing the script', async () => {
+    const key = `${prefix}switch:throttle_user_{9}`;
+    const check = { limit: 2, periodMs: 60_000, cost: 2, burst: 2 };
+    const now = 1_764_000_000_000;
+    for (const [i, name] of ['fixed-window', 'sliding-window', 'gcra'].entries()) {
+      // Each finds only the others' fields (the window start included) and counts from 0.
+      expect((await hit(name, key, check, now + i, 0)).outcome.allowed).toBe(true);
+    }
+    // Back to an algorithm whose own state is still current: its count holds.
+    expect((await hit('fixed-window', key, check, now + 3, 0)).outcome.allowed).toBe(false);
+  });
+
+  test('a block that is over leaves the key: its field is removed on the next request', async () => {
+    const key = `${prefix}unblock:throttle_user_{10}`;
+    const single = { limit: 1, periodMs: 1000, cost: 1, burst: 1 };
+    const now = 1_764_000_000_000;
+    await hit('fixed-window', key, single, now, 5000);
+    expect((await hit('fixed-window', key, single, now, 5000)).outcome.allowed).toBe(false);
+    expect(await redis.hexists(key, 'b')).toBe(1);
+    expect((await hit('fixed-window', key, single, now + 5000, 5000)).outcome.allowed).toBe(true);
+    expect(await redis.hexists(key, 'b')).toBe(0);
+  });
+
   test('a key costs the same memory at any limit: MEMORY USAGE per algorithm', async () => {
     const now = 1_764_000_000_123;
-    // As long as a production key, 'throttle:throttle_user_{203.0.113.42}' (37 characters): the key's
-    // name is part of what MEMORY USAGE counts.
-    const keyStart = `ntt:${RUN_ID}:throttle_user_{`;
-    const key = `${keyStart}${'2'.repeat(Math.max(1, 36 - keyStart.length))}}`;
+    // MEMORY USAGE counts the key's name too: measured at the lengths of production keys,
+    // 'throttle:throttle_user_{42}' (27 characters) and 'throttle:throttle_user_{203.0.113.42}' (37),
+    // with names of this run's own (a short unique start, padded).
+    const ownStart = `n${process.pid}${Date.now() % 1_000_000}:{`;
+    const keyOfLength = (length: number) => `${ownStart}${'x'.repeat(length - ownStart.length - 1)}}`;
     const figures: string[] = [];
-    try {
-      for (const name of Object.keys(CORES)) {
-        const usage: number[] = [];
-        for (const limit of [10, 10_000, 10_000_000]) {
-          await redis.del(key);
-          // A used key (3 units per request), and then the same key with a block written too.
-          for (let i = 0; i < 3; i++) await hit(name, key, { limit, periodMs: 3_600_000, cost: 3, burst: limit }, now + i * 997, 0);
-          usage.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
-          // Two at once on a limit of 1: the second is refused and starts a block.
-          for (let i = 0; i < 2; i++) await hit(name, key, { limit: 1, periodMs: 3_600_000, cost: 1, burst: 1 }, now + 5000, 60_000);
-          expect(await redis.hexists(key, 'b')).toBe(1);
-          usage.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
+    for (const length of [27, 37]) {
+      const key = keyOfLength(length);
+      try {
+        for (const name of Object.keys(CORES)) {
+          const usage: number[] = [];
+          const blocked: number[] = [];
+          for (const limit of [10, 10_000, 10_000_000]) {
+            await redis.del(key);
+            // A used key (3 units per request), and then the same key with a block written too.
+            for (let i = 0; i < 3; i++) await hit(name, key, { limit, periodMs: 3_600_000, cost: 3, burst: limit }, now + i * 997, 0);
+            usage.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
+            // Two at once on a limit of 1: the second is refused and starts a block.
+            for (let i = 0; i < 2; i++) await hit(name, key, { limit: 1, periodMs: 3_600_000, cost: 1, burst: 1 }, now + 5000, 60_000);
+            expect(await redis.hexists(key, 'b')).toBe(1);
+            blocked.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
+          }
+          figures.push(`${name}, ${length}-character key: ${usage.join('/')} B (with a block: ${blocked.join('/')} B) at limits 10/10k/10M`);
+          // Bounded whatever the limit: the same fields, whose integers grow by a few bytes at most.
+          expect(Math.max(...usage, ...blocked) - Math.min(...usage)).toBeLessThanOrEqual(16);
         }
-        figures.push(`${name}: ${usage.filter((_, i) => i % 2 === 0).join('/')} B (with a block: ${usage.filter((_, i) => i % 2 === 1).join('/')} B) at limits 10/10k/10M`);
-        // Bounded whatever the limit: the same fields, whose integers grow by a few bytes at most.
-        expect(Math.max(...usage) - Math.min(...usage)).toBeLessThanOrEqual(16);
+      } finally {
+        await redis.del(key);
       }
-    } finally {
-      await redis.del(key);
     }
-    process.stderr.write(`MEMORY USAGE per key (a ${key.length}-character key, Redis hash): ${figures.join('; ')}\n`);
+    process.stderr.write(`MEMORY USAGE per key (Redis hash): ${figures.join('; ')}\n`);
   });
+});
 });
 });

@@ -12,6 +12,9 @@
  *   gcra(key, now, limit, periodMs, cost, burst)            fields t (TAT, ms), f (its fraction, 1/limit ms)
  *   withBlock(key, now, blockForMs, reportedLimit, algorithm, ...)   field b (blocked until)
  *
+ * A state read only counts when all of its fields are there: a hash left by another algorithm (the
+ * throttle's algorithm was changed) starts afresh rather than failing the request's script.
+ *
  * Each returns allowed (boolean), limit, remaining, resetMs, waitMs (-1 = never). Numbers go to
  * Redis through integerText(): Redis would write a Lua number as a float, and truncates numbers in
  * replies, so everything stored or replied is an integer written as text.
@@ -27,7 +30,7 @@ local function fixedWindow(key, now, limit, periodMs, cost)
   local state = redis.call('HMGET', key, 'w', 'n')
   local windowStart = now - (now % periodMs)
   local used = 0
-  if state[1] and state[1] + 0 == windowStart then used = state[2] + 0 end
+  if state[1] and state[2] and state[1] + 0 == windowStart then used = state[2] + 0 end
   local toWindowEnd = windowStart + periodMs - now
   local allowed = used + cost <= limit
   if allowed then
@@ -61,7 +64,7 @@ local function slidingWindow(key, now, limit, periodMs, cost)
   local state = redis.call('HMGET', key, 'w', 'c', 'p')
   local windowStart = now - (now % periodMs)
   local current, previous = 0, 0
-  if state[1] then
+  if state[1] and state[2] and state[3] then
     local storedStart = state[1] + 0
     if storedStart == windowStart then
       current = state[2] + 0
@@ -96,7 +99,7 @@ end
 local function gcra(key, now, limit, periodMs, cost, burst)
   local state = redis.call('HMGET', key, 't', 'f')
   local debt = 0
-  if state[1] then
+  if state[1] and state[2] then
     local tat = state[1] + 0
     if tat >= now then debt = (tat - now) * limit + state[2] end
   end
@@ -126,9 +129,13 @@ local function withBlock(key, now, blockForMs, reportedLimit, algorithm, ...)
   -- No block is ever written without blockFor, which spares the read.
   if blockForMs > 0 then
     local blockedUntil = redis.call('HGET', key, 'b')
-    if blockedUntil and now < blockedUntil + 0 then
-      local left = blockedUntil - now
-      return false, reportedLimit, 0, left, left
+    if blockedUntil then
+      if now < blockedUntil + 0 then
+        local left = blockedUntil - now
+        return false, reportedLimit, 0, left, left
+      end
+      -- Over: the field goes, so that only a blocked key pays for it.
+      redis.call('HDEL', key, 'b')
     end
   end
   local allowed, limit, remaining, reset, wait = algorithm(key, now, ...)
