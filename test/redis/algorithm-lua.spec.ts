@@ -221,5 +221,3 @@ suite('the algorithms in Lua, on real Redis', () => {
     process.stderr.write(`MEMORY USAGE per key (Redis hash): ${figures.join('; ')}\n`);
   });
 });
-});
-});
