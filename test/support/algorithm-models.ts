@@ -45,10 +45,22 @@ export class SlidingWindowModel implements AlgorithmModel {
   /** previous * (1 - elapsed / period) + current, at `at`, for the requests admitted so far. */
   estimate(at: number, periodMs: number): number {
     const window = windowOf(at, periodMs);
-    const current = sum(this.admitted.filter((a) => windowOf(a.time, periodMs) === window));
-    const previous = sum(this.admitted.filter((a) => windowOf(a.time, periodMs) === window - 1));
-    return previous * (1 - (at - window * periodMs) / periodMs) + current;
+    if (window !== this.countedWindow || periodMs !== this.countedPeriod || this.admitted.length !== this.countedLength) {
+      // Summed again only when the window or the list changed: the waits try every millisecond.
+      this.current = sum(this.admitted.filter((a) => windowOf(a.time, periodMs) === window));
+      this.previousCount = sum(this.admitted.filter((a) => windowOf(a.time, periodMs) === window - 1));
+      this.countedWindow = window;
+      this.countedLength = this.admitted.length;
+      this.countedPeriod = periodMs;
+    }
+    return this.previousCount * (1 - (at - window * periodMs) / periodMs) + this.current;
   }
+
+  private countedWindow = Number.NaN;
+  private countedLength = 0;
+  private countedPeriod = 0;
+  private current = 0;
+  private previousCount = 0;
 
   /** The previous window's count at `at`. */
   previous(at: number, periodMs: number): number {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import type { AlgorithmOutcome, BlockableState } from '../../lib/core/algorithms/algorithm-outcome.js';
+import { checkedCost, type AlgorithmOutcome, type BlockableState } from '../../lib/core/algorithms/algorithm-outcome.js';
+import { ThrottleConfigError } from '../../lib/core/throttle-config-error.js';
 import { hitWithBlock } from '../../lib/core/algorithms/block-for.js';
 import { hitFixedWindow, newFixedWindowState } from '../../lib/core/algorithms/fixed-window.js';
 import { hitGcra, newGcraState } from '../../lib/core/algorithms/gcra.js';
@@ -230,5 +231,17 @@ describe('blockFor', () => {
     expect(hit(1, 0).waitMs).toBe(60_000);
     expect(hit(1, 59_999).allowed).toBe(false);
     expect(hit(1, 60_000).allowed).toBe(true);
+  });
+});
+
+describe('checkedCost', () => {
+  test('lets a positive integer through', () => {
+    expect(checkedCost(1, 'UploadThrottle.cost')).toBe(1);
+    expect(checkedCost(1_000_000, 'UploadThrottle.cost')).toBe(1_000_000);
+  });
+
+  test.each([[0], [-1], [1.5], [Number.NaN], [Infinity], ['3'], [undefined]])('refuses %p, naming it', (cost) => {
+    expect(() => checkedCost(cost, 'UploadThrottle.cost')).toThrow(ThrottleConfigError);
+    expect(() => checkedCost(cost, 'UploadThrottle.cost')).toThrow(/^UploadThrottle\.cost: a request's cost must be a positive integer, got /);
   });
 });

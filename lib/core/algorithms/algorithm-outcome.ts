@@ -1,3 +1,6 @@
+import { describeValue } from '../describe-value.js';
+import { ThrottleConfigError } from '../throttle-config-error.js';
+
 /**
  * What every counting algorithm is asked and answers, so one decide() can turn any of them into a
  * throttle decision (Retry-After, the DRF message, the IETF headers).
@@ -39,7 +42,12 @@ export interface BlockableState {
   blockedUntil: number;
 }
 
-/** True for a cost an algorithm can count: a positive safe integer. */
-export function isValidCost(cost: number): boolean {
-  return Number.isSafeInteger(cost) && cost > 0;
+/**
+ * Returns the cost when the algorithms can count it (a positive safe integer), and throws naming it
+ * otherwise: a cost of 0 would admit for ever, a negative one give quota back, NaN deny silently.
+ * For costs computed per request (`cost: (ctx) => number`), so checked where they are computed.
+ */
+export function checkedCost(cost: unknown, where: string): number {
+  if (typeof cost === 'number' && Number.isSafeInteger(cost) && cost > 0) return cost;
+  throw new ThrottleConfigError(`${where}: a request's cost must be a positive integer, got ${describeValue(cost)}`);
 }
