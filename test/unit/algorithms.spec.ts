@@ -140,16 +140,17 @@ describe('gcra', () => {
     expect(hitGcra(state, check, now + 334).allowed).toBe(true);
   });
 
-  test('stays exact over many intervals that are not whole milliseconds', () => {
-    // 3 per second, a burst of 3: 3 requests at t, then exactly 3 more per second, for a day.
+  test.each([3, 7])('stays exact over an hour of intervals that are not whole milliseconds (%i per second)', (limit) => {
+    // A full burst at every second, one request more than fits: exactly limit per second admitted.
+    // (A TAT summed in floating point, + 1000/7 each time, admits only 6 of 7 per second.)
     const state = newGcraState();
-    const check = { limit: 3, periodMs: 1000, cost: 1, burst: 3 };
+    const check = { limit, periodMs: 1000, cost: 1, burst: limit };
     let admitted = 0;
-    for (let second = 0; second < 86_400; second++) {
+    for (let second = 0; second < 3600; second++) {
       const now = 1_700_000_000_000 + second * 1000;
-      for (let i = 0; i < 4; i++) if (hitGcra(state, check, now).allowed) admitted++;
+      for (let i = 0; i <= limit; i++) if (hitGcra(state, check, now).allowed) admitted++;
     }
-    expect(admitted).toBe(3 * 86_400);
+    expect(admitted).toBe(limit * 3600);
   });
 });
 
