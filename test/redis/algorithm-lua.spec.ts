@@ -17,18 +17,19 @@ const prefix = runPrefix('algorithm-lua');
 /**
  * A tiny script around the snippets: one check, the time passed in (as text, like the store's test
  * clock), the outcome back as integers in one string.
- * ARGV: algorithm, now, limit, periodMs, cost, burst, blockForMs.
+ * ARGV: algorithm, now, limit, periodMs, cost, burst, blockForMs, commit (1/0).
  */
 const TEST_SCRIPT = `${ALGORITHM_LUA}
 local name = ARGV[1]
 local now, limit, periodMs, cost, burst, blockForMs = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
+local commit = ARGV[8] == '1'
 local allowed, reportedLimit, remaining, reset, wait
 if name == 'fixed-window' then
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, fixedWindow, limit, periodMs, cost)
+  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, commit, fixedWindow, limit, periodMs, cost, commit)
 elseif name == 'sliding-window' then
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, slidingWindow, limit, periodMs, cost)
+  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, commit, slidingWindow, limit, periodMs, cost, commit)
 else
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, burst, gcra, limit, periodMs, cost, burst)
+  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, burst, commit, gcra, limit, periodMs, cost, burst, commit)
 end
 -- The expiry the call left, then none: the test's clock is not the server's, so the key must not
 -- vanish in real time while the test replays minutes in a few milliseconds.
@@ -46,7 +47,7 @@ interface Check {
 
 /** One key's TypeScript core, and the expiry (ms) a write at `now` should set: what its state needs. */
 interface Core {
-  hit(check: Check, now: number): AlgorithmOutcome;
+  hit(check: Check, now: number, commit?: boolean): AlgorithmOutcome;
   retentionMs(check: Check, now: number): number;
   blockedUntil(): number;
 }
@@ -55,11 +56,11 @@ function core<S extends BlockableState>(
   state: S,
   blockForMs: number,
   reportedLimit: (check: Check) => number,
-  hit: (state: S, check: Check, now: number) => AlgorithmOutcome,
+  hit: (state: S, check: Check, now: number, commit: boolean) => AlgorithmOutcome,
   retentionMs: (state: S, check: Check, now: number) => number,
 ): Core {
   return {
-    hit: (check, now) => hitWithBlock(state, check, now, blockForMs, reportedLimit(check), hit),
+    hit: (check, now, commit = true) => hitWithBlock(state, check, now, blockForMs, reportedLimit(check), hit, commit),
     retentionMs: (check, now) => Math.max(retentionMs(state, check, now), blockRetentionMs(state, now)),
     blockedUntil: () => state.blockedUntil,
   };
@@ -94,8 +95,8 @@ suite('the algorithms in Lua, on real Redis', () => {
     await deleteKeys(prefix);
   });
 
-  const hit = (name: string, key: string, check: Check, now: number, blockForMs: number) =>
-    redis.eval(TEST_SCRIPT, 1, key, name, String(now), check.limit, check.periodMs, check.cost, check.burst, blockForMs).then((reply) => parse(reply as string));
+  const hit = (name: string, key: string, check: Check, now: number, blockForMs: number, commit = true) =>
+    redis.eval(TEST_SCRIPT, 1, key, name, String(now), check.limit, check.periodMs, check.cost, check.burst, blockForMs, commit ? '1' : '0').then((reply) => parse(reply as string));
 
   // Limits and periods up to production sizes: the Lua must stay exact where the models cannot go.
   const scenario = fc
@@ -114,6 +115,8 @@ suite('the algorithms in Lua, on real Redis', () => {
             step: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: Math.ceil(rate.periodMs / rate.limit) * 3 }), fc.integer({ min: 0, max: 3 * rate.periodMs })),
             key: fc.constantFrom('a', 'b'),
             cost: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: rate.limit + 2 }), fc.integer({ min: 1, max: Math.max(1, Math.ceil(rate.limit / 3)) })),
+            // Some checks only answer, as a request's first pass over its throttles does.
+            commit: fc.boolean(),
           }),
           { maxLength: 30 },
         ),
@@ -126,20 +129,20 @@ suite('the algorithms in Lua, on real Redis', () => {
         const run = keyNumber++;
         const cores = new Map<string, Core>();
         let now = rate.start;
-        for (const { step, key, cost } of events) {
+        for (const { step, key, cost, commit } of events) {
           now += step;
           if (!cores.has(key)) cores.set(key, CORES[name](rate.blockForMs));
           const check = { limit: rate.limit, periodMs: rate.periodMs, cost, burst: Math.max(1, Math.round(rate.limit * rate.burstFactor)) };
           const redisKey = `${prefix}${name}:${run}:throttle_user_{${key}}`;
-          const { outcome, ttl } = await hit(name, redisKey, check, now, rate.blockForMs);
+          const { outcome, ttl } = await hit(name, redisKey, check, now, rate.blockForMs, commit);
           const typescript = cores.get(key)!;
           const blockedBefore = typescript.blockedUntil();
-          const expected = typescript.hit(check, now);
+          const expected = typescript.hit(check, now, commit);
           expect(outcome).toEqual(expected);
           // A write (an admission, or a block starting) sets the expiry to what the state needs (less
           // the ms the script took); a refusal writes nothing, so the key keeps none (the test script
           // persisted it) or does not exist.
-          if (expected.allowed) expectAbout(ttl, typescript.retentionMs(check, now));
+          if (expected.allowed && commit) expectAbout(ttl, typescript.retentionMs(check, now));
           else if (typescript.blockedUntil() !== blockedBefore) expectAbout(ttl, typescript.blockedUntil() - now);
           else expect(ttl).toBeLessThan(0);
         }

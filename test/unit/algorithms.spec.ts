@@ -17,23 +17,32 @@ import {
 } from '../support/algorithm-models.js';
 
 /** A core bound to one key's state, as a store would hold it. */
-type Core = (check: ModelCheck, now: number) => AlgorithmOutcome;
+type Core = (check: ModelCheck, now: number, commit?: boolean) => AlgorithmOutcome;
 
 interface AlgorithmUnderTest {
   readonly name: string;
   readonly core: (blockForMs: number) => Core;
+  /** A fresh core and a view of its state, to see that an answer without commit changes nothing. */
+  readonly withState: (blockForMs: number) => { core: Core; state: BlockableState };
   readonly model: () => AlgorithmModel;
   readonly burst: boolean;
 }
 
-function blocking<S extends BlockableState>(state: S, blockForMs: number, hit: (state: S, check: any, now: number) => AlgorithmOutcome): Core {
-  return (check, now) => hitWithBlock(state, check, now, blockForMs, check.burst ?? check.limit, hit);
+function blocking<S extends BlockableState>(state: S, blockForMs: number, hit: (state: S, check: any, now: number, commit: boolean) => AlgorithmOutcome): Core {
+  return (check, now, commit = true) => hitWithBlock(state, check, now, blockForMs, check.burst ?? check.limit, hit, commit);
+}
+
+function withState<S extends BlockableState>(newState: () => S, hit: (state: S, check: any, now: number, commit: boolean) => AlgorithmOutcome) {
+  return (blockForMs: number) => {
+    const state = newState();
+    return { core: blocking(state, blockForMs, hit), state };
+  };
 }
 
 const ALGORITHMS: readonly AlgorithmUnderTest[] = [
-  { name: 'fixed-window', core: (b) => blocking(newFixedWindowState(), b, hitFixedWindow), model: () => new FixedWindowModel(), burst: false },
-  { name: 'sliding-window', core: (b) => blocking(newSlidingWindowState(), b, hitSlidingWindow), model: () => new SlidingWindowModel(), burst: false },
-  { name: 'gcra', core: (b) => blocking(newGcraState(), b, hitGcra), model: () => new TokenBucketModel(), burst: true },
+  { name: 'fixed-window', core: (b) => blocking(newFixedWindowState(), b, hitFixedWindow), withState: withState(newFixedWindowState, hitFixedWindow), model: () => new FixedWindowModel(), burst: false },
+  { name: 'sliding-window', core: (b) => blocking(newSlidingWindowState(), b, hitSlidingWindow), withState: withState(newSlidingWindowState, hitSlidingWindow), model: () => new SlidingWindowModel(), burst: false },
+  { name: 'gcra', core: (b) => blocking(newGcraState(), b, hitGcra), withState: withState(newGcraState, hitGcra), model: () => new TokenBucketModel(), burst: true },
 ];
 
 /** A rate, small enough for the models' brute force, and a sequence of (time step, key, cost). */
@@ -99,6 +108,24 @@ describe.each(ALGORITHMS)('$name', (algorithm) => {
         }
         const probe = checkOf(algorithm, rate, 1);
         expect(full(probe, now + 1)).toEqual(admittedOnly(probe, now + 1));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('without commit, it answers what it would decide and changes nothing', () => {
+    fc.assert(
+      fc.property(scenario, ({ rate, events }) => {
+        const { core, state } = algorithm.withState(rate.blockForMs);
+        let now = rate.start;
+        for (const { step, cost } of events) {
+          now += step;
+          const check = checkOf(algorithm, rate, cost);
+          const before = { ...state };
+          const answer = core(check, now, false);
+          expect(state).toEqual(before);
+          expect(core(check, now)).toEqual(answer);
+        }
       }),
       { numRuns: 200 },
     );

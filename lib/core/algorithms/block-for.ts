@@ -11,6 +11,10 @@ import type { AlgorithmOutcome, BlockableState } from './algorithm-outcome.js';
  * block: it says nothing about the client's pace.
  *
  * During a block: remaining 0 (nothing is admitted), reset and wait = the time left of the block.
+ *
+ * commit false only answers (neither the algorithm nor the block writes): a store checks every
+ * throttle of a request so first, then commits all of them when all allow, else the denied ones
+ * only, which writes their blocks and nothing else (all or nothing across throttles).
  */
 export function hitWithBlock<S extends BlockableState, C>(
   state: S,
@@ -18,16 +22,17 @@ export function hitWithBlock<S extends BlockableState, C>(
   now: number,
   blockForMs: number,
   limit: number,
-  hit: (state: S, check: C, now: number) => AlgorithmOutcome,
+  hit: (state: S, check: C, now: number, commit: boolean) => AlgorithmOutcome,
+  commit = true,
 ): AlgorithmOutcome {
   if (now < state.blockedUntil) {
     const left = state.blockedUntil - now;
     return { allowed: false, limit, remaining: 0, resetMs: left, waitMs: left };
   }
-  const outcome = hit(state, check, now);
+  const outcome = hit(state, check, now, commit);
   if (outcome.allowed || outcome.waitMs === null || blockForMs <= 0) return outcome;
   const left = Math.max(blockForMs, outcome.waitMs);
-  state.blockedUntil = now + left;
+  if (commit) state.blockedUntil = now + left;
   return { allowed: false, limit: outcome.limit, remaining: 0, resetMs: left, waitMs: left };
 }
 

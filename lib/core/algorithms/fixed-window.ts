@@ -20,21 +20,24 @@ export function newFixedWindowState(): FixedWindowState {
   return { windowStart: 0, used: 0, blockedUntil: 0 };
 }
 
-/** Counts `cost` in the current window when it fits under the limit, else nothing. */
-export function hitFixedWindow(state: FixedWindowState, check: AlgorithmCheck, now: number): AlgorithmOutcome {
+/**
+ * Counts `cost` in the current window when it fits under the limit, else nothing. With commit
+ * false it only answers, as if it had counted (a request's other throttles decide first).
+ */
+export function hitFixedWindow(state: FixedWindowState, check: AlgorithmCheck, now: number, commit = true): AlgorithmOutcome {
   const { limit, periodMs, cost } = check;
   const windowStart = now - (now % periodMs);
-  if (state.windowStart !== windowStart) {
-    state.windowStart = windowStart;
-    state.used = 0;
-  }
+  const usedBefore = state.windowStart === windowStart ? state.used : 0;
   const toWindowEnd = windowStart + periodMs - now;
-  const allowed = state.used + cost <= limit;
-  if (allowed) state.used += cost;
-  const remaining = Math.max(0, limit - state.used);
+  const allowed = usedBefore + cost <= limit;
+  const used = allowed ? usedBefore + cost : usedBefore;
+  if (allowed && commit) {
+    state.windowStart = windowStart;
+    state.used = used;
+  }
   // Whatever is missing comes back all at once, when the window ends.
   const waitMs = allowed ? 0 : cost > limit ? null : toWindowEnd;
-  return { allowed, limit, remaining, resetMs: toWindowEnd, waitMs };
+  return { allowed, limit, remaining: Math.max(0, limit - used), resetMs: toWindowEnd, waitMs };
 }
 
 /** Ms the key must be kept: until its window ends (then it counts 0 anyway). */

@@ -37,15 +37,16 @@ export function newGcraState(): GcraState {
   return { tatMs: 0, tatFraction: 0, blockedUntil: 0 };
 }
 
-export function hitGcra(state: GcraState, check: GcraCheck, now: number): AlgorithmOutcome {
+/** Admits and counts a request when it fits, else nothing. With commit false it only answers, as if it had counted. */
+export function hitGcra(state: GcraState, check: GcraCheck, now: number, commit = true): AlgorithmOutcome {
   const { limit, periodMs, cost, burst } = check;
   // In 1/limit ms: T is periodMs of them, the tolerance burst x periodMs.
   const tolerance = burst * periodMs;
   const debt = debtScaled(state, limit, now);
   const allowed = debt + cost * periodMs <= tolerance;
   let after = debt;
-  if (allowed) {
-    after = debt + cost * periodMs;
+  if (allowed) after = debt + cost * periodMs;
+  if (allowed && commit) {
     // TAT = now + after / limit, split into whole ms and the fraction.
     const whole = Math.floor(after / limit);
     state.tatMs = now + whole;

@@ -29,31 +29,45 @@ export function newSlidingWindowState(): SlidingWindowState {
   return { windowStart: 0, current: 0, previous: 0, blockedUntil: 0 };
 }
 
-/** Counts `cost` in the current window when the estimate leaves room for it, else nothing. */
-export function hitSlidingWindow(state: SlidingWindowState, check: AlgorithmCheck, now: number): AlgorithmOutcome {
+/**
+ * Counts `cost` in the current window when the estimate leaves room for it, else nothing. With
+ * commit false it only answers, as if it had counted.
+ */
+export function hitSlidingWindow(state: SlidingWindowState, check: AlgorithmCheck, now: number, commit = true): AlgorithmOutcome {
   const { limit, periodMs, cost } = check;
-  rollWindows(state, now, periodMs);
-  const allowed = slidingWindowEstimate(state, now, periodMs) + cost <= limit;
-  if (allowed) state.current += cost;
-  const remaining = Math.max(0, Math.floor(limit - slidingWindowEstimate(state, now, periodMs)));
-  const waitMs = allowed ? 0 : slidingWindowWaitMs(state, check, now, cost);
+  // The counters of the window holding `now`: as stored, or the stored current become the previous, or none.
+  const windowStart = now - (now % periodMs);
+  let current = 0;
+  let previous = 0;
+  if (state.windowStart === windowStart) {
+    current = state.current;
+    previous = state.previous;
+  } else if (state.windowStart + periodMs === windowStart) {
+    previous = state.current;
+  }
+  const allowed = estimate(windowStart, current, previous, now, periodMs) + cost <= limit;
+  if (allowed) current += cost;
+  if (allowed && commit) {
+    state.windowStart = windowStart;
+    state.current = current;
+    state.previous = previous;
+  }
+  const remaining = Math.max(0, Math.floor(limit - estimate(windowStart, current, previous, now, periodMs)));
+  const waitMs = allowed ? 0 : waitFor(windowStart, current, previous, now, check, cost);
   // remaining + 1 <= limit whenever something is counted, so the reset has an answer.
-  const resetMs = slidingWindowWaitMs(state, check, now, Math.min(remaining + 1, limit)) ?? 0;
+  const resetMs = waitFor(windowStart, current, previous, now, check, Math.min(remaining + 1, limit)) ?? 0;
   return { allowed, limit, remaining, resetMs, waitMs };
 }
 
-/** Moves the counters to the window holding `now`: the current becomes the previous, or both empty. */
-function rollWindows(state: SlidingWindowState, now: number, periodMs: number): void {
+/** The weighted count of a key's state at `now` (0 when its windows are past). */
+export function slidingWindowEstimate(state: SlidingWindowState, now: number, periodMs: number): number {
   const windowStart = now - (now % periodMs);
-  if (state.windowStart === windowStart) return;
-  state.previous = state.windowStart + periodMs === windowStart ? state.current : 0;
-  state.current = 0;
-  state.windowStart = windowStart;
+  if (state.windowStart === windowStart) return estimate(windowStart, state.current, state.previous, now, periodMs);
+  return state.windowStart + periodMs === windowStart ? estimate(windowStart, 0, state.current, now, periodMs) : 0;
 }
 
-/** The weighted count at `now` (in the window of state.windowStart). */
-export function slidingWindowEstimate(state: SlidingWindowState, now: number, periodMs: number): number {
-  return state.previous * (1 - (now - state.windowStart) / periodMs) + state.current;
+function estimate(windowStart: number, current: number, previous: number, now: number, periodMs: number): number {
+  return previous * (1 - (now - windowStart) / periodMs) + current;
 }
 
 /**
@@ -61,12 +75,11 @@ export function slidingWindowEstimate(state: SlidingWindowState, now: number, pe
  * does (cost > limit). The estimate only falls: linearly through this window, then, from the next
  * window on, starting again from this window's count as the previous one.
  */
-function slidingWindowWaitMs(state: SlidingWindowState, check: AlgorithmCheck, now: number, cost: number): number | null {
+function waitFor(windowStart: number, current: number, previous: number, now: number, check: AlgorithmCheck, cost: number): number | null {
   const { limit, periodMs } = check;
   if (cost > limit) return null;
   const room = limit - cost;
-  const { windowStart, current, previous } = state;
-  if (previous * (1 - (now - windowStart) / periodMs) + current <= room) return 0;
+  if (estimate(windowStart, current, previous, now, periodMs) <= room) return 0;
   let at: number;
   if (current <= room) {
     // Within this window: previous * (1 - (t - windowStart) / period) + current <= room.

@@ -7,10 +7,14 @@
  * The arithmetic is the TypeScript cores' own, operation for operation, on IEEE doubles in both
  * languages, so both give the same integers (test/redis/algorithm-lua.spec.ts checks it):
  *
- *   fixedWindow(key, now, limit, periodMs, cost)            fields w (window start), n (used)
- *   slidingWindow(key, now, limit, periodMs, cost)          fields w, c (current), p (previous)
- *   gcra(key, now, limit, periodMs, cost, burst)            fields t (TAT, ms), f (its fraction, 1/limit ms)
- *   withBlock(key, now, blockForMs, reportedLimit, algorithm, ...)   field b (blocked until)
+ *   fixedWindow(key, now, limit, periodMs, cost, commit)           fields w (window start), n (used)
+ *   slidingWindow(key, now, limit, periodMs, cost, commit)         fields w, c (current), p (previous)
+ *   gcra(key, now, limit, periodMs, cost, burst, commit)           fields t (TAT, ms), f (its fraction, 1/limit ms)
+ *   withBlock(key, now, blockForMs, reportedLimit, commit, algorithm, <its arguments>)   field b (blocked until)
+ *
+ * commit false only answers, writing nothing (see lib/core/algorithms/block-for.ts): the script
+ * runs every check of a request so, then again with commit true, all of them when all allowed, else
+ * the denied ones (which writes their blocks only).
  *
  * A state read only counts when all of its fields are there: a hash left by another algorithm (the
  * throttle's algorithm was changed) starts afresh rather than failing the request's script.
@@ -26,15 +30,15 @@ local function integerText(x) return string.format('%d', x) end
 `;
 
 export const FIXED_WINDOW_LUA = `
-local function fixedWindow(key, now, limit, periodMs, cost)
+local function fixedWindow(key, now, limit, periodMs, cost, commit)
   local state = redis.call('HMGET', key, 'w', 'n')
   local windowStart = now - (now % periodMs)
   local used = 0
   if state[1] and state[2] and state[1] + 0 == windowStart then used = state[2] + 0 end
   local toWindowEnd = windowStart + periodMs - now
   local allowed = used + cost <= limit
-  if allowed then
-    used = used + cost
+  if allowed then used = used + cost end
+  if allowed and commit then
     redis.call('HSET', key, 'w', integerText(windowStart), 'n', integerText(used))
     redis.call('PEXPIRE', key, integerText(toWindowEnd))
   end
@@ -60,7 +64,7 @@ local function slidingWindowWait(windowStart, current, previous, now, limit, per
   return math.max(0, math.ceil(at - now))
 end
 
-local function slidingWindow(key, now, limit, periodMs, cost)
+local function slidingWindow(key, now, limit, periodMs, cost, commit)
   local state = redis.call('HMGET', key, 'w', 'c', 'p')
   local windowStart = now - (now % periodMs)
   local current, previous = 0, 0
@@ -74,8 +78,8 @@ local function slidingWindow(key, now, limit, periodMs, cost)
     end
   end
   local allowed = previous * (1 - (now - windowStart) / periodMs) + current + cost <= limit
-  if allowed then
-    current = current + cost
+  if allowed then current = current + cost end
+  if allowed and commit then
     redis.call('HSET', key, 'w', integerText(windowStart), 'c', integerText(current), 'p', integerText(previous))
     redis.call('PEXPIRE', key, integerText(windowStart + 2 * periodMs - now))
   end
@@ -96,7 +100,7 @@ local function gcraWait(debt, cost, limit, periodMs, burst)
   return math.ceil(excess / limit)
 end
 
-local function gcra(key, now, limit, periodMs, cost, burst)
+local function gcra(key, now, limit, periodMs, cost, burst, commit)
   local state = redis.call('HMGET', key, 't', 'f')
   local debt = 0
   if state[1] and state[2] then
@@ -106,8 +110,8 @@ local function gcra(key, now, limit, periodMs, cost, burst)
   local tolerance = burst * periodMs
   local allowed = debt + cost * periodMs <= tolerance
   local after = debt
-  if allowed then
-    after = debt + cost * periodMs
+  if allowed then after = debt + cost * periodMs end
+  if allowed and commit then
     local whole = math.floor(after / limit)
     redis.call('HSET', key, 't', integerText(now + whole), 'f', integerText(after - whole * limit))
     redis.call('PEXPIRE', key, integerText(whole + 1))
@@ -125,7 +129,7 @@ end
 
 /** blockFor over any of the above: the rule of lib/core/algorithms/block-for.ts. */
 export const BLOCK_FOR_LUA = `
-local function withBlock(key, now, blockForMs, reportedLimit, algorithm, ...)
+local function withBlock(key, now, blockForMs, reportedLimit, commit, algorithm, ...)
   -- No block is ever written without blockFor, which spares the read.
   if blockForMs > 0 then
     local blockedUntil = redis.call('HGET', key, 'b')
@@ -135,14 +139,16 @@ local function withBlock(key, now, blockForMs, reportedLimit, algorithm, ...)
         return false, reportedLimit, 0, left, left
       end
       -- Over: the field goes, so that only a blocked key pays for it.
-      redis.call('HDEL', key, 'b')
+      if commit then redis.call('HDEL', key, 'b') end
     end
   end
   local allowed, limit, remaining, reset, wait = algorithm(key, now, ...)
   if allowed or wait < 0 or blockForMs <= 0 then return allowed, limit, remaining, reset, wait end
   local left = math.max(blockForMs, wait)
-  redis.call('HSET', key, 'b', integerText(now + left))
-  if redis.call('PTTL', key) < left then redis.call('PEXPIRE', key, integerText(left)) end
+  if commit then
+    redis.call('HSET', key, 'b', integerText(now + left))
+    if redis.call('PTTL', key) < left then redis.call('PEXPIRE', key, integerText(left)) end
+  end
   return false, limit, 0, left, left
 end
 `;
