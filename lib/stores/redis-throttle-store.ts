@@ -45,6 +45,7 @@ const DRF_KEY_START = 'throttle_';
  *   different hash tags are sent as one call per tag, in parallel.
  * - Reservations (WindowCheck.reserveMs) live in a companion sorted set per key, reservation id ->
  *   expiry, in the key's hash slot (see pendingKey()): checked, held and settled inside the script.
+ *   Checks with `record: false` (the only ones that reserve) count them; DRF's never hold any.
  */
 export class RedisThrottleStore implements ThrottleStore {
   private readonly redis: RedisScriptClient;
@@ -104,7 +105,9 @@ export class RedisThrottleStore implements ThrottleStore {
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     if (checks.length === 0) return Promise.resolve([]);
     const keys = checks.map((check) => this.redisKey(check.key));
-    const mode = checks.some((check) => check.reserveMs !== undefined && !check.record) ? 'v' : 'h';
+    // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
+    // record at once, keep the plain mode and its single key per check.
+    const mode = checks.some((check) => !check.record) ? 'v' : 'h';
     const groups = this.slotGroups(keys);
     if (groups === null) return this.runChecks(mode, keys, checks);
     // Cluster, several hash tags: one atomic call per tag, in parallel, stitched back in input order.
