@@ -154,8 +154,11 @@ export class RedisThrottleStore implements ThrottleStore {
     return { count: result.count, oldest: result.oldest, now: result.now };
   }
 
+  /** Forgets the key's hits and its pending slots, as the embedded store does. */
   async reset(key: string): Promise<void> {
-    await this.redis.del(this.redisKey(key));
+    const redisKey = this.redisKey(key);
+    const pendingKey = this.pendingKey(redisKey);
+    await Promise.all([this.redis.del(redisKey), pendingKey === null ? undefined : this.redis.del(pendingKey)]);
   }
 
   async close(): Promise<void> {

@@ -284,6 +284,13 @@ export function describeStoreSemantics(name: string, create: (clock: () => numbe
         expect((await store.peek(rate.key, rate.windowMs)).count).toBe(1);
       });
 
+      test('reset forgets the pending slots with the hits', async () => {
+        const rate = reserving('reset', 1);
+        await hit(rate);
+        await store.reset(rate.key);
+        expect((await hit(rate))[0]).toMatchObject({ allowed: true, count: 0 });
+      });
+
       test('recorded accesses and pending slots add up: the denial reports the oldest recorded access', async () => {
         const rate = reserving('mixed', 3);
         const start = clock.now;
