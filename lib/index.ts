@@ -3,19 +3,19 @@ export { type Clock, systemClock } from './core/clock.js';
 export { parseRate, formatRate, type Rate, type RateInput } from './core/rate.js';
 export { slidingLogWait } from './core/wait.js';
 export { ThrottleConfigError } from './core/throttle-config-error.js';
-export type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from './core/store.js';
+export type { Awaitable, HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from './core/store.js';
 export { identFromForwardedFor, normalizeAddress } from './core/client-address.js';
 export { ClientIdentity, type ClientIdentityOptions, type ForwardedHeaderName, MAX_IDENT_LENGTH } from './core/client-identity.js';
 export { MemoryThrottleStore, type MemoryThrottleStoreOptions } from './stores/memory-throttle-store.js';
 export { CacheManagerThrottleStore, type CacheLike, type CacheManagerThrottleStoreOptions } from './stores/cache-manager-throttle-store.js';
 
 // Throttles.
-export { ALLOWED, DENIED, type Throttle, type ThrottleContext, type ThrottleDecision, type ThrottleTransport } from './throttles/throttle.js';
+export { ALLOWED, DENIED, type ReservedDecision, type Throttle, type ThrottleContext, type ThrottleDecision, type ThrottleTransport } from './throttles/throttle.js';
 export { SimpleRateThrottle, type RateThrottleOverrides } from './throttles/simple-rate-throttle.js';
 export { AnonThrottle } from './throttles/anon-throttle.js';
 export { UserThrottle } from './throttles/user-throttle.js';
 export { ScopedThrottle } from './throttles/scoped-throttle.js';
-export { evaluateThrottles, type Evaluation } from './throttles/evaluate-throttles.js';
+export { evaluateThrottles, settleEvaluation, type Evaluation } from './throttles/evaluate-throttles.js';
 export type { ThrottlingRuntime } from './throttles/throttling-runtime.js';
 
 // Nest layer.
@@ -58,5 +58,5 @@ export { ACCESS_LOG } from './throttles/tastypie/access-log-token.js';
 export type { ThrottleClass } from './throttles/throttle-class.js';
 export { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log/access-log.js';
 export { PostgresAccessLog, type AccessLogLogger, type AccessLogStats, type AccessRange, type PgQueryable, type PostgresAccessLogOptions } from './access-log/postgres-access-log.js';
-export { ThrottlingService, type ManualCheckOptions, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
+export { ThrottlingService, type ManualCheckOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
 export { ThrottleAccessInterceptor } from './nest/throttle-access.interceptor.js';

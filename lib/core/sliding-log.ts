@@ -1,4 +1,5 @@
 import type { HitLog } from './hit-log.js';
+import type { PendingSlots } from './pending-slots.js';
 import type { HitResult, WindowCheck, WindowState } from './store.js';
 
 /**
@@ -18,21 +19,29 @@ export const MAX_DROPPED_PER_CHECK = 1000;
  * A check forgets what left the window even when a ttl above the window (Tastypie's expiration)
  * keeps the key: Tastypie's should_be_throttled() does the same. Hits recorded by `accessed` between
  * two checks stay until the next check, or until the retention passes.
+ *
+ * With pending slots (reservations, see WindowCheck.reserveMs) the count is the hits in the window
+ * plus the unexpired slots, and an allowed reserving check holds one more, named `reservation`.
  */
-export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number): HitResult {
+export function hitSlidingLog(log: HitLog, check: WindowCheck, now: number, pending?: PendingSlots, reservation?: string): HitResult {
   const cutoff = now - check.windowMs;
   // The usual case drops zero or one hit and counts the size; past the bound, hits left at the head
   // are expired and the window is counted after them.
-  const count = log.dropUpTo(cutoff, MAX_DROPPED_PER_CHECK) ? log.countAfter(cutoff) : log.size;
-  const oldest = count === 0 ? null : count === log.size ? log.oldest : log.at(log.size - count);
+  const hits = log.dropUpTo(cutoff, MAX_DROPPED_PER_CHECK) ? log.countAfter(cutoff) : log.size;
+  const count = pending === undefined || pending.size === 0 ? hits : hits + pending.live(now);
+  const oldest = hits === 0 ? null : hits === log.size ? log.oldest : log.at(log.size - hits);
   if (count >= check.limit) {
     // More hits than the limit (recorded by `accessed` after concurrent checks): the slot frees when
     // the limit-th newest leaves, not the oldest.
-    if (count > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(log.size - check.limit) };
+    if (hits > check.limit && check.limit > 0) return { allowed: false, count, oldest, now, blockingHit: log.at(log.size - check.limit) };
     return { allowed: false, count, oldest, now };
   }
   // No pruning before the append: the window, never longer than the retention, was just pruned.
   if (check.record) appendHit(log, retentionMs(check.windowMs, check.ttlMs), now);
+  if (pending !== undefined && reservation !== undefined && check.reserveMs !== undefined && !check.record) {
+    pending.hold(reservation, now + check.reserveMs);
+    return { allowed: true, count, oldest, now, reservation };
+  }
   return { allowed: true, count, oldest, now };
 }
 

@@ -35,6 +35,13 @@ export interface WindowCheck {
    */
   readonly keyPrefix?: string;
   readonly keyPart?: string;
+  /**
+   * Reserve (only with `record: false`): an allowed check also holds a pending slot for this many
+   * ms, in the same store operation, and the result names it (`reservation`) for settle(). Pending
+   * slots count against every check's limit until settled or expired. A store without settle()
+   * ignores it, and the caller then records with record() as before.
+   */
+  readonly reserveMs?: number;
 }
 
 /** The state of one window, as the store saw it at `now`. */
@@ -61,6 +68,21 @@ export interface HitResult extends WindowState {
    * unseen. Throttles then allow without a limit, so no RateLimit header claims a count nobody kept.
    */
   readonly uncounted?: boolean;
+  /** The pending slot an allowed reserving check holds (see `reserveMs`), to pass to settle(). */
+  readonly reservation?: string;
+}
+
+/**
+ * The outcome of a reserved check: `commit` records the access at the settling time (exactly what
+ * record() records) and drops the pending slot; `release` only drops it. A slot that expired or was
+ * settled already is not dropped twice; a commit records the access all the same.
+ */
+export interface Settlement {
+  readonly key: string;
+  readonly reservation: string;
+  readonly commit: boolean;
+  readonly windowMs: number;
+  readonly ttlMs?: number;
 }
 
 /** A hit to record without a check (Tastypie's `accessed`). */
@@ -75,6 +97,11 @@ export interface ThrottleStore {
   hit(checks: readonly WindowCheck[]): Awaitable<HitResult[]>;
   /** Records hits unconditionally. */
   record(hits: readonly RecordedHit[]): Awaitable<void>;
+  /**
+   * Settles reservations (see `WindowCheck.reserveMs`). Optional: a store without it never answers
+   * with a `reservation`, and throttles then check without holding and record with record().
+   */
+  settle?(settlements: readonly Settlement[]): Awaitable<void>;
   /** Reads a window without changing it. */
   peek(key: string, windowMs: number): Awaitable<WindowState>;
   /** Forgets a key. */

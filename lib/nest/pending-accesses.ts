@@ -1,9 +1,16 @@
+import type { Awaitable } from '../core/store.js';
+import { type Evaluation, settleEvaluation } from '../throttles/evaluate-throttles.js';
 import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
 
-/** A request that passed its throttles and still owes them `accessed()` once its handler succeeds. */
+/**
+ * A request that passed its throttles and still owes them its outcome: commit once its handler
+ * succeeded (accessed(), or the reservation its check holds becomes the access), release otherwise.
+ */
 export interface PendingAccess {
   readonly ctx: ThrottleContext;
+  /** The route's throttles, in the order of `reservations`. */
   readonly throttles: readonly Throttle[];
+  readonly reservations?: Evaluation['reservations'];
 }
 
 /**
@@ -12,6 +19,9 @@ export interface PendingAccess {
  * rebuilding it, and a request that never reaches its handler (401, 404) is simply forgotten.
  */
 const pending = new WeakMap<object, PendingAccess>();
+
+/** Set on a token by the access interceptor: the handler's outcome settles that request. */
+const INTERCEPTED = Symbol('nestjs-throttling:intercepted');
 
 export function rememberAccess(token: object, access: PendingAccess): void {
   pending.set(token, access);
@@ -23,3 +33,36 @@ export function takeAccess(token: object): PendingAccess | undefined {
   if (access !== undefined) pending.delete(token);
   return access;
 }
+
+/** Settles a request's access (see PendingAccess). */
+export function settleAccess({ ctx, throttles, reservations }: PendingAccess, commit: boolean): Awaitable<void> {
+  return settleEvaluation(throttles, ctx, reservations, commit);
+}
+
+/** Marks the request as run by the access interceptor, which then settles it whatever happens. */
+export function markIntercepted(token: object): void {
+  try {
+    (token as { [INTERCEPTED]?: true })[INTERCEPTED] = true;
+  } catch {
+    // A frozen token: the response's end may release it before the interceptor commits; rare, and
+    // the only cost is a request not counted.
+  }
+}
+
+/**
+ * At the end of a response: a request the access interceptor never saw (a later guard refused it)
+ * releases its reservations now instead of holding them until they expire.
+ */
+export function releaseUnhandled(token: object): void {
+  if ((token as { [INTERCEPTED]?: true })[INTERCEPTED] === true) return;
+  const access = takeAccess(token);
+  if (access === undefined) return;
+  try {
+    const released = settleAccess(access, false);
+    if (released !== undefined) released.catch(ignore);
+  } catch {
+    // A release that fails leaves the slot to expire on its own.
+  }
+}
+
+function ignore(): void {}

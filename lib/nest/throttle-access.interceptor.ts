@@ -1,15 +1,17 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import { concatMap, concatWith, defer, EMPTY, from, map, type Observable, of } from 'rxjs';
+import { catchError, concatMap, concatWith, defer, EMPTY, finalize, from, map, type Observable, of, throwError } from 'rxjs';
 import type { Awaitable } from '../core/store.js';
 import { isPromise } from '../throttles/evaluate-throttles.js';
-import { type PendingAccess, takeAccess } from './pending-accesses.js';
+import { markIntercepted, settleAccess, takeAccess } from './pending-accesses.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 
 /**
- * Calls `accessed()` on the request's throttles once its handler has succeeded (Tastypie's
- * log_throttled_access), on every transport the guard throttles. A handler that throws (4xx, 5xx),
- * a request refused by a guard (401) or one that matched no route (404/405) is never counted.
+ * Settles the request's throttles with its handler's outcome (Tastypie's log_throttled_access), on
+ * every transport the guard throttles: once the handler has succeeded, commit (accessed(), or the
+ * slot the check reserved becomes the access); when it throws (4xx, 5xx) or the stream is dropped,
+ * release (the slot is freed: a failed request is not counted). A request refused by a guard (401)
+ * or one that matched no route (404/405) is never counted either.
  *
  * Bound only where needed: by @ThrottleClasses() on routes whose throttles record accesses, and
  * globally only when `defaultThrottles` include one, so other routes pay nothing for it.
@@ -22,36 +24,44 @@ export class ThrottleAccessInterceptor implements NestInterceptor {
     const transport = this.settings.transports.get(context.getType());
     if (transport === undefined) return next.handle();
     const token = transport.requestToken(context);
+    markIntercepted(token);
     let settled = false;
-    // Runs on the handler's first value, or on completion when it produced none; awaited, so a
-    // strict access log can still fail the request.
-    const recordOnce = (): Awaitable<void> => {
+    // Taken when the outcome is known, not now: with enforceAt 'interceptor' the throttles may run
+    // after this interceptor was entered. Awaited on success, so a strict access log can still fail
+    // the request.
+    const settleOnce = (commit: boolean): Awaitable<void> => {
       if (settled) return undefined;
       settled = true;
       const access = takeAccess(token);
-      return access === undefined ? undefined : recordAccess(access);
+      return access === undefined ? undefined : settleAccess(access, commit);
     };
     return next.handle().pipe(
       concatMap((value) => {
-        const recorded = recordOnce();
+        const recorded = settleOnce(true);
         return isPromise(recorded) ? from(recorded).pipe(map(() => value)) : of(value);
       }),
       concatWith(
         defer(() => {
-          const recorded = recordOnce();
+          const recorded = settleOnce(true);
           return isPromise(recorded) ? from(recorded).pipe(concatMap(() => EMPTY)) : EMPTY;
         }),
       ),
+      catchError((error: unknown) => {
+        const released = releaseQuietly(() => settleOnce(false));
+        return released === undefined ? throwError(() => error) : from(released).pipe(concatMap(() => throwError(() => error)));
+      }),
+      // Unsubscribed before any outcome (e.g. a timeout further out): not served, so released.
+      finalize(() => void releaseQuietly(() => settleOnce(false))),
     );
   }
 }
 
-/** Every throttle's accessed(), started together; settles when all have. */
-function recordAccess({ ctx, throttles }: PendingAccess): Awaitable<void> {
-  let waits: Promise<void>[] | undefined;
-  for (const throttle of throttles) {
-    const done = throttle.accessed?.(ctx);
-    if (isPromise(done)) (waits ??= []).push(done);
+/** A release never fails the request: a slot whose release fails expires on its own. */
+function releaseQuietly(release: () => Awaitable<void>): Promise<void> | undefined {
+  try {
+    const released = release();
+    return isPromise(released) ? released.catch(() => undefined) : undefined;
+  } catch {
+    return undefined;
   }
-  return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
 }

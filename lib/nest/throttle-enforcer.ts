@@ -1,11 +1,11 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { emitRateLimitHeaders, type RateLimitHeaderCache } from '../http/rate-limit-headers.js';
+import { emitRateLimitHeaders } from '../http/rate-limit-headers.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
-import { type Evaluation, evaluateThrottles, isPromise } from '../throttles/evaluate-throttles.js';
+import { type Evaluation, evaluateThrottles, isPromise, settleEvaluation } from '../throttles/evaluate-throttles.js';
 import type { ThrottleContext } from '../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
 import { storeUnavailableException } from './store-unavailable-message.js';
-import { rememberAccess } from './pending-accesses.js';
+import { releaseUnhandled, rememberAccess } from './pending-accesses.js';
 import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
@@ -38,12 +38,13 @@ export class ThrottleEnforcer {
     const token = transport.requestToken(context);
     if (markHandled(token)) return true;
     const ctx = transport.createContext(context, plan.scope, this.settings);
-    // Throttles that record after the handler (Tastypie) get this context from the access interceptor.
-    if (plan.accessedThrottles.length > 0) rememberAccess(token, { ctx, throttles: plan.accessedThrottles });
-    const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store);
+    // Throttles that record after the handler (Tastypie) reserve their slot now; the access
+    // interceptor settles it with the handler's outcome.
+    const reserving = plan.accessedThrottles.length > 0;
+    const evaluation = evaluateThrottles(plan.throttles, ctx, this.settings.runtime.store, reserving);
     if (isPromise(evaluation)) {
       return evaluation.then(
-        (settled) => this.conclude(settled, ctx, transport, plan.headerCache),
+        (settled) => this.conclude(settled, ctx, transport, plan, reserving ? token : null),
         (error: unknown) => {
           // onStoreError 'deny': the store's outage is the server's problem, so a 503, not a 429 or a 500,
           // with a Retry-After of when the store is tried again.
@@ -54,15 +55,36 @@ export class ThrottleEnforcer {
         },
       );
     }
-    return this.conclude(evaluation, ctx, transport, plan.headerCache);
+    return this.conclude(evaluation, ctx, transport, plan, reserving ? token : null);
   }
 
-  private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding, headerCache: RateLimitHeaderCache): true {
-    emitRateLimitHeaders(transport, ctx, evaluation.decisions, this.settings.headers, headerCache);
-    if (evaluation.allowed) return true;
+  /** `token`: the request's, when its throttles record later and so get its outcome. */
+  private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding, plan: RoutePlan, token: object | null): true {
+    emitRateLimitHeaders(transport, ctx, evaluation.decisions, this.settings.headers, plan.headerCache);
+    if (evaluation.allowed) {
+      if (token !== null) {
+        rememberAccess(token, { ctx, throttles: plan.throttles, reservations: evaluation.reservations });
+        // A request that never reaches the access interceptor (a later guard throws) is released
+        // when its response ends, where the transport has one; elsewhere its slot expires.
+        transport.afterResponse?.(ctx, () => releaseUnhandled(token));
+      }
+      return true;
+    }
+    // Not served: the slots other throttles of the request reserved are freed at once.
+    if (evaluation.reservations !== undefined) releaseQuietly(plan, ctx, evaluation);
     const error = transport.throttledError(evaluation.wait, ctx);
     const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
     if (wait !== null && wait > 0) transport.setHeader(ctx, 'retry-after', String(wait));
     throw error;
+  }
+}
+
+/** Releases a denied request's reservations; one that fails is left to expire. */
+function releaseQuietly(plan: RoutePlan, ctx: ThrottleContext, evaluation: Evaluation): void {
+  try {
+    const released = settleEvaluation(plan.throttles, ctx, evaluation.reservations, false);
+    if (released !== undefined) released.catch(() => undefined);
+  } catch {
+    // Left to expire.
   }
 }

@@ -102,7 +102,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
 
 /** What every binding must do; the optional members are checked when present. */
 const REQUIRED_BINDING_MEMBERS = ['requestToken', 'createContext', 'setHeader', 'throttledError'] as const;
-const OPTIONAL_BINDING_MEMBERS = ['unavailableError', 'countsByDefault'] as const;
+const OPTIONAL_BINDING_MEMBERS = ['unavailableError', 'countsByDefault', 'afterResponse'] as const;
 
 /** The built-in bindings with the user's added or replaced ones, each checked at boot. */
 function transportBindings(input: ThrottlingModuleOptions['transports']): ReadonlyMap<string, TransportBinding> {

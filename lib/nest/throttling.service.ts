@@ -4,7 +4,7 @@ import { RateLimitHeaderCache, writeRateLimitHeaders } from '../http/rate-limit-
 import type { RateInput } from '../core/rate.js';
 import type { WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { type Evaluation, evaluateThrottles } from '../throttles/evaluate-throttles.js';
+import { type Evaluation, evaluateThrottles, settleEvaluation } from '../throttles/evaluate-throttles.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
 import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
@@ -44,6 +44,21 @@ export interface ThrottleVerdict extends Evaluation {
   readonly retryAfter: number | null;
 }
 
+/**
+ * A manual check that holds its slots until its outcome is known (ThrottlingService.attempt()):
+ * concurrent attempts can never pass more than the limit before any of them is counted.
+ */
+export interface ThrottleAttempt {
+  readonly verdict: ThrottleVerdict;
+  /**
+   * Counts the attempt (e.g. after a wrong password): each reserved slot becomes an access at this
+   * time, as accessed() records it. Settles once: a later commit() or release() does nothing.
+   */
+  commit(): Promise<void>;
+  /** Does not count the attempt (e.g. after a success): frees its slots. Settles once, like commit(). */
+  release(): Promise<void>;
+}
+
 /** The state of one throttle's bucket for a target. */
 export interface ThrottleKeyState extends WindowState {
   readonly key: string;
@@ -60,6 +75,8 @@ export interface ThrottleKeyState extends WindowState {
  * - check(): the decision object (rate throttles record their hit, like the guard; Tastypie
  *   throttles record nothing until accessed());
  * - enforce(): the same, throwing the guard's ThrottledException (429) when throttled;
+ * - attempt(): enforce() that holds the Tastypie throttles' slots until commit() or release(), for
+ *   brute-force protection that holds under concurrency (a login);
  * - accessed(): records an access with every throttle that has accessed() (Tastypie);
  * - peek() / reset(): a bucket's state, or forget it (e.g. after a successful login).
  */
@@ -86,13 +103,7 @@ export class ThrottlingService {
   async check(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
     const ctx = this.contextFor(target, options);
     const throttles = await this.resolveAll(specs, options.scope);
-    const evaluation = await evaluateThrottles(throttles, ctx, this.settings.runtime.store);
-    const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
-    if (options.response !== undefined) {
-      writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers, this.headerCache);
-      if (retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(retryAfter));
-    }
-    return { ...evaluation, retryAfter };
+    return this.verdict(await evaluateThrottles(throttles, ctx, this.settings.runtime.store), options);
   }
 
   /**
@@ -100,16 +111,57 @@ export class ThrottlingService {
    * outage under `onStoreError: 'deny'` as the guard does: 503, with Retry-After on `options.response`.
    */
   async enforce(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
-    let verdict: ThrottleVerdict;
+    const verdict = await this.unavailableAs503(this.check(target, specs, options), options);
+    if (!verdict.allowed) throw new ThrottledException(verdict.wait);
+    return verdict;
+  }
+
+  /**
+   * enforce() for an outcome known later, which cannot be misused: Tastypie throttles (CacheThrottle,
+   * CacheDBThrottle) hold a slot from this check on, so concurrent attempts never pass more than
+   * `throttleAt`; then commit() counts the attempt (a wrong password) and release() does not (a
+   * success). Throws the 429 when full (nothing is held then), the 503 on an outage under 'deny'.
+   * Rate throttles among the specs count here, as with check(); commit and release leave them alone.
+   * An attempt never settled frees its slots after the throttle's `reservationTimeout`.
+   */
+  async attempt(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleAttempt> {
+    const ctx = this.contextFor(target, options);
+    const throttles = await this.resolveAll(specs, options.scope);
+    const evaluation = await this.unavailableAs503(Promise.resolve(evaluateThrottles(throttles, ctx, this.settings.runtime.store, true)), options);
+    const verdict = this.verdict(evaluation, options);
+    let settled = false;
+    const settle = async (commit: boolean): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await settleEvaluation(throttles, ctx, evaluation.reservations, commit);
+    };
+    if (!verdict.allowed) {
+      await settle(false);
+      throw new ThrottledException(verdict.wait);
+    }
+    return { verdict, commit: () => settle(true), release: () => settle(false) };
+  }
+
+  /** The verdict of an evaluation, with its headers written to `options.response`. */
+  private verdict(evaluation: Evaluation, options: ManualCheckOptions): ThrottleVerdict {
+    const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
+    if (options.response !== undefined) {
+      writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers, this.headerCache);
+      if (retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(retryAfter));
+    }
+    const { reservations: _held, ...verdict } = evaluation;
+    return { ...verdict, retryAfter };
+  }
+
+  /** A store outage under onStoreError 'deny' as the guard answers it: 503, with Retry-After. */
+  private async unavailableAs503<T>(pending: Promise<T>, options: ManualCheckOptions): Promise<T> {
     try {
-      verdict = await this.check(target, specs, options);
+      return await pending;
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       if (options.response !== undefined && error.retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(error.retryAfter));
       throw storeUnavailableException(error);
     }
-    if (!verdict.allowed) throw new ThrottledException(verdict.wait);
-    return verdict;
   }
 
   /** Tastypie's log_throttled_access: records the access with every throttle that records accesses. */

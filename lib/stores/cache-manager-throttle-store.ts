@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock, validClock } from '../core/clock.js';
 import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
+import { PendingSlots } from '../core/pending-slots.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
-import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { KeyedLock } from './keyed-lock.js';
 import { findKeyvRedisClient } from './redis/keyv-redis-client.js';
 import { RedisThrottleStore } from './redis-throttle-store.js';
@@ -23,6 +25,20 @@ export interface CacheManagerThrottleStoreOptions {
    * under different namespaces never share a bucket.
    */
   readonly keyPrefix?: string;
+}
+
+/**
+ * A key's entry in the cache: its hit times, or, while reservations are pending on it, the times
+ * and the slots as [id, expiry, ...] (a plain array stays the format of keys without reservations).
+ */
+type StoredBucket = number[] | { readonly t: number[]; readonly p: (string | number)[] };
+
+/** One key as loaded: its log, its pending slots, and what was loaded, to know whether to write. */
+interface Bucket {
+  readonly log: HitLog;
+  readonly pending: PendingSlots;
+  readonly loadedHits: number;
+  readonly loadedPending: number;
 }
 
 /**
@@ -53,6 +69,9 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private readonly atomicClock: Clock | undefined;
   private atomicStore: RedisThrottleStore | undefined;
   private atomicClient: unknown;
+  /** Reservation ids: unique per process (a random part) and per reservation (a counter). */
+  private readonly reservationPrefix = randomBytes(6).toString('base64url');
+  private reservations = 0;
 
   constructor(
     private readonly cache: CacheLike,
@@ -89,30 +108,52 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     if (this.connect !== null) return this.atomic().then((redis) => redis.hit(checks));
     const keys = uniqueKeys(checks.map((check) => check.key));
     return this.lock.run(keys, async () => {
-      const logs = await this.load(keys);
-      const loadedSizes = new Map(keys.map((key) => [key, logs.get(key)!.size]));
+      const buckets = await this.load(keys);
       const now = this.clock();
-      const results = checks.map((check) => hitSlidingLog(logs.get(check.key)!, check, now));
-      await this.save(logs, checks, results, loadedSizes, now);
+      const results = checks.map((check) => {
+        const { log, pending } = buckets.get(check.key)!;
+        const reservation = check.reserveMs !== undefined && !check.record ? `${this.reservationPrefix}${++this.reservations}` : undefined;
+        return hitSlidingLog(log, check, now, pending, reservation);
+      });
+      await this.save(buckets, checks, results, now);
       return results;
     });
   }
 
   record(hits: readonly RecordedHit[]): Promise<void> {
     if (this.connect !== null) return this.atomic().then((redis) => redis.record(hits));
-    const keys = uniqueKeys(hits.map((hit) => hit.key));
+    return this.recordLocked(hits.map((hit) => ({ ...hit, reservation: undefined })));
+  }
+
+  settle(settlements: readonly Settlement[]): Promise<void> {
+    if (this.connect !== null) return this.atomic().then((redis) => redis.settle(settlements));
+    return this.recordLocked(settlements.map((settlement) => ({ key: settlement.key, windowMs: settlement.windowMs, ttlMs: settlement.ttlMs, reservation: settlement.reservation, commit: settlement.commit })));
+  }
+
+  /** Records hits and drops reservations, under the keys' lock: record() and settle() in one place. */
+  private recordLocked(writes: readonly (RecordedHit & { readonly reservation: string | undefined; readonly commit?: boolean })[]): Promise<void> {
+    const keys = uniqueKeys(writes.map((write) => write.key));
     return this.lock.run(keys, async () => {
-      const logs = await this.load(keys);
+      const buckets = await this.load(keys);
       const now = this.clock();
-      for (const hit of hits) recordSlidingLog(logs.get(hit.key)!, hit.windowMs, hit.ttlMs, now);
-      await Promise.all(hits.map((hit) => this.write(hit.key, logs.get(hit.key)!, now)));
+      for (const write of writes) {
+        const { log, pending } = buckets.get(write.key)!;
+        if (write.reservation !== undefined) pending.drop(write.reservation);
+        if (write.commit === false) {
+          log.expiresAt = Math.max(log.expiresAt, now + Math.max(write.windowMs, write.ttlMs ?? 0));
+          continue;
+        }
+        recordSlidingLog(log, write.windowMs, write.ttlMs, now);
+      }
+      await Promise.all(keys.map((key) => this.write(key, buckets.get(key)!, now)));
     });
   }
 
   async peek(key: string, windowMs: number): Promise<WindowState> {
     if (this.connect !== null) return (await this.atomic()).peek(key, windowMs);
-    const times = await this.cache.get<number[]>(this.keyPrefix + key);
-    return readSlidingLog(HitLog.from(Array.isArray(times) ? times : []), windowMs, this.clock());
+    const value = await this.cache.get<StoredBucket>(this.keyPrefix + key);
+    const times = Array.isArray(value) ? value : Array.isArray(value?.t) ? value.t : [];
+    return readSlidingLog(HitLog.from(times), windowMs, this.clock());
   }
 
   async reset(key: string): Promise<void> {
@@ -120,22 +161,25 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     await this.lock.run([key], () => this.cache.del(this.keyPrefix + key));
   }
 
-  private async load(keys: readonly string[]): Promise<Map<string, HitLog>> {
-    const stored = await Promise.all(keys.map((key) => this.cache.get<number[]>(this.keyPrefix + key)));
-    const logs = new Map<string, HitLog>();
+  private async load(keys: readonly string[]): Promise<Map<string, Bucket>> {
+    const stored = await Promise.all(keys.map((key) => this.cache.get<StoredBucket>(this.keyPrefix + key)));
+    const buckets = new Map<string, Bucket>();
     keys.forEach((key, index) => {
-      const times = stored[index];
-      logs.set(key, HitLog.from(Array.isArray(times) ? times : []));
+      const value = stored[index];
+      const times = Array.isArray(value) ? value : Array.isArray(value?.t) ? value.t : [];
+      const pending = value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray(value.p) ? PendingSlots.from(value.p) : new PendingSlots();
+      const log = HitLog.from(times);
+      buckets.set(key, { log, pending, loadedHits: log.size, loadedPending: pending.size });
     });
-    return logs;
+    return buckets;
   }
 
   /**
-   * Writes back the logs that changed: those a check recorded into, and those a check pruned (as
-   * Tastypie's should_be_throttled does, which also renews the key's expiration). A log pruned to
-   * nothing is deleted.
+   * Writes back the logs that changed: those a check recorded into or reserved on, and those a check
+   * pruned (hits or expired reservations; as Tastypie's should_be_throttled does, which also renews
+   * the key's expiration). A log pruned to nothing is deleted.
    */
-  private async save(logs: Map<string, HitLog>, checks: readonly WindowCheck[], results: readonly HitResult[], loadedSizes: Map<string, number>, now: number): Promise<void> {
+  private async save(buckets: Map<string, Bucket>, checks: readonly WindowCheck[], results: readonly HitResult[], now: number): Promise<void> {
     const recorded = new Set<string>();
     const retention = new Map<string, number>();
     checks.forEach((check, index) => {
@@ -143,23 +187,26 @@ export class CacheManagerThrottleStore implements ThrottleStore {
       retention.set(check.key, Math.max(retention.get(check.key) ?? 0, check.windowMs, check.ttlMs ?? 0));
     });
     const writes: Promise<unknown>[] = [];
-    for (const [key, log] of logs) {
+    for (const [key, bucket] of buckets) {
+      const { log, pending } = bucket;
       if (recorded.has(key)) {
-        writes.push(this.write(key, log, now));
-      } else if (log.size !== loadedSizes.get(key)) {
-        if (log.size === 0) {
+        writes.push(this.write(key, bucket, now));
+      } else if (log.size !== bucket.loadedHits || pending.size !== bucket.loadedPending) {
+        if (log.size === 0 && pending.size === 0) {
           writes.push(this.cache.del(this.keyPrefix + key));
         } else {
           log.expiresAt = now + retention.get(key)!;
-          writes.push(this.write(key, log, now));
+          writes.push(this.write(key, bucket, now));
         }
       }
     }
     await Promise.all(writes);
   }
 
-  private write(key: string, log: HitLog, now: number): Promise<unknown> {
-    return this.cache.set(this.keyPrefix + key, log.toArray(), Math.max(1, log.expiresAt - now));
+  private write(key: string, { log, pending }: Bucket, now: number): Promise<unknown> {
+    if (log.size === 0 && pending.size === 0) return this.cache.del(this.keyPrefix + key);
+    const value: StoredBucket = pending.size === 0 ? log.toArray() : { t: log.toArray(), p: pending.toArray() };
+    return this.cache.set(this.keyPrefix + key, value, Math.max(1, log.expiresAt - now, pending.latestExpiry - now));
   }
 }
 

@@ -1,5 +1,5 @@
 import { type Clock, systemClock, validClock } from '../core/clock.js';
-import type { Awaitable, HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { Awaitable, HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { DeadlineQueue, type ExpiryReason, HARD_BOUND_TIMEOUTS } from './deadline-queue.js';
 import { MemoryThrottleStore } from './memory-throttle-store.js';
@@ -40,6 +40,14 @@ export interface FailSafeThrottleStoreOptions {
   readonly onStateChange?: (change: StoreStateChange) => void;
   /** close() also closes the wrapped store. Default true. */
   readonly closeInner?: boolean;
+}
+
+// Where a reservation was taken, as the first character of the id this store hands out.
+const INNER = 'i';
+const LOCAL = 'l';
+
+function tagReservation(result: HitResult, origin: string): HitResult {
+  return result.reservation === undefined ? result : { ...result, reservation: origin + result.reservation };
 }
 
 // 'allow' during an outage: let through, and say that nothing was counted.
@@ -95,16 +103,50 @@ export class FailSafeThrottleStore implements ThrottleStore {
   }
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const reserving = checks.some((check) => check.reserveMs !== undefined);
     return this.guarded(
-      () => this.inner.hit(checks),
+      () => {
+        const results = this.inner.hit(checks);
+        if (!reserving) return results;
+        return Promise.resolve(results).then((answered) => answered.map((result) => tagReservation(result, INNER)));
+      },
       (sent) => {
-        if (this.policy === 'local') return this.localHit(checks, sent);
+        if (this.policy === 'local') {
+          const results = this.localHit(checks, sent);
+          return reserving ? results.map((result) => tagReservation(result, LOCAL)) : results;
+        }
         const now = this.clock();
         return checks.map(() => NOTHING_SEEN(now));
       },
       true,
       this.seen === undefined ? undefined : checks,
     );
+  }
+
+  /**
+   * Each reservation is settled where it was taken: the wrapped store's there (when it has settle()),
+   * the 'local' fallback's here. A commit the wrapped store cannot take while down is recorded as
+   * record() is then: locally under 'local', not at all otherwise.
+   */
+  async settle(settlements: readonly Settlement[]): Promise<void> {
+    const inner: Settlement[] = [];
+    const local: Settlement[] = [];
+    for (const settlement of settlements) {
+      const origin = settlement.reservation.charAt(0);
+      const untagged = { ...settlement, reservation: settlement.reservation.slice(1) };
+      if (origin === LOCAL) local.push(untagged);
+      else if (origin === INNER) inner.push(untagged);
+    }
+    if (local.length > 0) this.local?.settle(local);
+    if (inner.length === 0) return;
+    const settle = this.inner.settle?.bind(this.inner);
+    const commits = (): RecordedHit[] => inner.filter((s) => s.commit).map(({ key, windowMs, ttlMs }) => ({ key, windowMs, ttlMs }));
+    if (settle === undefined) {
+      const hits = commits();
+      if (hits.length > 0) await this.record(hits);
+      return;
+    }
+    await this.guarded(() => settle(inner), () => (this.policy === 'local' ? this.local!.record(commits()) : undefined), false);
   }
 
   record(hits: readonly RecordedHit[]): Promise<void> {

@@ -1,8 +1,9 @@
 import { type Clock, systemClock, validClock } from '../core/clock.js';
 import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
+import { PendingSlots } from '../core/pending-slots.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
-import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 
 export interface MemoryThrottleStoreOptions {
@@ -38,8 +39,20 @@ class Entry extends HitLog {
   indexedPart = '';
   /** The next entry indexed under the same key part (another prefix), or null. */
   samePart: Entry | null = null;
+  /** Reservations held on the key (created by the first reserving check). */
+  pending: PendingSlots | null = null;
   constructor(readonly key: string) {
     super();
+  }
+
+  override clear(): void {
+    super.clear();
+    this.pending?.clear();
+  }
+
+  /** Keeps the key at least as long as its pending slots (a write sets the expiry from its own retention). */
+  keepPending(): void {
+    if (this.pending !== null && this.pending.size > 0) this.expiresAt = Math.max(this.expiresAt, this.pending.latestExpiry);
   }
 }
 
@@ -71,6 +84,8 @@ export class MemoryThrottleStore implements ThrottleStore {
   private sweepCursor: Entry | null = null;
   private readonly clock: Clock;
   private readonly maxKeys: number;
+  /** The last reservation id handed out: unique within the store, which is all settle() needs. */
+  private reservations = 0;
 
   constructor(options: MemoryThrottleStoreOptions = {}) {
     this.clock = options.clock === undefined ? systemClock : validClock(options.clock, 'MemoryThrottleStore: clock');
@@ -92,7 +107,13 @@ export class MemoryThrottleStore implements ThrottleStore {
     const results = new Array<HitResult>(checks.length);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      results[i] = hitSlidingLog(this.logFor(check, now), check, now);
+      const entry = this.logFor(check, now);
+      if (check.reserveMs === undefined || check.record) {
+        results[i] = hitSlidingLog(entry, check, now, entry.pending ?? undefined);
+      } else {
+        results[i] = hitSlidingLog(entry, check, now, (entry.pending ??= new PendingSlots()), String(++this.reservations));
+        entry.keepPending();
+      }
     }
     return results;
   }
@@ -100,7 +121,24 @@ export class MemoryThrottleStore implements ThrottleStore {
   record(hits: readonly RecordedHit[]): void {
     const now = this.clock();
     this.sweep(now);
-    for (const hit of hits) recordSlidingLog(this.touch(hit.key, now), hit.windowMs, hit.ttlMs, now);
+    for (const hit of hits) {
+      const entry = this.touch(hit.key, now);
+      recordSlidingLog(entry, hit.windowMs, hit.ttlMs, now);
+      entry.keepPending();
+    }
+  }
+
+  settle(settlements: readonly Settlement[]): void {
+    const now = this.clock();
+    this.sweep(now);
+    for (const settlement of settlements) {
+      const held = this.entries.get(settlement.key);
+      if (held !== undefined && held.expiresAt > now) held.pending?.drop(settlement.reservation);
+      if (!settlement.commit) continue;
+      const entry = this.touch(settlement.key, now);
+      recordSlidingLog(entry, settlement.windowMs, settlement.ttlMs, now);
+      entry.keepPending();
+    }
   }
 
   peek(key: string, windowMs: number): WindowState {
@@ -124,7 +162,7 @@ export class MemoryThrottleStore implements ThrottleStore {
   }
 
   /** The check's log, found by its key's parts when it names them. */
-  private logFor(check: WindowCheck, now: number): HitLog {
+  private logFor(check: WindowCheck, now: number): Entry {
     const { keyPrefix, keyPart } = check;
     if (keyPrefix === undefined || keyPart === undefined) return this.touch(check.key, now);
     let chained = 0;

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { type Clock, validClock } from '../core/clock.js';
-import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { hashTagOf } from './redis/hash-tag.js';
@@ -42,12 +43,18 @@ const DRF_KEY_START = 'throttle_';
  * - Cluster: the identity in DRF's `throttle_<scope>_<ident>` is the hash tag, so the keys of one
  *   request (anon, user, scoped...) live in one slot and one call. Checks whose keys land on
  *   different hash tags are sent as one call per tag, in parallel.
+ * - Reservations (WindowCheck.reserveMs) live in a companion sorted set per key, reservation id ->
+ *   expiry, in the key's hash slot (see pendingKey()): checked, held and settled inside the script.
+ *   Checks with `record: false` (the only ones that reserve) count them; DRF's never hold any.
  */
 export class RedisThrottleStore implements ThrottleStore {
   private readonly redis: RedisScriptClient;
   private readonly keyPrefix: string;
   private readonly clock: Clock | undefined;
   private readonly closeClient: boolean;
+  /** Reservation ids: a random part per store instance (so processes never clash) and a counter. */
+  private readonly reservationPrefix = randomBytes(6).toString('base64url');
+  private reservations = 0;
 
   constructor(client: unknown, options: RedisThrottleStoreOptions = {}) {
     if (options.coalesceWrites !== undefined && typeof options.coalesceWrites !== 'boolean') {
@@ -81,16 +88,30 @@ export class RedisThrottleStore implements ThrottleStore {
     return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
   }
 
+  /**
+   * The companion key holding a key's pending slots, in the same Cluster slot: the key itself with a
+   * suffix when it has a hash tag, else under a tag that is the whole key. A key hashed whole that
+   * contains '}' cannot be put in a tag: on a Cluster its checks then hold no reservation (null).
+   */
+  pendingKey(redisKey: string): string | null {
+    if (hashTagOf(redisKey) !== redisKey) return `${redisKey}:pending`;
+    if (this.redis.cluster && redisKey.includes('}')) return null;
+    return `${this.keyPrefix}{${redisKey}}:pending`;
+  }
+
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     if (checks.length === 0) return Promise.resolve([]);
     const keys = checks.map((check) => this.redisKey(check.key));
+    // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
+    // record at once, keep the plain mode and its single key per check.
+    const mode = checks.some((check) => !check.record) ? 'v' : 'h';
     const groups = this.slotGroups(keys);
-    if (groups === null) return this.runChecks('h', keys, checks);
+    if (groups === null) return this.runChecks(mode, keys, checks);
     // Cluster, several hash tags: one atomic call per tag, in parallel, stitched back in input order.
     const results = new Array<HitResult>(checks.length);
     return Promise.all(
       groups.map((indexes) =>
-        this.runChecks('h', indexes.map((i) => keys[i]), indexes.map((i) => checks[i])).then((answers) => {
+        this.runChecks(mode, indexes.map((i) => keys[i]), indexes.map((i) => checks[i])).then((answers) => {
           indexes.forEach((i, j) => (results[i] = answers[j]));
         }),
       ),
@@ -109,13 +130,32 @@ export class RedisThrottleStore implements ThrottleStore {
     await Promise.all(groups.map((indexes) => this.runChecks('r', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]))));
   }
 
+  async settle(settlements: readonly Settlement[]): Promise<void> {
+    const byTag = new Map<string, { keys: string[]; packed: string }>();
+    for (const settlement of settlements) {
+      const key = this.redisKey(settlement.key);
+      const pendingKey = this.pendingKey(key);
+      if (pendingKey === null) continue;
+      const tag = this.redis.cluster ? hashTagOf(key) : '';
+      let call = byTag.get(tag);
+      if (call === undefined) byTag.set(tag, (call = { keys: [], packed: `s ${this.clock === undefined ? '-' : String(this.clock())}` }));
+      call.keys.push(key, pendingKey);
+      const retention = Math.max(settlement.windowMs, settlement.ttlMs ?? 0);
+      call.packed += ` ${settlement.commit ? 1 : 0} ${settlement.reservation} ${retention}`;
+    }
+    await Promise.all([...byTag.values()].map(({ keys, packed }) => this.evaluateRaw(keys, [packed])));
+  }
+
   async peek(key: string, windowMs: number): Promise<WindowState> {
     const [result] = await this.runChecks('p', [this.redisKey(key)], [{ key, limit: Infinity, windowMs, record: false }]);
     return { count: result.count, oldest: result.oldest, now: result.now };
   }
 
+  /** Forgets the key's hits and its pending slots, as the embedded store does. */
   async reset(key: string): Promise<void> {
-    await this.redis.del(this.redisKey(key));
+    const redisKey = this.redisKey(key);
+    const pendingKey = this.pendingKey(redisKey);
+    await Promise.all([this.redis.del(redisKey), pendingKey === null ? undefined : this.redis.del(pendingKey)]);
   }
 
   async close(): Promise<void> {
@@ -135,30 +175,49 @@ export class RedisThrottleStore implements ThrottleStore {
     return byTag.size === 1 ? null : [...byTag.values()];
   }
 
-  private runChecks(mode: 'h' | 'r' | 'p', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
+  private runChecks(mode: 'h' | 'r' | 'p' | 'v', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
     // Packed as lib/stores/redis/throttle-script.ts documents: one argument for the whole call.
     let packed = `${mode} ${this.clock === undefined ? '-' : String(this.clock())}`;
+    const reserving = mode === 'v';
+    const scriptKeys = reserving ? new Array<string>(keys.length * 2) : keys;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
       const limit = check.limit === Infinity ? '1e308' : check.limit;
       const retention = check.ttlMs === undefined || check.ttlMs <= check.windowMs ? '=' : check.ttlMs;
       packed += ` ${limit} ${check.windowMs} ${check.record ? 1 : 0} ${retention}`;
+      if (!reserving) continue;
+      // A key whose companion cannot share its slot (see pendingKey()) has no pending set: the key
+      // itself takes its place in the pair, and 'x' tells the script.
+      const pendingKey = this.pendingKey(keys[i]);
+      (scriptKeys as string[])[2 * i] = keys[i];
+      (scriptKeys as string[])[2 * i + 1] = pendingKey ?? keys[i];
+      if (pendingKey === null) packed += ' x -';
+      else if (check.reserveMs !== undefined && !check.record) packed += ` ${Math.max(1, Math.ceil(check.reserveMs))} ${this.reservationPrefix}${++this.reservations}`;
+      else packed += ' 0 -';
     }
-    return this.evaluate(keys, [packed], checks.length);
+    return this.evaluate(scriptKeys, [packed], checks.length, reserving ? 5 : 4);
   }
 
   /**
    * EVALSHA and its parsed reply; on NOSCRIPT (a restarted or new node) EVAL, which also caches the
    * script there. One continuation handles both outcomes, so the usual call costs one promise.
    */
-  private evaluate(keys: readonly string[], args: readonly string[], expected: number): Promise<HitResult[]> {
+  private evaluate(keys: readonly string[], args: readonly string[], expected: number, fieldsPerCheck = 4): Promise<HitResult[]> {
     return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).then(
-      (reply) => parseReply(reply, expected),
+      (reply) => parseReply(reply, expected, fieldsPerCheck),
       (error: unknown) => {
         if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
-        return this.redis.eval(THROTTLE_SCRIPT, keys, args).then((reply) => parseReply(reply, expected));
+        return this.redis.eval(THROTTLE_SCRIPT, keys, args).then((reply) => parseReply(reply, expected, fieldsPerCheck));
       },
     );
+  }
+
+  /** EVALSHA (EVAL on NOSCRIPT), the reply unparsed. */
+  private evaluateRaw(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).catch((error: unknown) => {
+      if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+      return this.redis.eval(THROTTLE_SCRIPT, keys, args);
+    });
   }
 }
 
@@ -169,21 +228,23 @@ function lastUnderscore(key: string): number {
   return i;
 }
 
-/** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check. */
-function parseReply(reply: unknown, expected: number): HitResult[] {
+/** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check (and the reservation in mode 'v'). */
+function parseReply(reply: unknown, expected: number, fieldsPerCheck: number): HitResult[] {
   const fields = typeof reply === 'string' ? reply.split(' ') : null;
-  if (fields === null || fields.length !== 1 + expected * 4) {
+  if (fields === null || fields.length !== 1 + expected * fieldsPerCheck) {
     throw new Error(`RedisThrottleStore: unexpected reply from the throttle script: ${JSON.stringify(reply)}`);
   }
   const now = Number(fields[0]);
   const results = new Array<HitResult>(expected);
   for (let i = 0; i < expected; i++) {
-    const base = 1 + i * 4;
+    const base = 1 + i * fieldsPerCheck;
     const allowed = fields[base] === '1';
     const count = Number(fields[base + 1]);
     const oldest = timeOrNull(fields[base + 2]);
     const blockingHit = timeOrNull(fields[base + 3]);
-    results[i] = blockingHit === null ? { allowed, count, oldest, now } : { allowed, count, oldest, now, blockingHit };
+    const result: HitResult = blockingHit === null ? { allowed, count, oldest, now } : { allowed, count, oldest, now, blockingHit };
+    const reservation = fieldsPerCheck === 5 ? fields[base + 4] : '';
+    results[i] = reservation === '' ? result : { ...result, reservation };
   }
   return results;
 }

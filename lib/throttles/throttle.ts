@@ -44,6 +44,13 @@ export interface ThrottleDecision {
   readonly window?: number;
 }
 
+/** A decision that holds a pending slot until the request's outcome is known (see Throttle.reserve). */
+export interface ReservedDecision {
+  readonly decision: ThrottleDecision;
+  /** The slot held (settle it with Throttle.settle), or null when none is: denied, or a store without reservations. */
+  readonly reservation: string | null;
+}
+
 /**
  * A throttle decides whether one request may proceed. Throttles are singletons resolved through
  * Nest's DI: keep per-request state out of fields.
@@ -52,6 +59,17 @@ export interface Throttle {
   allowRequest(ctx: ThrottleContext): Awaitable<boolean | ThrottleDecision>;
   /** Called after the handler succeeded (Tastypie's log_throttled_access). */
   accessed?(ctx: ThrottleContext): Awaitable<void>;
+  /**
+   * Optional, with settle(): allowRequest() that, when it allows, also holds a slot in the same store
+   * operation, so concurrent requests cannot all pass before any is recorded. Used where the outcome
+   * is settled later: the guard on routes that record after the handler, and ThrottlingService.attempt().
+   */
+  reserve?(ctx: ThrottleContext): Awaitable<ReservedDecision>;
+  /**
+   * Settles what reserve() answered: commit records the access (as accessed() does), release does not
+   * count the request. A null reservation (none was held) commits by recording, and releases nothing.
+   */
+  settle?(ctx: ThrottleContext, reservation: string | null, commit: boolean): Awaitable<void>;
 }
 
 export const ALLOWED: ThrottleDecision = Object.freeze({ allowed: true, wait: null });

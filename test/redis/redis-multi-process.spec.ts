@@ -48,6 +48,12 @@ suite('four app processes on one Redis (Express and Fastify), with clocks up to 
     expect(retryAfters.every((seconds) => Number.isInteger(seconds) && seconds > 3500 && seconds <= 3600)).toBe(true);
   }, 60_000);
 
+  test('200 concurrent wrong passwords for one username over the 4 processes (ThrottlingService.attempt, throttleAt 5): exactly 5 passwords checked', async () => {
+    const user = { 'x-login-user': `victim-${prefix}` };
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => get(agent, apps[i % apps.length].port, '/login', user)));
+    expect(tally(answers)).toEqual({ 401: 5, 429: 195 });
+  }, 60_000);
+
   test('two instances whose clocks differ by ten minutes share one window (the time is the server\'s)', async () => {
     const [behind, ahead] = apps;
     const client = { 'x-forwarded-for': '198.51.100.2' };

@@ -221,6 +221,87 @@ export function describeStoreSemantics(name: string, create: (clock: () => numbe
       expect(await hit(check('over', 5, 60))).toEqual([{ allowed: false, count: 5, oldest: start, now: clock.now }]);
     });
 
+    describe('reservations (WindowCheck.reserveMs, settle())', () => {
+      const reserving = (scope: string, limit: number, extra: Partial<WindowCheck> = {}) => check(scope, limit, 60, { record: false, ttlMs: 600_000, reserveMs: 30_000, ...extra });
+      const settle = (checked: WindowCheck, reservation: string, commit: boolean) =>
+        store.settle!([{ key: checked.key, reservation, commit, windowMs: checked.windowMs, ttlMs: checked.ttlMs }]);
+
+      test('an allowed reserving check holds a slot that counts against the limit; a denied one holds none', async () => {
+        const rate = reserving('held', 2);
+        const [first] = await hit(rate);
+        const [second] = await hit(rate);
+        const [third] = await hit(rate);
+        expect([first.allowed, first.count, second.allowed, second.count, third.allowed, third.count]).toEqual([true, 0, true, 1, false, 2]);
+        expect(typeof first.reservation).toBe('string');
+        expect(first.reservation).not.toBe(second.reservation);
+        expect(third.reservation).toBeUndefined();
+        // A check that does not reserve counts the pending slots too, and holds nothing itself.
+        expect(await hit({ ...rate, reserveMs: undefined })).toEqual([{ allowed: false, count: 2, oldest: null, now: clock.now }]);
+        // Pending slots are not accesses: peek reports the recorded ones.
+        expect((await store.peek(rate.key, rate.windowMs)).count).toBe(0);
+      });
+
+      test('commit records the access at the commit time and frees the slot into it', async () => {
+        const rate = reserving('commit', 2);
+        const [held] = await hit(rate);
+        clock.advance(5);
+        await settle(rate, held.reservation!, true);
+        expect(await store.peek(rate.key, rate.windowMs)).toEqual({ count: 1, oldest: clock.now, now: clock.now });
+        expect((await hit({ ...rate, reserveMs: undefined }))[0]).toMatchObject({ allowed: true, count: 1 });
+      });
+
+      test('release frees the slot without recording anything', async () => {
+        const rate = reserving('release', 1);
+        const [held] = await hit(rate);
+        expect((await hit(rate))[0].allowed).toBe(false);
+        await settle(rate, held.reservation!, false);
+        expect((await store.peek(rate.key, rate.windowMs)).count).toBe(0);
+        const [again] = await hit(rate);
+        expect([again.allowed, again.count]).toEqual([true, 0]);
+      });
+
+      test('settling twice changes nothing more: a second release frees no other slot, a second commit is a second access', async () => {
+        const rate = reserving('twice', 2);
+        const [first] = await hit(rate);
+        await hit(rate);
+        await settle(rate, first.reservation!, false);
+        await settle(rate, first.reservation!, false);
+        // The other reservation still holds its slot.
+        expect((await hit({ ...rate, reserveMs: undefined }))[0]).toMatchObject({ allowed: true, count: 1 });
+      });
+
+      test('a reservation never settled expires on its own after reserveMs', async () => {
+        const rate = reserving('expiry', 1, { reserveMs: 10_000 });
+        const [held] = await hit(rate);
+        expect(held.allowed).toBe(true);
+        clock.advance(9.999);
+        expect((await hit(rate))[0].allowed).toBe(false);
+        clock.advance(0.001);
+        const [after] = await hit(rate);
+        expect([after.allowed, after.count]).toEqual([true, 0]);
+        // A commit after expiry still records the access (it happened); its slot is long gone.
+        await settle(rate, held.reservation!, true);
+        expect((await store.peek(rate.key, rate.windowMs)).count).toBe(1);
+      });
+
+      test('reset forgets the pending slots with the hits', async () => {
+        const rate = reserving('reset', 1);
+        await hit(rate);
+        await store.reset(rate.key);
+        expect((await hit(rate))[0]).toMatchObject({ allowed: true, count: 0 });
+      });
+
+      test('recorded accesses and pending slots add up: the denial reports the oldest recorded access', async () => {
+        const rate = reserving('mixed', 3);
+        const start = clock.now;
+        await store.record([{ key: rate.key, windowMs: rate.windowMs, ttlMs: rate.ttlMs }]);
+        clock.advance(1);
+        await hit(rate);
+        await hit(rate);
+        expect(await hit(rate)).toEqual([{ allowed: false, count: 3, oldest: start, now: clock.now }]);
+      });
+    });
+
     test('fractional windows and large limits', async () => {
       const rate = check('frac', 1000, 1.5);
       for (let i = 0; i < 10; i++) await hit(rate);

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { HitResult, ThrottleStore, WindowCheck } from '../../lib/core/store.js';
 import { FailSafeThrottleStore, type StoreStateChange } from '../../lib/stores/fail-safe-throttle-store.js';
 import { StoreUnavailableError } from '../../lib/stores/store-unavailable-error.js';
+import { MemoryThrottleStore } from '../../lib/stores/memory-throttle-store.js';
 
 const CHECK: WindowCheck = { key: 'throttle_user_42', limit: 10, windowMs: 60_000, record: true };
 const REMOTE: HitResult = { allowed: true, count: 7, oldest: 0, now: 0 };
@@ -153,3 +154,49 @@ describe('FailSafeThrottleStore', () => {
   });
 });
 
+describe('FailSafeThrottleStore reservations', () => {
+  const RESERVING: WindowCheck = { key: 'tastypie:login:alice_accesses', limit: 1, windowMs: 60_000, record: false, reserveMs: 30_000 };
+  const settlement = (reservation: string, commit: boolean) => ({ key: RESERVING.key, reservation, commit, windowMs: RESERVING.windowMs });
+
+  test('a reservation is settled where it was taken: the wrapped store while up, the local fallback while down', async () => {
+    let down = false;
+    const inner = new MemoryThrottleStore({ clock: () => 1_000 });
+    const flaky: ThrottleStore = {
+      hit: (checks) => (down ? Promise.reject(new Error('down')) : inner.hit(checks)),
+      record: (hits) => inner.record(hits),
+      settle: (settlements) => (down ? Promise.reject(new Error('down')) : inner.settle(settlements)),
+      peek: (key, windowMs) => inner.peek(key, windowMs),
+      reset: (key) => inner.reset(key),
+    };
+    const store = new FailSafeThrottleStore(flaky, { onStoreError: 'local', timeoutMs: 30, retryIntervalMs: 60_000, clock: () => 1_000 });
+    const [remote] = await store.hit([RESERVING]);
+    expect(remote.allowed).toBe(true);
+    expect((await store.hit([RESERVING]))[0].allowed).toBe(false);
+    await store.settle([settlement(remote.reservation!, true)]);
+    expect(inner.peek(RESERVING.key, RESERVING.windowMs).count).toBe(1);
+
+    down = true;
+    const [local] = await store.hit([{ ...RESERVING, key: 'tastypie:login:bob_accesses' }]);
+    expect(store.isDown).toBe(true);
+    expect(local.allowed).toBe(true);
+    expect((await store.hit([{ ...RESERVING, key: 'tastypie:login:bob_accesses' }]))[0].allowed).toBe(false);
+    await store.settle([{ ...settlement(local.reservation!, false), key: 'tastypie:login:bob_accesses' }]);
+    expect((await store.hit([{ ...RESERVING, key: 'tastypie:login:bob_accesses' }]))[0].allowed).toBe(true);
+    await store.close();
+  });
+
+  test('a wrapped store without settle() never hands out a reservation, and a commit is then a record()', async () => {
+    const recorded: string[] = [];
+    const plain: ThrottleStore = {
+      hit: (checks) => checks.map(() => ({ allowed: true, count: 0, oldest: null, now: 0 })),
+      record: (hits) => void recorded.push(...hits.map((hit) => hit.key)),
+      peek: () => ({ count: 0, oldest: null, now: 0 }),
+      reset: () => undefined,
+    };
+    const store = new FailSafeThrottleStore(plain, { timeoutMs: 30 });
+    const [result] = await store.hit([RESERVING]);
+    expect(result.reservation).toBeUndefined();
+    await store.close();
+    expect(recorded).toEqual([]);
+  });
+});

@@ -181,6 +181,92 @@ describe('ThrottlingService', () => {
     });
   });
 
+  describe('attempt()', () => {
+    const Login = CacheThrottle.with({ throttleAt: 2, timeframe: 900, scope: 'login' });
+    const who = { identity: 'alice' };
+
+    test('each attempt holds a slot until settled: a third concurrent one is refused with the 429 and Retry-After', async () => {
+      const { service } = await boot();
+      const first = await service.attempt(who, Login);
+      await service.attempt(who, Login);
+      const response = new RecordingResponse();
+      const refused = await service.attempt(who, Login, { response }).then(() => null, (caught: unknown) => caught);
+      expect(refused).toMatchObject({ status: 429 });
+      expect(response.headers['retry-after']).toBe('900');
+      expect(first.verdict).toMatchObject({ allowed: true, retryAfter: null });
+    });
+
+    test('commit() counts the attempt at its time; release() frees the slot; the first settle wins and the rest are no-ops', async () => {
+      const { clock, service } = await boot();
+      const failed = await service.attempt(who, Login);
+      clock.now += 5_000;
+      await failed.commit();
+      await failed.commit();
+      await failed.release();
+      expect(await service.peek(who, Login)).toMatchObject({ count: 1, oldest: 5_000 });
+      const succeeded = await service.attempt(who, Login);
+      await succeeded.release();
+      await succeeded.commit();
+      expect((await service.peek(who, Login)).count).toBe(1);
+      // Both slots are free again: two more attempts pass, then the lock closes.
+      const next = await service.attempt(who, Login);
+      await next.commit();
+      await expect(service.attempt(who, Login)).rejects.toMatchObject({ status: 429 });
+    });
+
+    test('sequential attempts lock exactly like enforce() + accessed(): throttleAt failures, then 429', async () => {
+      const { service } = await boot();
+      for (let i = 0; i < 2; i++) await (await service.attempt(who, Login)).commit();
+      await expect(service.attempt(who, Login)).rejects.toMatchObject({ status: 429 });
+      await expect(service.enforce(who, Login)).rejects.toMatchObject({ status: 429 });
+    });
+
+    test('a direct check holds nothing: check() and enforce() keep Tastypie\'s meaning', async () => {
+      const { service } = await boot();
+      for (let i = 0; i < 5; i++) expect((await service.check(who, Login)).allowed).toBe(true);
+      await service.attempt(who, Login);
+      await service.attempt(who, Login);
+      expect((await service.check(who, Login)).allowed).toBe(false);
+    });
+
+    test('an attempt never settled frees its slot after reservationTimeout', async () => {
+      const { clock, service } = await boot();
+      const Short = CacheThrottle.with({ throttleAt: 1, timeframe: 900, scope: 'short', reservationTimeout: 30 });
+      await service.attempt(who, Short);
+      clock.now += 29_999;
+      await expect(service.attempt(who, Short)).rejects.toMatchObject({ status: 429 });
+      clock.now += 1;
+      await expect(service.attempt(who, Short)).resolves.toMatchObject({ verdict: { allowed: true } });
+    });
+
+    test('rate throttles among the specs count at attempt(), and commit / release leave them alone', async () => {
+      const { service } = await boot();
+      const rate = { scope: 'burst', rate: '2/min' };
+      await (await service.attempt(who, [Login, rate])).release();
+      await (await service.attempt(who, [Login, rate])).commit();
+      expect((await service.peek(who, rate)).count).toBe(2);
+      expect((await service.peek(who, Login)).count).toBe(1);
+      // The rate throttle denies the third; the slot the CacheThrottle reserved is released with the 429.
+      await expect(service.attempt(who, [Login, rate])).rejects.toMatchObject({ status: 429 });
+      await (await service.attempt(who, Login)).commit();
+      await expect(service.attempt(who, Login)).rejects.toMatchObject({ status: 429 });
+    });
+
+    test('a store outage under onStoreError deny is the 503, as with enforce()', async () => {
+      const dead = { hit: () => Promise.reject(new Error('down')), record: () => undefined, peek: () => ({ count: 0, oldest: null, now: 0 }), reset: () => undefined };
+      const { service } = await boot({ store: dead, onStoreError: 'deny' });
+      await expect(service.attempt(who, Login)).rejects.toBeInstanceOf(ServiceUnavailableException);
+    });
+
+    test('reservationTimeout defaults to min(timeframe, 300) and is validated like the other options', () => {
+      expect(new (CacheThrottle.with({ timeframe: 900 }))().reservationSeconds).toBe(300);
+      expect(new (CacheThrottle.with({ timeframe: 60 }))().reservationSeconds).toBe(60);
+      expect(new (CacheThrottle.with({ timeframe: 60, reservationTimeout: 5 }))().reservationSeconds).toBe(5);
+      expect(() => CacheThrottle.with({ reservationTimeout: 0 })).toThrow('reservationTimeout must be a number of seconds > 0, got 0');
+      expect(() => CacheThrottle.with({ reservationTimeout: '10' as never })).toThrow("reservationTimeout must be a number of seconds > 0, got '10'");
+    });
+  });
+
   describe('rate specs', () => {
     test('rates computed per call do not pile up: past the cap the oldest spec is made again, and its counts carry on', async () => {
       const { service } = await boot();

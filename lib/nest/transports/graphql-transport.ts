@@ -4,6 +4,7 @@ import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
+import { onResponseClose } from './http-transport.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -52,6 +53,8 @@ export const graphqlTransport: TransportBinding = {
   throttledError: (wait) => new GraphQLThrottledError(wait),
 
   unavailableError: (_ctx, retryAfter) => new GraphQLStoreUnavailableError(retryAfter),
+
+  afterResponse: onResponseClose,
 };
 
 function graphqlContextOf(context: ExecutionContext): any {

@@ -20,7 +20,15 @@ export const httpTransport: TransportBinding = {
   throttledError: (wait) => new ThrottledException(wait),
 
   unavailableError: () => storeUnavailableException(),
+
+  afterResponse: onResponseClose,
 };
+
+/** Node's ServerResponse emits 'close' when it is over, sent or not: Express's response, Fastify's reply.raw. */
+export function onResponseClose(ctx: ThrottleContext, done: () => void): void {
+  const response = ctx.response?.raw ?? ctx.response;
+  if (typeof response?.once === 'function') response.once('close', done);
+}
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
 export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {

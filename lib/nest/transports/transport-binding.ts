@@ -28,4 +28,9 @@ export interface TransportBinding {
    * @ThrottleClasses or @ThrottleScope. Absent: every invocation is a request.
    */
   countsByDefault?(context: ExecutionContext): boolean;
+  /**
+   * Optional. Calls `done` once when the request's response is over (sent or abandoned), so that a
+   * request that never reached its handler frees what its check reserved. Absent: it expires.
+   */
+  afterResponse?(ctx: ThrottleContext, done: () => void): void;
 }

@@ -28,10 +28,17 @@ import { createHash } from 'node:crypto';
  * more than the few string operations that unpack them here (ioredis 6 flattens and measures every
  * argument, and decodes every reply element through several calls):
  *
- * ARGV[1]  space-separated: the mode ('h' hit, 'r' record unconditionally, 'p' peek: read only),
- *          now in ms or '-' for the server's TIME (the normal case: every instance shares one
- *          clock), then for each key: limit, windowMs, record (1/0), retentionMs ('=' when it is
- *          windowMs).
+ * ARGV[1]  space-separated: the mode ('h' hit, 'r' record unconditionally, 'p' peek: read only,
+ *          'v' hit with reservations, 's' settle reservations), now in ms or '-' for the server's
+ *          TIME (the normal case: every instance shares one clock), then for each key: limit,
+ *          windowMs, record (1/0), retentionMs ('=' when it is windowMs); in 'v' also reserveMs
+ *          ('0': none; 'x': the key has no pending set) and the reservation id ('-': none).
+ *
+ * Reservations ('v', 's'): KEYS come in pairs, a key's list and its pending set (a sorted set of
+ * reservation id -> expiry in ms, in the same hash slot). A 'v' check drops the expired slots and
+ * counts the others with the hits; an allowed one that reserves adds its slot. 's' takes, per pair,
+ * commit (1/0), the id and retentionMs: it drops the slot, and a commit records the access as 'r'
+ * does. 'v' replies a fifth field per key, the reservation held ('' when none); 's' replies now.
  *
  * Needs Redis 5 or later (or Valkey): scripts are replicated by their effects, so TIME may precede
  * writes.
@@ -128,10 +135,35 @@ local function countAfter(key, cutoff)
   return length - expired, redis.call('LINDEX', key, string.format('%d', expired))
 end
 
+if mode == 's' then
+  for k = 1, #KEYS, 2 do
+    local commitArg, id, retentionArg, nextPos = string.match(ARGV[1], '^ (%S+) (%S+) (%S+)()', pos)
+    pos = nextPos
+    redis.call('ZREM', KEYS[k + 1], id)
+    if commitArg == '1' then
+      local retention = retentionArg + 0
+      dropUpTo(KEYS[k], now - retention)
+      redis.call('RPUSH', KEYS[k], nowText)
+      redis.call('PEXPIRE', KEYS[k], string.format('%d', math.ceil(retention * 1.5)))
+    end
+  end
+  return nowText
+end
+
 local out = nowText
-for i, key in ipairs(KEYS) do
+local checking = mode == 'h' or mode == 'v'
+for k = 1, #KEYS, (mode == 'v' and 2 or 1) do
+  local key = KEYS[k]
   local limitArg, windowArg, recordArg, retentionArg, nextPos = string.match(ARGV[1], '^ (%S+) (%S+) (%S+) (%S+)()', pos)
   pos = nextPos
+  local pendingKey, reserveArg, reservationId
+  if mode == 'v' then
+    pendingKey = KEYS[k + 1]
+    reserveArg, reservationId, nextPos = string.match(ARGV[1], '^ (%S+) (%S+)()', pos)
+    pos = nextPos
+    -- 'x': the key has no pending set (its companion could not share its Cluster slot).
+    if reserveArg == 'x' then pendingKey = nil end
+  end
   local limit = limitArg + 0
   local window = windowArg + 0
   local record = mode == 'r' or recordArg == '1'
@@ -152,15 +184,29 @@ for i, key in ipairs(KEYS) do
     else
       count = redis.call('LLEN', key) - stale
     end
-    if mode == 'h' and count >= limit then
+    local hits = count
+    if pendingKey then
+      redis.call('ZREMRANGEBYSCORE', pendingKey, '-inf', nowText)
+      count = hits + redis.call('ZCARD', pendingKey)
+    end
+    if checking and count >= limit then
       allowed = false
       if appended then
         redis.call('RPOP', key)
         appended = false
       end
-      if count > limit and limit > 0 then blocking = redis.call('LINDEX', key, string.format('%d', stale + count - limit)) end
+      if hits > limit and limit > 0 then blocking = redis.call('LINDEX', key, string.format('%d', stale + hits - limit)) end
     end
-    if (appended or count > 0) and (mode == 'r' or dropped or (appended and count == 0) or (oldestTime and oldestTime <= now - retention / 2)) then
+    if mode == 'v' then
+      local reserved = ''
+      if pendingKey and allowed and not record and reserveArg ~= '0' then
+        redis.call('ZADD', pendingKey, string.format('%.3f', now + reserveArg), reservationId)
+        if redis.call('PTTL', pendingKey) < reserveArg + 0 then redis.call('PEXPIRE', pendingKey, reserveArg) end
+        reserved = reservationId
+      end
+      blocking = blocking .. ' ' .. reserved
+    end
+    if (appended or hits > 0) and (mode == 'r' or dropped or (appended and hits == 0) or (oldestTime and oldestTime <= now - retention / 2)) then
       redis.call('PEXPIRE', key, string.format('%d', math.ceil(retention * 1.5)))
     end
   end

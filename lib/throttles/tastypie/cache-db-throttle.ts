@@ -19,9 +19,10 @@ export class CacheDBThrottle extends CacheThrottle {
   @Inject(ACCESS_LOG)
   protected readonly accessLog: AccessLog | null = null;
 
-  override accessed(identifier: string, ctx?: ThrottleContext): Awaitable<void> {
+  /** Counts the access (see CacheThrottle.commit), then writes its row: accessed() and a committed reservation alike. */
+  override commit(identifier: string, reservation: string | null, ctx?: ThrottleContext): Awaitable<void> {
     if (this.accessLog == null) throw new ThrottleConfigError(this.missingLog());
-    const counted = super.accessed(identifier, ctx);
+    const counted = super.commit(identifier, reservation, ctx);
     const entry = {
       identifier,
       url: ctx?.url ?? '',

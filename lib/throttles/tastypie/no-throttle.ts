@@ -15,7 +15,15 @@ export interface TastypieThrottleOptions {
   readonly expiration?: number;
   /** Separates buckets: throttles with different scopes count the same identifier apart. Default: shared. */
   readonly scope?: string;
+  /**
+   * How long a request that passed the check holds its slot while its outcome is unknown, in seconds;
+   * an unsettled slot (a crashed handler) frees itself then. Default min(timeframe, 300).
+   */
+  readonly reservationTimeout?: number;
 }
+
+/** 300 s is Node's default http requestTimeout: no request legitimately holds a slot longer by default. */
+const MAX_DEFAULT_RESERVATION_SECONDS = 300;
 
 /**
  * Tastypie's throttle shape: any class with these two methods is a throttle provider (resolved
@@ -38,6 +46,13 @@ export class NoThrottle implements TastypieStyleThrottle {
   timeframe = 3600;
   expiration = 604800;
   scope: string | undefined = undefined;
+  /** Unset: min(timeframe, 300) (see TastypieThrottleOptions.reservationTimeout). */
+  reservationTimeout: number | undefined = undefined;
+
+  /** How long a reservation holds its slot unless settled, in seconds. */
+  get reservationSeconds(): number {
+    return this.reservationTimeout ?? Math.min(this.timeframe, MAX_DEFAULT_RESERVATION_SECONDS);
+  }
 
   /**
    * A configured variant without boilerplate: `CacheThrottle.with({ throttleAt: 100 })` is a new
@@ -54,6 +69,7 @@ export class NoThrottle implements TastypieStyleThrottle {
         if (options.timeframe !== undefined) this.timeframe = options.timeframe;
         if (options.expiration !== undefined) this.expiration = options.expiration;
         if (options.scope !== undefined) this.scope = options.scope;
+        if (options.reservationTimeout !== undefined) this.reservationTimeout = options.reservationTimeout;
       }
     };
     Object.defineProperty(Variant, 'name', { value: label });
@@ -105,7 +121,7 @@ export function tastypieIdentifier(ctx: ThrottleContext): string {
 }
 
 function validateTastypieOptions(options: TastypieThrottleOptions & Record<string, unknown>, where: string): void {
-  const { throttleAt, timeframe, expiration, scope } = options;
+  const { throttleAt, timeframe, expiration, scope, reservationTimeout } = options;
   if (throttleAt !== undefined && (typeof throttleAt !== 'number' || !Number.isSafeInteger(throttleAt) || throttleAt < 0)) {
     throw new ThrottleConfigError(`${where}: throttleAt must be a non-negative integer, got ${describeValue(throttleAt)}`);
   }
@@ -118,7 +134,10 @@ function validateTastypieOptions(options: TastypieThrottleOptions & Record<strin
   if (scope !== undefined && (typeof scope !== 'string' || scope.length === 0)) {
     throw new ThrottleConfigError(`${where}: scope must be a non-empty string, got ${describeValue(scope)}`);
   }
-  const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope']);
+  if (reservationTimeout !== undefined && (typeof reservationTimeout !== 'number' || !Number.isFinite(reservationTimeout) || reservationTimeout <= 0)) {
+    throw new ThrottleConfigError(`${where}: reservationTimeout must be a number of seconds > 0, got ${describeValue(reservationTimeout)}`);
+  }
+  const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope', 'reservationTimeout']);
   if (options.constructor === Object) {
     for (const key of Object.keys(options)) {
       if (!known.has(key)) throw new ThrottleConfigError(`${where}: unknown option '${key}'; known options are ${[...known].join(', ')}`);

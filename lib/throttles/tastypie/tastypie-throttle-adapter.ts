@@ -1,7 +1,15 @@
 import type { Awaitable } from '../../core/store.js';
 import { isPromise } from '../evaluate-throttles.js';
-import { ALLOWED, DENIED, type Throttle, type ThrottleContext, type ThrottleDecision } from '../throttle.js';
+import { ALLOWED, DENIED, type ReservedDecision, type Throttle, type ThrottleContext, type ThrottleDecision } from '../throttle.js';
 import { NoThrottle, type TastypieStyleThrottle, tastypieIdentifier } from './no-throttle.js';
+
+/** What CacheThrottle adds to Tastypie's shape for reservations. */
+interface ReservingThrottle {
+  readonly reservesSlots: boolean;
+  reserve(identifier: string, ctx?: ThrottleContext): Awaitable<ReservedDecision>;
+  commit(identifier: string, reservation: string | null, ctx?: ThrottleContext): Awaitable<void>;
+  release(identifier: string, reservation: string | null, ctx?: ThrottleContext): Awaitable<void>;
+}
 
 /** True for a class whose instances have Tastypie's shouldBeThrottled/accessed and no allowRequest. */
 export function isTastypieStyleClass(candidate: unknown): boolean {
@@ -26,10 +34,18 @@ export function recordsAccesses(candidate: unknown): boolean {
 export class TastypieThrottleAdapter implements Throttle {
   /** Present only when the throttle records something, so routes without it skip the interceptor. */
   readonly accessed?: (ctx: ThrottleContext) => Awaitable<void>;
+  /** Present only for throttles that reserve (CacheThrottle, CacheDBThrottle); others keep check-then-accessed. */
+  readonly reserve?: (ctx: ThrottleContext) => Awaitable<ReservedDecision>;
+  readonly settle?: (ctx: ThrottleContext, reservation: string | null, commit: boolean) => Awaitable<void>;
 
-  constructor(readonly inner: TastypieStyleThrottle & Partial<Pick<NoThrottle, 'identifierFor' | 'check'>>) {
+  constructor(readonly inner: TastypieStyleThrottle & Partial<Pick<NoThrottle, 'identifierFor' | 'check'>> & Partial<ReservingThrottle>) {
     if (typeof inner.accessed === 'function' && inner.accessed !== NoThrottle.prototype.accessed) {
       this.accessed = (ctx) => inner.accessed(this.identifierFor(ctx), ctx);
+    }
+    if (inner.reservesSlots === true && typeof inner.reserve === 'function' && typeof inner.commit === 'function' && typeof inner.release === 'function') {
+      const reserving = inner as ReservingThrottle;
+      this.reserve = (ctx) => reserving.reserve(this.identifierFor(ctx), ctx);
+      this.settle = (ctx, reservation, commit) => (commit ? reserving.commit : reserving.release).call(reserving, this.identifierFor(ctx), reservation, ctx);
     }
   }
 

@@ -3,12 +3,12 @@
 // config: { redisUrl, keyPrefix, rate, platform: 'express' | 'fastify', clockOffsetMs }
 // Listens on an ephemeral loopback port, sends { port } to the parent, exits on 'stop' or disconnect.
 import 'reflect-metadata';
-import { Controller, Get, Module } from '@nestjs/common';
+import { Controller, Get, Headers, Module, UnauthorizedException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
-import { AnonThrottle, RedisThrottleStore, ThrottlingModule } from '../../../lib/index.js';
+import { AnonThrottle, CacheThrottle, RedisThrottleStore, ThrottleClasses, ThrottlingModule, ThrottlingService } from '../../../lib/index.js';
 
 interface ChildConfig {
   readonly redisUrl: string;
@@ -26,11 +26,25 @@ const redis = new Redis(config.redisUrl);
 
 @Controller()
 class HelloController {
+  constructor(private readonly throttling: ThrottlingService) {}
+
   @Get('hello')
   hello() {
     return { pid: process.pid };
   }
+
+  /** A login whose every password is wrong: 401 when the password was checked, 429 when the attempt was refused. */
+  @Get('login')
+  @ThrottleClasses()
+  async login(@Headers('x-login-user') username: string) {
+    const attempt = await this.throttling.attempt({ identity: username }, LoginThrottle);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await attempt.commit();
+    throw new UnauthorizedException('wrong username or password');
+  }
 }
+
+const LoginThrottle = CacheThrottle.with({ throttleAt: 5, timeframe: 900, scope: 'login' });
 
 @Module({
   imports: [
