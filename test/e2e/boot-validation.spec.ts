@@ -372,7 +372,7 @@ describe('options are validated at boot, naming the throttle, the scope and the 
   test('a forRootAsync factory that returns null fails the boot naming the options', async () => {
     const error = await bootError(testModule({ throttling: ThrottlingModule.forRootAsync({ useFactory: () => null as never }), controllers: [DefaultsController] }));
     expect(error).toBeInstanceOf(ThrottleConfigError);
-    expect(error!.message).toBe('ThrottlingModule: options must be an object, got null');
+    expect(error!.message).toBe('ThrottlingModule.forRootAsync(): options must be an object, got null');
   });
 
   test('recordAccesses that is not a boolean is quoted', () => {
