@@ -54,8 +54,8 @@ async function ours({ clients, hits }) {
     const store = new MemoryThrottleStore({ clock: () => now, maxKeys: clients });
     for (let i = 0; i < clients; i++) {
       const ident = address(i);
-      // The check the guard builds for UserThrottle.with({ scope: 'hour' }): key and its two parts.
-      const check = { key: `throttle_hour_${ident}`, keyPrefix: 'throttle_hour_', keyPart: ident, windowMs: WINDOW_MS, limit: hits, record: true };
+      // The check the guard builds for UserThrottle.with({ scope: 'hour' }).
+      const check = { key: `throttle_hour_${ident}`, windowMs: WINDOW_MS, limit: hits, record: true };
       for (let h = 0; h < hits; h++) {
         now += 1;
         store.hit([check]);

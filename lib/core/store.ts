@@ -26,15 +26,6 @@ export interface WindowCheck {
    * forgets hits older than the window, as Tastypie's should_be_throttled does.
    */
   readonly ttlMs?: number;
-  /**
-   * The key in two parts, when the throttle built it from a fixed prefix and a per-client part
-   * (`throttle_<scope>_` and `<ident>`: every throttle whose key comes from `formatKey()`). Then
-   * `keyPrefix + keyPart === key`, and a store may find the bucket by the parts: the embedded store
-   * does, so it never hashes the whole key, which is a new string on every request. Other stores
-   * use `key`, and every store must count a check the same with or without the parts.
-   */
-  readonly keyPrefix?: string;
-  readonly keyPart?: string;
 }
 
 /** The state of one window, as the store saw it at `now`. */
