@@ -17,25 +17,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { limitRunTime } from './lib/child-processes.mjs';
-import { positiveInteger, positiveNumber } from './lib/env.mjs';
+import { describeSchedule, scheduleKnobs } from './lib/env.mjs';
 import { machineFacts } from './lib/machine.mjs';
-import { MEMORY_SCENARIOS } from './lib/memory-variants.mjs';
-import { medianProcess } from './lib/rounds.mjs';
-import { serverRounds } from './lib/server-rounds.mjs';
+import { chosenScenarios } from './lib/memory-variants.mjs';
+import { medianProcess, serverRounds } from './lib/server-rounds.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const DURATION = positiveNumber('BENCH_DURATION', 3);
-const WARMUP = positiveNumber('BENCH_WARMUP', 3);
-const ROUNDS = positiveInteger('BENCH_ROUNDS', 4);
-const PROCESSES = positiveInteger('BENCH_PROCESSES', 3);
-const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 50);
+const SCHEDULE = scheduleKnobs({ rounds: 4 });
 const VARIANT = process.env.BENCH_COMPARE_VARIANT ?? 'ours';
 if (VARIANT !== 'ours' && VARIANT !== 'ours-no-headers') {
   throw new Error(`bench:compare: BENCH_COMPARE_VARIANT must be 'ours' or 'ours-no-headers', got '${VARIANT}'`);
 }
-const scenarioIds = (process.env.BENCH_SCENARIOS ?? 'a,b,c').split(',');
-const SCENARIOS = MEMORY_SCENARIOS.filter((scenario) => scenarioIds.includes(scenario.id));
+const SCENARIOS = chosenScenarios();
 limitRunTime('bench:compare', 30 * 60_000);
 
 /**
@@ -69,19 +63,15 @@ const BUILDS = [
   { id: 'work', label: 'this working tree', env: {} },
 ];
 
-console.log(`Machine: ${machineFacts()}. Variant '${VARIANT}' on both builds; ${PROCESSES} processes each, ${ROUNDS} rounds of ${DURATION} s.`);
+console.log(`Machine: ${machineFacts()}. Variant '${VARIANT}' on both builds; ${describeSchedule(SCHEDULE)}.`);
 for (const scenario of SCENARIOS) {
   console.log(`\n${scenario.title}`);
   const processes = await serverRounds({
     script: join(here, 'server.mjs'),
     variants: BUILDS,
-    processes: PROCESSES,
     argsOf: () => [VARIANT, JSON.stringify(scenario.limits)],
     envOf: (build) => build.env,
-    rounds: ROUNDS,
-    seconds: DURATION,
-    warmupSeconds: WARMUP,
-    connections: CONNECTIONS,
+    ...SCHEDULE,
     clients: scenario.clients,
   });
   const [before, after] = BUILDS.map((build) => ({
@@ -92,7 +82,7 @@ for (const scenario of SCENARIOS) {
   for (const { build, rps, cpu } of [before, after]) {
     console.log(
       `  ${build.label.padEnd(28)} ${Math.round(rps.value).toString().padStart(6)} req/s  ${cpu.value.toFixed(2)} µs CPU/req` +
-        `   processes: ${rps.perProcess.map((value) => Math.round(value)).join(', ')} req/s`,
+        `   processes: ${rps.perProcess.map((value) => Math.round(value)).join(', ')} req/s, ${cpu.perProcess.map((value) => value.toFixed(1)).join(', ')} µs CPU/req`,
     );
   }
   console.log(

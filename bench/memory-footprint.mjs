@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { MemoryThrottleStore } from '../dist/esm/index.js';
-import { machineFacts } from './lib/machine.mjs';
-import { MEMORY_SECTION, resultsPath, writeSection } from './lib/results-file.mjs';
+import { loadAverage, runFacts } from './lib/machine.mjs';
+import { MEMORY_SECTION, writeSection } from './lib/results-file.mjs';
 
 if (typeof globalThis.gc !== 'function') {
   console.error('bench/memory-footprint.mjs needs node --expose-gc (npm run bench:memory passes it)');
@@ -54,8 +54,8 @@ async function ours({ clients, hits }) {
     const store = new MemoryThrottleStore({ clock: () => now, maxKeys: clients });
     for (let i = 0; i < clients; i++) {
       const ident = address(i);
-      // The check the guard builds for UserThrottle.with({ scope: 'hour' }): key and its two parts.
-      const check = { key: `throttle_hour_${ident}`, keyPrefix: 'throttle_hour_', keyPart: ident, windowMs: WINDOW_MS, limit: hits, record: true };
+      // The check the guard builds for UserThrottle.with({ scope: 'hour' }).
+      const check = { key: `throttle_hour_${ident}`, windowMs: WINDOW_MS, limit: hits, record: true };
       for (let h = 0; h < hits; h++) {
         now += 1;
         store.hit([check]);
@@ -81,6 +81,7 @@ async function theirs({ clients, hits }) {
 
 const kib = (bytes) => `${Math.round(bytes).toLocaleString('en-US')} B`;
 const startedAt = new Date();
+const startLoad = loadAverage();
 const rows = [];
 for (const scenario of CASES) {
   const a = await ours(scenario);
@@ -89,29 +90,23 @@ for (const scenario of CASES) {
   console.log(`${scenario.clients} clients x ${scenario.hits} hits: ours ${kib(a.heap + a.buffers)}/client, @nestjs/throttler ${kib(b.heap + b.buffers)}/client`);
 }
 
-const lines = [
-  '## Memory per key',
-  '',
-  `Command: \`npm run bench:memory\` (node --expose-gc bench/memory-footprint.mjs). Run at ${startedAt.toISOString()}. Machine: ${machineFacts()}.`,
-  '',
-  'A fresh store per case is filled with distinct clients, one throttle each (keys as each module\'s guard builds them: ' +
-    '`throttle_hour_<address>` with its parts for this module, a SHA-256 hex key for @nestjs/throttler), every hit inside ' +
-    'the window; then the growth of the V8 heap and of ArrayBuffer memory after full garbage collections, per client. ' +
-    'Both stores run in the same process, one after the other.',
-  '',
-  '| clients x hits in the window | this module: heap + buffers per client | @nestjs/throttler 6.7 | @nestjs/throttler / this module |',
-  '| --- | ---: | ---: | ---: |',
-  ...rows.map(({ scenario, ours: a, theirs: b }) =>
-    `| ${scenario.clients.toLocaleString('en-US')} x ${scenario.hits} | ${kib(a.heap)} + ${kib(a.buffers)} | ${kib(b.heap)} + ${kib(b.buffers)} | ${((b.heap + b.buffers) / (a.heap + a.buffers)).toFixed(2)}x |`,
-  ),
-  '',
-  '- This module keeps, per key, the key and its client part, one entry in each of its two maps, the entry (its recency links ' +
-    'and its ring buffer of hit times in one object): 8 bytes per hit in a plain array of doubles on the V8 heap, its capacity rounded up to a power of two. ' +
-    '`maxKeys` (default 100,000) bounds the number of keys, hence the memory: ' +
-    `about ${Math.round((rows[0].ours.heap * 100_000) / 1e6)} MB at the default for keys with one hit each, plus 8 bytes per hit kept.`,
-  '- @nestjs/throttler keeps, per key, a record, two maps and an array of hit expiry times, hashed keys of 64 characters; ' +
-    "its arrays get room for 17 hits at the first push (V8's first growth step), which is why 1 and 10 hits cost it the same.",
-  '',
-];
-writeSection(resultsPath(), MEMORY_SECTION, lines.join('\n'));
-console.log(`\n${lines.join('\n')}\nWritten to ${resultsPath()} (its "Memory per key" section)`);
+writeSection(
+  MEMORY_SECTION,
+  [
+    '## Memory per key',
+    '',
+    'Command: `npm run bench:memory` (`node --expose-gc bench/memory-footprint.mjs`, also part of `npm run bench`). ' +
+      'Each case fills a fresh store with distinct clients, one throttle each (keys as each guard builds them), every hit inside the window, ' +
+      'and reads the growth of the V8 heap and of ArrayBuffer memory after full garbage collections, per client.',
+    runFacts(startedAt, startLoad),
+    '',
+    '| clients x hits in the window | this module: heap + buffers per client | @nestjs/throttler 6.7 | @nestjs/throttler / this module |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map(({ scenario, ours: a, theirs: b }) =>
+      `| ${scenario.clients.toLocaleString('en-US')} x ${scenario.hits} | ${kib(a.heap)} + ${kib(a.buffers)} | ${kib(b.heap)} + ${kib(b.buffers)} | ${((b.heap + b.buffers) / (a.heap + a.buffers)).toFixed(2)}x |`,
+    ),
+    '',
+    `- \`maxKeys\` (default 100,000) bounds the memory: about ${Math.round((rows[0].ours.heap * 100_000) / 1e6)} MB at the default for keys with one hit each, plus 8 bytes per hit kept.`,
+    '',
+  ].join('\n'),
+);

@@ -1,6 +1,6 @@
 // One Redis-store benchmark server (bench/lib/bench-server.mjs: a one-route Nest app on Fastify),
 // counting in Redis and counting the requests it receives.
-// Usage (from bench/redis-bench.mjs, via child_process.fork):
+// Usage (from bench/redis-bench.mjs, via child_process.fork; its VARIANTS name these):
 //   node bench/redis-bench-server.mjs <variant> <limitsJson> <redisUrl>
 //   variant: ours | ours-write-each | nestjs-throttler
 import 'reflect-metadata';

@@ -15,3 +15,19 @@ export function positiveInteger(name, fallback) {
   if (!Number.isInteger(value)) throw new Error(`bench: ${name} must be a whole number, got '${process.env[name]}'`);
   return value;
 }
+
+/** The schedule every req/s driver reads: BENCH_DURATION, BENCH_WARMUP (s), BENCH_ROUNDS, BENCH_PROCESSES, BENCH_CONNECTIONS. */
+export function scheduleKnobs({ duration = 3, warmup = 3, rounds = 3, processes = 3, connections = 50 } = {}) {
+  return {
+    seconds: positiveNumber('BENCH_DURATION', duration),
+    warmupSeconds: positiveNumber('BENCH_WARMUP', warmup),
+    rounds: positiveInteger('BENCH_ROUNDS', rounds),
+    processes: positiveInteger('BENCH_PROCESSES', processes),
+    connections: positiveNumber('BENCH_CONNECTIONS', connections),
+  };
+}
+
+/** The schedule in words, for the results: "3 processes per server, 3 rounds of 3 s after 3 s of warm-up, 50 connections". */
+export function describeSchedule({ processes, rounds, seconds, warmupSeconds, connections }) {
+  return `${processes} processes per server, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, ${connections} connections`;
+}

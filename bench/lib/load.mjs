@@ -9,18 +9,16 @@ export function clientAddress(i) {
 }
 
 /**
- * One autocannon load of GET / on 127.0.0.1:port (for `seconds`, or `amount` requests), resolving
- * with autocannon's result. Connection k
- * cycles through clients k, k + C, k + 2C, ... (numbered from `firstClient`), so every client is seen
- * evenly and each request is prebuilt (no per-request setup in the load generator).
+ * One autocannon load of GET / on 127.0.0.1:port for `seconds`, resolving with autocannon's result.
+ * Connection k cycles through clients k, k + C, k + 2C, ... (numbered from `firstClient`), so every
+ * client is seen evenly and each request is prebuilt (no per-request setup in the load generator).
  */
-export function loadClients({ port, connections, clients, seconds, amount, firstClient = 0 }) {
+export function loadClients({ port, connections, clients, seconds, firstClient = 0 }) {
   let nextConnection = 0;
   return autocannon({
     url: `http://127.0.0.1:${port}/`,
     connections,
-    // A fixed number of requests when `amount` is given, else `seconds` of load.
-    ...(amount === undefined ? { duration: seconds } : { amount }),
+    duration: seconds,
     pipelining: 1,
     timeout: 10,
     setupClient(client) {

@@ -27,15 +27,6 @@ export interface WindowCheck {
    */
   readonly ttlMs?: number;
   /**
-   * The key in two parts, when the throttle built it from a fixed prefix and a per-client part
-   * (`throttle_<scope>_` and `<ident>`: every throttle whose key comes from `formatKey()`). Then
-   * `keyPrefix + keyPart === key`, and a store may find the bucket by the parts: the embedded store
-   * does, so it never hashes the whole key, which is a new string on every request. Other stores
-   * use `key`, and every store must count a check the same with or without the parts.
-   */
-  readonly keyPrefix?: string;
-  readonly keyPart?: string;
-  /**
    * Reserve (only with `record: false`): an allowed check also holds a pending slot for this many
    * ms, in the same store operation, and the result names it (`reservation`) for settle(). Pending
    * slots count against every check's limit until settled or expired. A store without settle()

@@ -20,13 +20,6 @@ export interface MemoryThrottleStoreOptions {
 const SWEEP_STEPS_PER_OPERATION = 2;
 
 /**
- * How many entries one key part is indexed for (one per prefix: the scopes a client is counted
- * under). A lookup by parts walks them, so past this many a part's further entries are found by
- * their whole key instead: as right, a little slower, and no walk grows with what clients send.
- */
-const MAX_ENTRIES_PER_KEY_PART = 8;
-
-/**
  * One key's log, linked into the recency list (older = less recently used). The entry is the log
  * itself, not an object that points at one: a check then reads one object fewer, often from a cold
  * cache line, and a key costs one object header less.
@@ -34,11 +27,6 @@ const MAX_ENTRIES_PER_KEY_PART = 8;
 class Entry extends HitLog {
   older: Entry | null = null;
   newer: Entry | null = null;
-  /** The prefix under which the entry is also indexed by key part (see `byKeyPart`), if it is. */
-  indexedPrefix: string | undefined = undefined;
-  indexedPart = '';
-  /** The next entry indexed under the same key part (another prefix), or null. */
-  samePart: Entry | null = null;
   /** Reservations held on the key (created by the first reserving check). */
   pending: PendingSlots | null = null;
   constructor(readonly key: string) {
@@ -59,13 +47,7 @@ class Entry extends HitLog {
 /**
  * The embedded store: counts live in this process.
  *
- * - A Map from the whole key finds a bucket. Checks that name their key's parts (every throttle
- *   whose key comes from `formatKey()`) are found through a second index, pointing at the same
- *   entries: the whole key is a new string on every request, and flattening, hashing and comparing
- *   it cost more than the rest of the check. That index is keyed by the client part alone, and
- *   chains the client's entries (one per prefix, i.e. per scope): the throttles of one request then
- *   share one lookup, whose memory, cold when there are many clients, is read once, not once per
- *   throttle. The client part is hashed once per request (V8 caches a string's hash).
+ * - A Map from the key finds a bucket.
  * - No timer per key or per hit: expiry is checked when a key is touched, and an incremental sweep
  *   inspects a couple of entries per operation, so reclaiming never pauses for all keys at once.
  * - A doubly linked list through the entries keeps them in least-recently-used
@@ -75,8 +57,6 @@ class Entry extends HitLog {
  */
 export class MemoryThrottleStore implements ThrottleStore {
   private readonly entries = new Map<string, Entry>();
-  /** keyPart -> the entries of `<some prefix> + keyPart`, chained by `samePart`; a shortcut into `entries`. */
-  private readonly byKeyPart = new Map<string, Entry>();
   /** Least and most recently used ends of the recency list. */
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
@@ -107,7 +87,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     const results = new Array<HitResult>(checks.length);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      const entry = this.logFor(check, now);
+      const entry = this.touch(check.key, now);
       if (check.reserveMs === undefined || check.record) {
         results[i] = hitSlidingLog(entry, check, now, entry.pending ?? undefined);
       } else {
@@ -155,52 +135,9 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   close(): void {
     this.entries.clear();
-    this.byKeyPart.clear();
     this.oldest = null;
     this.newest = null;
     this.sweepCursor = null;
-  }
-
-  /** The check's log, found by its key's parts when it names them. */
-  private logFor(check: WindowCheck, now: number): Entry {
-    const { keyPrefix, keyPart } = check;
-    if (keyPrefix === undefined || keyPart === undefined) return this.touch(check.key, now);
-    let chained = 0;
-    for (let indexed = this.byKeyPart.get(keyPart) ?? null; indexed !== null; indexed = indexed.samePart) {
-      // Prefixes are compared by value: two throttles with the same scope share the bucket.
-      if (indexed.indexedPrefix === keyPrefix) return this.refresh(indexed, now);
-      chained++;
-    }
-    // First seen by its parts: find or create it by the whole key, so it is the same bucket as a
-    // check (or peek, reset, record) that gives the whole key only.
-    const entry = this.touch(check.key, now);
-    // An entry already indexed under another split of the same key (two throttles that format
-    // alike) keeps that one: the entry can be unindexed from one place only.
-    if (entry.indexedPrefix === undefined && chained < MAX_ENTRIES_PER_KEY_PART) this.indexByPart(entry, keyPrefix, keyPart);
-    return entry;
-  }
-
-  /** After touch(), whose eviction may have unchained an entry of the same part: the chain is read afresh. */
-  private indexByPart(entry: Entry, keyPrefix: string, keyPart: string): void {
-    entry.samePart = this.byKeyPart.get(keyPart) ?? null;
-    this.byKeyPart.set(keyPart, entry);
-    entry.indexedPrefix = keyPrefix;
-    entry.indexedPart = keyPart;
-  }
-
-  /** Takes an indexed entry out of its part's chain. */
-  private unindex(entry: Entry): void {
-    const head = this.byKeyPart.get(entry.indexedPart)!;
-    if (head === entry) {
-      if (entry.samePart === null) this.byKeyPart.delete(entry.indexedPart);
-      else this.byKeyPart.set(entry.indexedPart, entry.samePart);
-    } else {
-      let previous = head;
-      while (previous.samePart !== entry) previous = previous.samePart!;
-      previous.samePart = entry.samePart;
-    }
-    entry.samePart = null;
-    entry.indexedPrefix = undefined;
   }
 
   /** Returns the key's entry, created if new, with its log cleared if it expired, marked most recently used. */
@@ -239,7 +176,6 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   private remove(entry: Entry): void {
     this.entries.delete(entry.key);
-    if (entry.indexedPrefix !== undefined) this.unindex(entry);
     this.unlink(entry);
   }
 

@@ -69,7 +69,7 @@ export class SeenWindows {
    * The seen hits of the key still inside a window of `windowMs` at local time `now` (0 when the key
    * is not known), and the local time of the oldest of them (null when none).
    */
-  inWindow(check: Pick<WindowCheck, 'key' | 'keyPrefix' | 'keyPart'>, windowMs: number, now: number): { count: number; oldest: number | null } {
+  inWindow(check: Pick<WindowCheck, 'key'>, windowMs: number, now: number): { count: number; oldest: number | null } {
     const slot = slotOf(check) & this.mask;
     if (this.keys[slot] !== check.key || this.windows[slot] !== windowMs) return NONE;
     const cutoff = now - windowMs;
@@ -109,11 +109,9 @@ export class SeenWindows {
 
 const NONE = { count: 0, oldest: null } as const;
 
-/** FNV-1a over the key's characters, from its parts when it has them (both already flat strings). */
-function slotOf(check: Pick<WindowCheck, 'key' | 'keyPrefix' | 'keyPart'>): number {
-  const { keyPrefix, keyPart } = check;
-  if (keyPrefix === undefined || keyPart === undefined) return hashText(check.key, 0x811c9dc5);
-  return hashText(keyPart, hashText(keyPrefix, 0x811c9dc5));
+/** FNV-1a over the key's characters. */
+function slotOf(check: Pick<WindowCheck, 'key'>): number {
+  return hashText(check.key, 0x811c9dc5);
 }
 
 function hashText(text: string, hash: number): number {

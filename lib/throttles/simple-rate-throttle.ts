@@ -36,15 +36,6 @@ export abstract class SimpleRateThrottle implements Throttle {
   /** `throttle_<scope>_` for the scope last seen: spares building it on every request. */
   private keyPrefixScope: string | undefined;
   private keyPrefix = '';
-  /**
-   * The key formatKey() returned last and the two parts it was built from. planCheck() hands the
-   * parts to the store when getCacheKey() returns a key equal to it. This is a memo of a pure
-   * function, trusted only after comparing the key by value, so it carries nothing of one request
-   * into another, and overlapping requests cannot mix their keys up.
-   */
-  private formattedKey = '';
-  private formattedPrefix = '';
-  private formattedPart = '';
 
   /** The bucket for this request, or null to let it through unthrottled. */
   abstract getCacheKey(ctx: ThrottleContext): string | null;
@@ -96,12 +87,7 @@ export abstract class SimpleRateThrottle implements Throttle {
       this.keyPrefix = `throttle_${scope}_`;
       this.keyPrefixScope = scope;
     }
-    const part = boundedKeyPart(ident);
-    const key = this.keyPrefix + part;
-    this.formattedKey = key;
-    this.formattedPrefix = this.keyPrefix;
-    this.formattedPart = part;
-    return key;
+    return this.keyPrefix + boundedKeyPart(ident);
   }
 
   /**
@@ -135,12 +121,7 @@ export abstract class SimpleRateThrottle implements Throttle {
     if (!rate) return null;
     const key = this.getCacheKey(ctx);
     if (key === null) return null;
-    // Usually the very string formatKey() just built, so the comparison is by reference.
-    if (key === this.formattedKey) {
-      return { key, keyPrefix: this.formattedPrefix, keyPart: this.formattedPart, limit: rate.limit, windowMs: rate.durationMs, record: true };
-    }
-    // Same shape as above (the parts left undefined), so the store's code sees one kind of check.
-    return { key, keyPrefix: undefined, keyPart: undefined, limit: rate.limit, windowMs: rate.durationMs, record: true };
+    return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
   }
 
   /** DRF's throttle_success / throttle_failure, plus what headers need. */

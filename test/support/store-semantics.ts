@@ -53,13 +53,6 @@ export function describeStoreSemantics(name: string, create: (clock: () => numbe
       expect(denied).toEqual({ allowed: false, count: 3, oldest: clock.now - 300, now: clock.now });
     });
 
-    test('a check that also names its key parts counts in the same bucket as its whole key', async () => {
-      const parts = { keyPrefix: 'throttle_parts_', keyPart: `client${id}` };
-      expect(await allowed(check('parts', 2, 60, parts))).toEqual([true]);
-      expect(await allowed(check('parts', 2, 60))).toEqual([true]);
-      expect(await allowed(check('parts', 2, 60, parts), check('parts', 2, 60))).toEqual([false, false]);
-    });
-
     test('a hit leaves the window exactly one window later (hits at or before now - duration are dropped)', async () => {
       const rate = check('sec', 1, 1);
       expect(await allowed(rate)).toEqual([true]);

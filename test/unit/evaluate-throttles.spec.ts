@@ -230,33 +230,6 @@ describe('evaluateThrottles (DRF check_throttles)', () => {
     const denied = now(evaluateThrottles([throttle], context(), store));
     expect(denied.decisions[0]).toEqual({ allowed: false, wait: 40, limit: 3, remaining: 0, reset: 40, policy: 'user', window: 60 });
   });
-
-  test('a key built with formatKey() reaches the store with its two parts; any other key without them', () => {
-    const { store, make } = setup({ user: '5/min', other: '5/min' });
-    class ByHeader extends UserThrottle {
-      override getCacheKey(ctx: ThrottleContext) {
-        return `tenant:${ctx.request.tenant}`;
-      }
-    }
-    class FormatsThenChanges extends UserThrottle {
-      override getCacheKey(ctx: ThrottleContext) {
-        return `${this.formatKey('other', ctx.ident)}:v2`;
-      }
-    }
-    const long = 'x'.repeat(100);
-    evaluateThrottles([make(new UserThrottle()), make(new ByHeader()), make(new FormatsThenChanges())], context({ request: { tenant: 't1' } }), store);
-    evaluateThrottles([make(new UserThrottle())], context({ ident: long }), store);
-    const parts = store.hitCalls.flat().map(({ key, keyPrefix, keyPart }) => ({ key, keyPrefix, keyPart }));
-    expect(parts).toEqual([
-      { key: 'throttle_user_127.0.0.1', keyPrefix: 'throttle_user_', keyPart: '127.0.0.1' },
-      { key: 'tenant:t1', keyPrefix: undefined, keyPart: undefined },
-      { key: 'throttle_other_127.0.0.1:v2', keyPrefix: undefined, keyPart: undefined },
-      // An over-long identity is hashed: the part is the digest, as in the key.
-      { key: expect.stringMatching(/^throttle_user_sha256:/), keyPrefix: 'throttle_user_', keyPart: expect.stringMatching(/^sha256:/) },
-    ]);
-    const hashed = store.hitCalls[1][0];
-    expect(hashed.keyPrefix! + hashed.keyPart!).toBe(hashed.key);
-  });
 });
 
 describe('SimpleRateThrottle (DRF)', () => {

@@ -8,17 +8,6 @@ import { MAX_DROPPED_PER_CHECK } from '../../lib/core/sliding-log.js';
 describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThrottleStore({ clock }) }));
 
 const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
-/** The same check naming its key's parts, as the built-in throttles send it: prefix `p_`. */
-const partsCheck = (part: string, limit = 10, windowMs = 1000): WindowCheck => ({ key: `p_${part}`, keyPrefix: 'p_', keyPart: part, limit, windowMs, record: true });
-
-/** How many entries the store's index by key part holds (white-box: its memory must stay bounded too). */
-function indexedParts(store: MemoryThrottleStore): number {
-  type Chained = { samePart: Chained | null };
-  const byKeyPart = (store as unknown as { byKeyPart: Map<string, Chained> }).byKeyPart;
-  let count = 0;
-  for (const head of byKeyPart.values()) for (let entry: Chained | null = head; entry !== null; entry = entry.samePart) count++;
-  return count;
-}
 
 /** The keys along the recency list, oldest first (white-box: the list must hold exactly the store's keys). */
 function listedKeys(store: MemoryThrottleStore): string[] {
@@ -132,16 +121,12 @@ describe('MemoryThrottleStore', () => {
     };
     let seed = 7;
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
-    // Keys p_0 .. p_8: hits come with or without the key's parts, which must not matter.
     const keys = Array.from({ length: 9 }, (_, i) => `p_${i}`);
     let firstMismatch: unknown = null;
     for (let step = 0; step < 2000 && firstMismatch === null; step++) {
       const key = keys[random(keys.length)];
       const op = random(10);
-      if (op < 3) {
-        store.hit([partsCheck(key.slice(2), 1_000_000, 3_600_000)]);
-        use(key, (model.get(key) ?? 0) + 1);
-      } else if (op < 6) {
+      if (op < 6) {
         store.hit([check(key, 1_000_000, 3_600_000)]);
         use(key, (model.get(key) ?? 0) + 1);
       } else if (op < 9) {
@@ -153,8 +138,8 @@ describe('MemoryThrottleStore', () => {
       }
       const actual = keys.map((k) => store.peek(k, 3_600_000).count);
       const expected = keys.map((k) => model.get(k) ?? 0);
-      if (store.size !== model.size || actual.join() !== expected.join() || indexedParts(store) > store.size) {
-        firstMismatch = { step, size: store.size, expectedSize: model.size, indexed: indexedParts(store), actual, expected };
+      if (store.size !== model.size || actual.join() !== expected.join() || listedKeys(store).length !== store.size) {
+        firstMismatch = { step, size: store.size, expectedSize: model.size, actual, expected };
       }
     }
     expect(firstMismatch).toBeNull();
@@ -266,19 +251,6 @@ describe('MemoryThrottleStore', () => {
     expect(listedKeys(store)).toEqual(['late']);
   });
 
-  test('a key split into parts two ways is indexed once, so a reset forgets it whichever split comes next', () => {
-    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
-    const key = 'throttle_a_b_c';
-    const first: WindowCheck = { key, keyPrefix: 'throttle_a_b_', keyPart: 'c', limit: 10, windowMs: 1000, record: true };
-    const second: WindowCheck = { ...first, keyPrefix: 'throttle_a_', keyPart: 'b_c' };
-    expect(store.hit([first])[0].count).toBe(0);
-    expect(store.hit([second])[0].count).toBe(1);
-    store.reset(key);
-    expect(indexedParts(store)).toBe(0);
-    expect(store.hit([first])[0].count).toBe(0);
-    expect(store.hit([second])[0].count).toBe(1);
-  });
-
   test('an expired key reads as empty, even through a window longer than the one that wrote it', () => {
     const clock = new FakeClock();
     const store = new MemoryThrottleStore({ clock: clock.read });
@@ -318,126 +290,6 @@ describe('MemoryThrottleStore', () => {
     expect(store.peek('k', 5000)).toEqual({ count: 1, oldest: 0, now: 2000 });
   });
 
-  test('a check naming its key parts counts in the bucket of its whole key, whichever comes first', () => {
-    const store = new MemoryThrottleStore({ clock: new FakeClock().read });
-    store.hit([partsCheck('1.2.3.4')]);
-    store.hit([check('p_1.2.3.4')]);
-    expect(store.hit([partsCheck('1.2.3.4')])[0].count).toBe(2);
-    store.record([{ key: 'p_5.6.7.8', windowMs: 1000 }]);
-    expect(store.hit([partsCheck('5.6.7.8')])[0].count).toBe(1);
-    expect(store.peek('p_5.6.7.8', 1000).count).toBe(2);
-    expect(store.size).toBe(2);
-  });
-
-  test('a key reset, evicted or swept is gone from the index by part too', () => {
-    const clock = new FakeClock();
-    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys: 1 });
-    // maxKeys 1: each new client evicts the other, emptying and re-creating the prefix's index.
-    for (let round = 0; round < 3; round++) {
-      expect(store.hit([partsCheck('a')])[0].count).toBe(0);
-      expect(store.hit([partsCheck('b')])[0].count).toBe(0);
-      expect(store.size).toBe(1);
-      expect(indexedParts(store)).toBe(1);
-    }
-    expect(store.hit([partsCheck('b')])[0].count).toBe(1);
-    store.reset('p_b');
-    expect(indexedParts(store)).toBe(0);
-    expect(store.hit([partsCheck('b')])[0].count).toBe(0);
-
-    const roomy = new MemoryThrottleStore({ clock: clock.read });
-    for (let i = 0; i < 10; i++) roomy.hit([partsCheck(`idle-${i}`, 10, 1000)]);
-    clock.advance(2);
-    for (let i = 0; i < 20 && roomy.size > 1; i++) roomy.hit([check('other', 10, 3_600_000)]);
-    expect(roomy.size).toBe(1);
-    expect(indexedParts(roomy)).toBe(0);
-    // Found afresh, and linked again: the recency list still holds exactly what the store holds.
-    expect(roomy.hit([partsCheck('idle-0', 10, 1000)])[0].count).toBe(0);
-    expect(roomy.size).toBe(2);
-  });
-
-  test("one client's buckets under several prefixes share its index entry, and any of them can go first", () => {
-    const clock = new FakeClock();
-    const store = new MemoryThrottleStore({ clock: clock.read });
-    const under = (prefix: string, part: string, windowMs = 60_000): WindowCheck => ({ key: `${prefix}${part}`, keyPrefix: prefix, keyPart: part, limit: 10, windowMs, record: true });
-    const prefixes = ['minute_', 'hour_', 'day_'];
-    const counts = () => store.hit(prefixes.map((prefix) => under(prefix, 'alice'))).map((result) => result.count);
-    expect(counts()).toEqual([0, 0, 0]);
-    expect(counts()).toEqual([1, 1, 1]);
-    expect(indexedParts(store)).toBe(3);
-    // Out of the middle of the chain, then its ends: the others are still found by their parts.
-    for (const [gone, expected] of [['hour_', [2, 0, 2]], ['day_', [3, 1, 0]], ['minute_', [0, 2, 1]]] as const) {
-      store.reset(`${gone}alice`);
-      expect(indexedParts(store)).toBe(2);
-      expect(counts()).toEqual(expected);
-      expect(indexedParts(store)).toBe(3);
-    }
-    // The whole key finds the same buckets as the parts.
-    expect(store.peek('hour_alice', 60_000).count).toBe(3);
-    // A bucket that expires (a short window) leaves the chain through the sweep, the others stay.
-    store.hit([under('second_', 'alice', 1000)]);
-    expect(indexedParts(store)).toBe(4);
-    clock.advance(2);
-    for (let i = 0; i < 10 && store.size > 3; i++) store.hit([check('other', 10, 3_600_000)]);
-    expect(store.size).toBe(4);
-    expect(indexedParts(store)).toBe(3);
-    expect(counts()).toEqual([1, 3, 2]);
-  });
-
-  test('a client counted under more prefixes than its index chains is still counted right under each', () => {
-    const clock = new FakeClock();
-    const store = new MemoryThrottleStore({ clock: clock.read });
-    const scopes = Array.from({ length: 20 }, (_, i) => `scope${i}_`);
-    const hitAll = () => store.hit(scopes.map((prefix) => ({ key: `${prefix}bob`, keyPrefix: prefix, keyPart: 'bob', limit: 100, windowMs: 60_000, record: true })));
-    for (let round = 0; round < 3; round++) expect(hitAll().map((result) => result.count)).toEqual(scopes.map(() => round));
-    // The index chains a bounded number of them; the rest are found by their whole key.
-    expect(indexedParts(store)).toBe(8);
-    expect(store.size).toBe(20);
-    for (const prefix of scopes) expect(store.peek(`${prefix}bob`, 60_000).count).toBe(3);
-  });
-
-  test('eviction keeps exact least-recently-used order when clients are counted under several prefixes', () => {
-    const clock = new FakeClock();
-    const maxKeys = 7;
-    const store = new MemoryThrottleStore({ clock: clock.read, maxKeys });
-    const model = new Map<string, number>();
-    const use = (key: string) => {
-      const hits = (model.get(key) ?? 0) + 1;
-      model.delete(key);
-      model.set(key, hits);
-      if (model.size > maxKeys) model.delete(model.keys().next().value!);
-    };
-    let seed = 11;
-    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
-    const prefixes = ['a_', 'b_', 'c_'];
-    const parts = ['1', '2', '3', '4'];
-    const keys = prefixes.flatMap((prefix) => parts.map((part) => [prefix, part] as const));
-    let firstMismatch: unknown = null;
-    for (let step = 0; step < 3000 && firstMismatch === null; step++) {
-      const [prefix, part] = keys[random(keys.length)];
-      const key = `${prefix}${part}`;
-      const op = random(10);
-      if (op < 5) {
-        store.hit([{ key, keyPrefix: prefix, keyPart: part, limit: 1_000_000, windowMs: 3_600_000, record: true }]);
-        use(key);
-      } else if (op < 7) {
-        store.hit([check(key, 1_000_000, 3_600_000)]);
-        use(key);
-      } else if (op < 9) {
-        store.record([{ key, windowMs: 3_600_000 }]);
-        use(key);
-      } else {
-        store.reset(key);
-        model.delete(key);
-      }
-      const actual = keys.map(([p, q]) => store.peek(`${p}${q}`, 3_600_000).count);
-      const expected = keys.map(([p, q]) => model.get(`${p}${q}`) ?? 0);
-      if (store.size !== model.size || actual.join() !== expected.join() || indexedParts(store) > store.size || listedKeys(store).length !== store.size) {
-        firstMismatch = { step, size: store.size, expectedSize: model.size, indexed: indexedParts(store), actual, expected };
-      }
-    }
-    expect(firstMismatch).toBeNull();
-  });
-
   test('a touched expired key starts afresh', () => {
     const clock = new FakeClock();
     const store = new MemoryThrottleStore({ clock: clock.read });
@@ -453,20 +305,19 @@ describe('MemoryThrottleStore', () => {
     expect(store.size).toBe(0);
   });
 
-  test('a store used again after close() starts afresh, its index and sweep included', () => {
+  test('a store used again after close() starts afresh, its sweep included', () => {
     const clock = new FakeClock();
     const store = new MemoryThrottleStore({ clock: clock.read });
-    for (const part of ['a', 'b', 'c', 'd']) store.hit([partsCheck(part, 1)]);
+    for (const key of ['p_a', 'p_b', 'p_c', 'p_d']) store.hit([check(key, 1)]);
     expect(sweepCursorKey(store)).toBe('p_c');
     store.close();
-    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    expect(store.hit([check('p_c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
     // Every key, from before close() or after, has expired: the next sweep must not start from a forgotten entry.
     clock.set(2);
-    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
-    expect(store.hit([partsCheck('d', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
-    expect(store.hit([partsCheck('c', 1)])[0]).toMatchObject({ allowed: false, count: 1 });
+    expect(store.hit([check('p_c', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    expect(store.hit([check('p_d', 1)])[0]).toMatchObject({ allowed: true, count: 0 });
+    expect(store.hit([check('p_c', 1)])[0]).toMatchObject({ allowed: false, count: 1 });
     expect(listedKeys(store)).toEqual(['p_d', 'p_c']);
-    expect(indexedParts(store)).toBe(2);
   });
 
   test.each([0, -1, 1.5, Number.NaN])('maxKeys %p is refused naming the value', (maxKeys) => {
