@@ -8,10 +8,10 @@ import { isPeerMissing } from '../nest/transports/optional-peer.js';
  * package and the option, raised while the app boots. The CommonJS build compiles the import()
  * to require(), as for the other optional peers (optional-peer.ts).
  */
-export async function importConfiguredPeer<T>(name: string, option: string): Promise<T> {
+export async function importConfiguredPeer<T>(name: string, option: string, load: (name: string) => Promise<unknown> = (peer) => import(peer)): Promise<T> {
   let loaded: unknown;
   try {
-    loaded = await import(name);
+    loaded = await load(name);
   } catch (error) {
     if (!isPeerMissing(error, name)) throw error;
     throw new ThrottleConfigError(`nestjs-throttling: ${option} is configured but ${name} is not installed; install it (npm install ${name}) or remove ${option}`);

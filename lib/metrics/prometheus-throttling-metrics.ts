@@ -180,13 +180,12 @@ function instrumentsOf(client: PromClientLike, registry: PrometheusRegistryLike)
   const existing = holder[INSTRUMENTS];
   if (existing?.isRegistered()) return existing;
   existing?.unregister();
-  let created: PrometheusInstruments;
-  try {
-    created = new PrometheusInstruments(client, registry);
-  } catch (error) {
-    // A metric of ours that this library did not create: the app's own, most likely.
-    throw new ThrottleConfigError(`metrics.prometheus: ${(error as Error)?.message ?? String(error)} (nestjs-throttling's metrics are named nestjs_throttling_*; is another metric using the name?)`);
+  // Checked before creating any, so that a refusal leaves the registry as it was.
+  const taken = Object.values(PROMETHEUS_METRIC_NAMES).find((name) => registry.getSingleMetric(name) !== undefined);
+  if (taken !== undefined) {
+    throw new ThrottleConfigError(`metrics.prometheus: the registry already has a metric named ${taken}, not created by nestjs-throttling; its metrics are named nestjs_throttling_*`);
   }
+  const created = new PrometheusInstruments(client, registry);
   Object.defineProperty(holder, INSTRUMENTS, { value: created, configurable: true, writable: true, enumerable: false });
   return created;
 }
