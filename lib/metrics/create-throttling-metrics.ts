@@ -1,6 +1,7 @@
 import { importConfiguredPeer, interopDefault, type PeerImporter } from './configured-peer.js';
 import type { MeterProviderLike, PrometheusRegistryLike, ThrottlingMetricsOptions } from './metrics-options.js';
-import { METER_NAME, OpenTelemetryThrottlingMetrics } from './open-telemetry-throttling-metrics.js';
+import { METER_NAME } from './metric-names.js';
+import { OpenTelemetryThrottlingMetrics } from './open-telemetry-throttling-metrics.js';
 import { type PromClientLike, PrometheusThrottlingMetrics } from './prometheus-throttling-metrics.js';
 import { FanOutThrottlingMetrics, type ThrottlingMetrics } from './throttling-metrics.js';
 

@@ -1,39 +1,8 @@
 import type { Attributes, BatchObservableResult, Counter, Gauge, Histogram, Meter, Observable, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
 import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
 import { BoundedLabel, LabelledChildren, MAX_POLICY_LABELS, MAX_STORE_LABELS, MAX_TRANSPORT_LABELS } from './bounded-label.js';
-import { STORE_CALL_BUCKETS_SECONDS } from './prometheus-throttling-metrics.js';
+import { METER_NAME, OTEL_ATTRIBUTES, OTEL_METRIC_NAMES, STORE_CALL_BUCKETS_SECONDS } from './metric-names.js';
 import type { AccessLogSource, DecisionOutcome, MemoryStoreSource, StoreCallResult, StoreOperation, ThrottlingMetrics } from './throttling-metrics.js';
-
-/** The instrumentation scope name: the package's name. */
-export const METER_NAME = 'nestjs-throttling';
-
-/**
- * Instrument names per the OpenTelemetry naming conventions: a `nestjs_throttling` namespace,
- * dot-separated, units in `unit` and never in the name, no `_total`; counters of things are plural
- * (`decisions`, `{decision}`), UpDownCounters are not (`key.count`), a bounded buffer has `.usage`.
- */
-export const OTEL_METRIC_NAMES = {
-  decisions: 'nestjs_throttling.decisions',
-  storeCallDuration: 'nestjs_throttling.store.call.duration',
-  storeUp: 'nestjs_throttling.store.up',
-  storeFallbacks: 'nestjs_throttling.store.fallbacks',
-  memoryStoreKeyCount: 'nestjs_throttling.memory_store.key.count',
-  memoryStoreEvictions: 'nestjs_throttling.memory_store.evictions',
-  accessLogBufferUsage: 'nestjs_throttling.access_log.buffer.usage',
-  accessLogWrittenRows: 'nestjs_throttling.access_log.written.rows',
-  accessLogDroppedRows: 'nestjs_throttling.access_log.dropped.rows',
-} as const;
-
-export const OTEL_ATTRIBUTES = {
-  policy: 'throttling.policy',
-  outcome: 'throttling.outcome',
-  transport: 'throttling.transport',
-  store: 'throttling.store',
-  operation: 'throttling.store.operation',
-  fallback: 'throttling.store.fallback',
-  /** The registry's attribute: absent on success, 'timeout', or '_OTHER' for any other failure. */
-  errorType: 'error.type',
-} as const;
 
 const A = OTEL_ATTRIBUTES;
 

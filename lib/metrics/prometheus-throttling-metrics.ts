@@ -2,6 +2,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
 import { BoundedLabel, LabelledChildren, MAX_POLICY_LABELS, MAX_STORE_LABELS, MAX_TRANSPORT_LABELS } from './bounded-label.js';
+import { PROMETHEUS_METRIC_NAMES, STORE_CALL_BUCKETS_SECONDS } from './metric-names.js';
 import type { PrometheusRegistryLike } from './metrics-options.js';
 import type { AccessLogSource, DecisionOutcome, MemoryStoreSource, StoreCallResult, StoreOperation, ThrottlingMetrics } from './throttling-metrics.js';
 
@@ -11,25 +12,6 @@ export interface PromClientLike {
   readonly Gauge: typeof Gauge;
   readonly Histogram: typeof Histogram;
 }
-
-/**
- * Store call latency buckets, in seconds: an in-process store answers in microseconds, a Redis on
- * the same network in a fraction of a millisecond to a few, and the fail-safe timeout is 100 ms
- * by default (0.25 and 1 catch longer timeouts).
- */
-export const STORE_CALL_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
-
-export const PROMETHEUS_METRIC_NAMES = {
-  decisions: 'nestjs_throttling_decisions_total',
-  storeCallDuration: 'nestjs_throttling_store_call_duration_seconds',
-  storeUp: 'nestjs_throttling_store_up',
-  storeFallbacks: 'nestjs_throttling_store_fallbacks_total',
-  memoryStoreKeys: 'nestjs_throttling_memory_store_keys',
-  memoryStoreEvictions: 'nestjs_throttling_memory_store_evictions_total',
-  accessLogBufferedRows: 'nestjs_throttling_access_log_buffered_rows',
-  accessLogWrittenRows: 'nestjs_throttling_access_log_written_rows_total',
-  accessLogDroppedRows: 'nestjs_throttling_access_log_dropped_rows_total',
-} as const;
 
 /** Where a registry keeps the instruments of this library: Symbol.for, so the ESM and the CommonJS copy of the library share them. */
 const INSTRUMENTS = Symbol.for('nestjs-throttling.prometheus-instruments');

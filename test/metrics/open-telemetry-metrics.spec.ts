@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { createThrottlingMetrics } from '../../lib/metrics/create-throttling-metrics.js';
-import { METER_NAME, OTEL_METRIC_NAMES, OpenTelemetryThrottlingMetrics } from '../../lib/metrics/open-telemetry-throttling-metrics.js';
-import { STORE_CALL_BUCKETS_SECONDS } from '../../lib/metrics/prometheus-throttling-metrics.js';
+import { METER_NAME, OTEL_METRIC_NAMES, STORE_CALL_BUCKETS_SECONDS } from '../../lib/metrics/metric-names.js';
+import { OpenTelemetryThrottlingMetrics } from '../../lib/metrics/open-telemetry-throttling-metrics.js';
 import type { ThrottlingMetrics } from '../../lib/metrics/throttling-metrics.js';
 
 const N = OTEL_METRIC_NAMES;
