@@ -1,11 +1,18 @@
 import { Body, Controller, HttpCode, Post, Res, UnauthorizedException } from '@nestjs/common';
 import { CacheThrottle, ThrottlingService } from '../../lib/index.js';
+import { Shows } from '../routes/shows.decorator.js';
 
 /** Demo accounts; a real app checks a password hash. */
 const PASSWORDS: Readonly<Record<string, string>> = { alice: 'wonderland', bob: 'builder' };
 
 /** Five failed passwords per username in 15 minutes, then that username waits, whatever the address. */
 export const LoginThrottle = CacheThrottle.with({ throttleAt: 5, timeframe: 900, scope: 'login' });
+
+/** Stands for a password hash check (async, like bcrypt or argon2). */
+async function passwordMatches(username: string, password: unknown): Promise<boolean> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return PASSWORDS[username] !== undefined && PASSWORDS[username] === password;
+}
 
 /**
  * Password guessing protection keyed by the username being tried (not the client address, which an
@@ -15,18 +22,13 @@ export const LoginThrottle = CacheThrottle.with({ throttleAt: 5, timeframe: 900,
  *
  *   curl -i -X POST http://127.0.0.1:3000/auth/login -H 'content-type: application/json' -d '{"username":"alice","password":"nope"}'
  */
-/** Stands for a password hash check (async, like bcrypt or argon2). */
-async function passwordMatches(username: string, password: unknown): Promise<boolean> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return PASSWORDS[username] !== undefined && PASSWORDS[username] === password;
-}
-
 @Controller('auth')
 export class LoginController {
   constructor(private readonly throttling: ThrottlingService) {}
 
   @Post('login')
   @HttpCode(200)
+  @Shows('brute-force protection per username with ThrottlingService.attempt(): 5 wrong passwords in 15 minutes, however concurrent')
   async login(@Body() body: { username?: unknown; password?: unknown }, @Res({ passthrough: true }) response: unknown) {
     const username = typeof body?.username === 'string' && body.username.length > 0 ? body.username.slice(0, 200) : undefined;
     if (username === undefined) throw new UnauthorizedException('username and password are required');
