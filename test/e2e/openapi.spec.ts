@@ -8,7 +8,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ApiOkResponse, ApiTooManyRequestsResponse, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTooManyRequestsResponse, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Test } from '@nestjs/testing';
 import {
   AnonThrottle,
@@ -72,12 +72,28 @@ class ReportsController {
   }
 }
 
+class ContactDto {
+  @ApiProperty() name!: string;
+}
+
+/** What the swagger CLI plugin compiles into a controller whose handler returns ContactDto[]. */
+@Controller('plugin')
+class PluginController {
+  static _OPENAPI_METADATA_FACTORY() {
+    return { list: { type: [ContactDto] } };
+  }
+
+  @Get() list(): ContactDto[] {
+    return [];
+  }
+}
+
 const RATES = { anon: '100/day', user: '1000/day', uploads: '20/day' };
 
 function appModule(options: ThrottlingModuleOptions = {}): Type<unknown> {
   @Module({
     imports: [ThrottlingModule.forRoot({ defaultThrottles: [AnonThrottle, UserThrottle], rates: RATES, ...options })],
-    controllers: [ContactsController, ReportsController],
+    controllers: [ContactsController, ReportsController, PluginController],
   })
   class AppModule {}
   return AppModule;
@@ -159,6 +175,12 @@ describe.each(PLATFORMS)('the OpenAPI document on %s', (platform) => {
     expect(documented['429']).toEqual({ description: 'our own words' });
     expect(documented['200']).toEqual({ description: 'the list' });
     expect(responsesOf(document, '/reports', 'get')['429']).toEqual({ description: 'the controller says so' });
+  });
+
+  test("the 200 the swagger CLI plugin infers from the handler's return type stays beside the 429", async () => {
+    const responses = responsesOf(await documentOf(platform), '/plugin', 'get');
+    expect(responses['200'].content['application/json'].schema).toEqual({ type: 'array', items: { $ref: '#/components/schemas/ContactDto' } });
+    expect(responses['429']).toBeDefined();
   });
 
   test("no 503 unless onStoreError is 'deny'; then a 503 with Retry-After", async () => {

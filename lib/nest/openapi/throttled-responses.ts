@@ -14,10 +14,14 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import { THROTTLE_CLASSES_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../tokens.js';
 import { OptionalPeer } from '../transports/optional-peer.js';
 
-/** What this file uses of @nestjs/swagger: the metadata key `@ApiResponse()` writes. */
+/** What this file uses of @nestjs/swagger: the metadata key `@ApiResponse()` writes, and the decorator. */
 interface SwaggerPackage {
   readonly DECORATORS: { readonly API_RESPONSE: string };
+  ApiResponse(options: Record<string, unknown>, behaviour: { overrideExisting: boolean }): (target: object, key: string, descriptor: { value: Function }) => unknown;
 }
+
+/** The static method the swagger CLI plugin adds to a controller (swagger's METADATA_FACTORY_NAME, not exported). */
+const PLUGIN_METADATA_FACTORY = '_OPENAPI_METADATA_FACTORY';
 
 /** Loaded while the app boots (loadOptionalPeers); apps without @nestjs/swagger load nothing of it. */
 const swagger = new OptionalPeer<SwaggerPackage>('@nestjs/swagger');
@@ -99,12 +103,13 @@ export class ThrottledResponses implements OnApplicationBootstrap {
   }
 
   private documentRoutes(planOf: (type: Function, handler: Function) => RoutePlan | undefined): void {
-    const key = swagger.get()?.DECORATORS.API_RESPONSE;
-    if (key === undefined) return;
+    const exports = swagger.get();
+    if (exports === undefined) return;
+    const key = exports.DECORATORS.API_RESPONSE;
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype;
       if (typeof type !== 'function' || wrapper.isNotMetatype) continue;
-      for (const handler of routeHandlers(type)) {
+      for (const [name, handler] of routeHandlers(type)) {
         const plan = planOf(type, handler);
         if (plan === undefined ? !namesThrottles(type, handler, this.settings) : !canThrottle(plan)) {
           removeOwn(key, handler);
@@ -113,6 +118,7 @@ export class ThrottledResponses implements OnApplicationBootstrap {
         const policies = plan === undefined ? undefined : documentedPolicies(plan);
         const entries: Record<string, ResponseEntry> = { 429: throttledResponse(this.settings.headers, policies) };
         if (this.options?.onStoreError === 'deny') entries[503] = unavailableResponse();
+        applyPluginResponses(exports, type, name, handler);
         merge(key, type, handler, entries);
       }
     }
@@ -217,16 +223,32 @@ function defaultStatus(handler: Function): number {
   return Reflect.getMetadata(METHOD_METADATA, handler) === RequestMethod.POST ? 201 : 200;
 }
 
-/** The HTTP route handlers of a controller class, its base classes' included. */
-function routeHandlers(type: Function): Function[] {
-  const handlers: Function[] = [];
+/**
+ * The responses the swagger CLI plugin inferred for a handler (its return type), written as swagger
+ * writes them while it makes the document: it skips them when the handler has responses, and ours
+ * would otherwise hide them.
+ */
+function applyPluginResponses(exports: SwaggerPackage, type: Function, name: string, handler: Function): void {
+  if (Reflect.getMetadata(exports.DECORATORS.API_RESPONSE, handler) !== undefined) return;
+  for (let ctor: any = type; typeof ctor === 'function' && ctor !== Function.prototype; ctor = Object.getPrototypeOf(ctor)) {
+    if (typeof ctor[PLUGIN_METADATA_FACTORY] !== 'function') continue;
+    const { summary: _summary, deprecated: _deprecated, tags: _tags, ...meta } = (ctor[PLUGIN_METADATA_FACTORY]()?.[name] ?? {}) as Record<string, unknown>;
+    if (Object.keys(meta).length === 0) continue;
+    meta.status ??= defaultStatus(handler);
+    exports.ApiResponse(meta, { overrideExisting: false })(type.prototype, name, { value: handler });
+  }
+}
+
+/** The HTTP route handlers of a controller class, its base classes' included, by method name. */
+function routeHandlers(type: Function): [string, Function][] {
+  const handlers: [string, Function][] = [];
   const seen = new Set<string>();
   for (let proto = type.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       if (name === 'constructor' || seen.has(name)) continue;
       seen.add(name);
       const value = Object.getOwnPropertyDescriptor(proto, name)?.value;
-      if (typeof value === 'function' && Reflect.getMetadata(PATH_METADATA, value) !== undefined) handlers.push(value);
+      if (typeof value === 'function' && Reflect.getMetadata(PATH_METADATA, value) !== undefined) handlers.push([name, value]);
     }
   }
   return handlers;
