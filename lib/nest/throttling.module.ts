@@ -6,6 +6,7 @@ import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './acce
 import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
 import { ThrottleEnforcer } from './throttle-enforcer.js';
 import { ThrottleRegistry } from './throttle-registry.js';
+import { ThrottledResponses } from './openapi/throttled-responses.js';
 import type { EnforcementPoint, ThrottlingModuleAsyncOptions, ThrottlingModuleOptions, ThrottlingOptionsFactory } from './throttling-options.interface.js';
 import { createThrottlingSettings, type ThrottlingSettings } from './throttling-settings.js';
 import { ThrottlingGuard } from './throttling.guard.js';
@@ -70,6 +71,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       },
       { provide: THROTTLING_RUNTIME, inject: [THROTTLING_SETTINGS], useFactory: (settings: ThrottlingSettings) => settings.runtime },
       ThrottleRegistry,
+      ThrottledResponses,
       ThrottleEnforcer,
       ThrottlingGuard,
       ThrottlingInterceptor,
