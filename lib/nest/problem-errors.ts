@@ -1,7 +1,7 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 import { setResponseHeader } from '../http/http-client.js';
 import { PROBLEM_JSON, type QuotaExceededProblem, quotaExceededProblem, type ServiceUnavailableProblem, serviceUnavailableProblem } from '../http/problem-details.js';
-import type { ThrottleContext, ThrottleDecision } from '../throttles/throttle.js';
+import type { ThrottleDecision } from '../throttles/throttle.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { ThrottledException, throttledMessage } from './throttled.exception.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './transports/graphql-throttled.error.js';
@@ -26,15 +26,15 @@ function throttledProblem(wait: number | null, decisions: readonly ThrottleDecis
  * the body with the Content-Type already on the response (Express and Fastify both keep a `+json`
  * one), so the media type is set here, before the guard throws.
  */
-export function httpThrottledProblem(wait: number | null, ctx: ThrottleContext, decisions: readonly ThrottleDecision[]): ThrottledException {
-  setResponseHeader(ctx.response, 'content-type', PROBLEM_JSON);
+export function httpThrottledProblem(wait: number | null, response: unknown, decisions: readonly ThrottleDecision[]): ThrottledException {
+  setResponseHeader(response, 'content-type', PROBLEM_JSON);
   return new ThrottledException(wait, { ...throttledProblem(wait, decisions) });
 }
 
 /** The 503 of a store outage under 'deny', as problem details. */
-export function httpUnavailableProblem(ctx: ThrottleContext, retryAfter: number | null): ServiceUnavailableException {
-  setResponseHeader(ctx.response, 'content-type', PROBLEM_JSON);
-  return new ServiceUnavailableException({ ...serviceUnavailableProblem(STORE_UNAVAILABLE_MESSAGE, retryAfter) });
+export function httpUnavailableProblem(response: unknown, retryAfter: number | null, cause?: unknown): ServiceUnavailableException {
+  setResponseHeader(response, 'content-type', PROBLEM_JSON);
+  return new ServiceUnavailableException({ ...serviceUnavailableProblem(STORE_UNAVAILABLE_MESSAGE, retryAfter) }, cause === undefined ? undefined : { cause });
 }
 
 /** GraphQLThrottledError whose `extensions` also hold the problem's members: `{ code, retryAfter, type, title, status, detail, violated-policies }`. */

@@ -3,7 +3,7 @@
  * with RFC 9457 problem details, the IETF rate-limit draft's quota-exceeded type, seen by real
  * clients of every transport; errorFormat 'nest' (the default) keeps Nest's body byte for byte.
  */
-import { type ArgumentsHost, Catch, Controller, type ExceptionFilter, Get, type INestApplication, type INestMicroservice, Injectable, Module, type Type } from '@nestjs/common';
+import { type ArgumentsHost, Catch, Controller, type ExceptionFilter, Get, type INestApplication, type INestMicroservice, Injectable, Module, Res, type Type } from '@nestjs/common';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { ApolloDriver } from '@nestjs/apollo';
@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
-import { AnonThrottle, ThrottleClasses, ThrottledException, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
+import { AnonThrottle, ThrottleClasses, ThrottledException, ThrottlingModule, type ThrottlingModuleOptions, ThrottlingService, UserThrottle } from '../../lib/index.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../../lib/core/store.js';
 import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/store-unavailable-message.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -51,6 +51,16 @@ class QuotaController {
   @Get('one-of-two') @ThrottleClasses(UserThrottle.with({ scope: 'minute', rate: '1/min' }), UserThrottle.with({ scope: 'hourly', rate: '100/min' })) oneOfTwo() { return 'ok'; }
 }
 
+/** A manual check on a route the guard leaves alone: ThrottlingService.enforce() answers as the guard does. */
+@Controller()
+class ManualController {
+  constructor(private readonly throttling: ThrottlingService) {}
+  @Get('manual') @ThrottleClasses() async manual(@Res({ passthrough: true }) response: unknown) {
+    await this.throttling.enforce({ identity: 'support-desk' }, { scope: 'exports', rate: '1/min' }, { response });
+    return 'ok';
+  }
+}
+
 /** A filter of the app's own that catches ThrottledException: its `wait` and status still hold. */
 @Catch(ThrottledException)
 @Injectable()
@@ -81,7 +91,7 @@ function moduleOf(imports: unknown[], parts: { controllers?: Type<unknown>[]; pr
 
 describe.each(PLATFORMS)('HTTP on %s', (platform) => {
   async function boot(options: ThrottlingModuleOptions, providers: never[] = []) {
-    app = await startApp(platform, testModule({ options: { clock: new FakeClock().read, ...options }, controllers: [QuotaController], providers }));
+    app = await startApp(platform, testModule({ options: { clock: new FakeClock().read, ...options }, controllers: [QuotaController, ManualController], providers }));
     return (path: string) => request(app!.getHttpServer()).get(path);
   }
 
@@ -122,6 +132,15 @@ describe.each(PLATFORMS)('HTTP on %s', (platform) => {
     const res = await get('/once');
     expect(res.status).toBe(429);
     expect(JSON.parse(res.text)).toEqual({ wait: 60, status: 429, message: 'Request was throttled. Expected available in 60 seconds.' });
+  });
+
+  test("ThrottlingService.enforce() throws the same problem, typed on the response it is given", async () => {
+    const get = await boot({ errorFormat: 'problem' });
+    await get('/manual').expect(200);
+    const res = await get('/manual');
+    expect(res.status).toBe(429);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json(; charset=utf-8)?$/);
+    expect(JSON.parse(res.text)).toEqual(quotaExceeded(['exports']));
   });
 
   test("a store outage under onStoreError 'deny' answers 503 application/problem+json with retryAfter", async () => {

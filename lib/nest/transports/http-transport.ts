@@ -18,9 +18,9 @@ export const httpTransport: TransportBinding = {
 
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
 
-  throttledError: (wait, ctx, denial) => (denial?.errorFormat === 'problem' ? httpThrottledProblem(wait, ctx, denial.decisions) : new ThrottledException(wait)),
+  throttledError: (wait, ctx, denial) => (denial?.errorFormat === 'problem' ? httpThrottledProblem(wait, ctx.response, denial.decisions) : new ThrottledException(wait)),
 
-  unavailableError: (ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? httpUnavailableProblem(ctx, retryAfter) : storeUnavailableException()),
+  unavailableError: (ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? httpUnavailableProblem(ctx.response, retryAfter) : storeUnavailableException()),
 
   afterResponse: onResponseClose,
 };
