@@ -145,12 +145,15 @@ describe.each(PLATFORMS)('HTTP on %s', (platform) => {
 
   test("a store outage under onStoreError 'deny' answers 503 application/problem+json with retryAfter", async () => {
     const options = { errorFormat: 'problem', store: new UnreachableStore(), onStoreError: 'deny', defaultThrottles: [AnonThrottle], rates: { anon: '100/min' } } as const;
-    app = await startApp(platform, testModule({ options: { clock: new FakeClock().read, ...options }, controllers: [QuotaController], auth: false }));
-    const res = await request(app.getHttpServer()).get('/once');
-    expect(res.status).toBe(503);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json(; charset=utf-8)?$/);
-    expect(JSON.parse(res.text)).toEqual(OUTAGE);
-    expect(res.headers['retry-after']).toBe('1');
+    app = await startApp(platform, testModule({ options: { clock: new FakeClock().read, ...options }, controllers: [QuotaController, ManualController], auth: false }));
+    // The guard's check, then ThrottlingService.enforce()'s on a route the guard leaves alone.
+    for (const path of ['/once', '/manual']) {
+      const res = await request(app.getHttpServer()).get(path);
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json(; charset=utf-8)?$/);
+      expect(JSON.parse(res.text)).toEqual(OUTAGE);
+      expect(res.headers['retry-after']).toBe('1');
+    }
   });
 });
 
