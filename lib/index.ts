@@ -36,12 +36,14 @@ export type {
   UserIdReader,
 } from './nest/throttling-options.interface.js';
 export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';
+export { type ErrorFormat, PROBLEM_JSON, QUOTA_EXCEEDED_TITLE, QUOTA_EXCEEDED_TYPE, type QuotaExceededProblem, type ServiceUnavailableProblem } from './http/problem-details.js';
+export { GraphQLThrottledProblemError, type RpcThrottledProblemPayload, type WsThrottledProblemPayload } from './nest/problem-errors.js';
 export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis-throttle-store.js';
 export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErrorPolicy, type StoreStateChange } from './stores/fail-safe-throttle-store.js';
 export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
 
 // Transports: GraphQL, WebSockets, microservices (the guard picks the binding by context type).
-export type { TransportBinding } from './nest/transports/transport-binding.js';
+export type { ThrottleDenial, TransportBinding } from './nest/transports/transport-binding.js';
 export { TRANSPORT_BINDINGS } from './nest/transports/transport-bindings.js';
 export { GraphQLThrottledError } from './nest/transports/graphql-throttled.error.js';
 export { rememberWsUpgradeRequest } from './nest/transports/ws-upgrade-requests.js';

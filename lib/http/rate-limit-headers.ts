@@ -133,10 +133,18 @@ function isTighter(candidate: ThrottleDecision, current: ThrottleDecision): bool
   return a < b || (a === b && (candidate.reset ?? 0) > (current.reset ?? 0));
 }
 
-/** The name of a policy: its scope, or a positional name when the throttle has none. */
+/** The name of a policy, as a header item. */
 function policyName(policy: string | undefined, index: number): string {
+  return policyItemName(policyLabel(policy, index));
+}
+
+/**
+ * The name of the policy of decision `index`: its scope, or a positional name when the throttle has
+ * none. Also what a problem body's `violated-policies` lists, so a client can match it to the header.
+ */
+export function policyLabel(policy: string | undefined, index: number): string {
   // A custom throttle may hand any value as its policy; a header must never be what fails a response.
-  return policyItemName(policy === undefined ? `policy${index + 1}` : String(policy));
+  return policy === undefined ? `policy${index + 1}` : String(policy);
 }
 
 /**

@@ -51,7 +51,7 @@ export class ThrottleEnforcer {
           if (!(error instanceof StoreUnavailableError)) throw error;
           const retryAfter = error.retryAfter;
           if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
-          throw transport.unavailableError?.(ctx, retryAfter) ?? storeUnavailableException(error);
+          throw transport.unavailableError?.(ctx, retryAfter, this.settings.errorFormat) ?? storeUnavailableException(error);
         },
       );
     }
@@ -72,7 +72,7 @@ export class ThrottleEnforcer {
     }
     // Not served: the slots other throttles of the request reserved are freed at once.
     if (evaluation.reservations !== undefined) releaseQuietly(plan, ctx, evaluation);
-    const error = transport.throttledError(evaluation.wait, ctx);
+    const error = transport.throttledError(evaluation.wait, ctx, { decisions: evaluation.decisions, errorFormat: this.settings.errorFormat });
     const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
     if (wait !== null && wait > 0) transport.setHeader(ctx, 'retry-after', String(wait));
     throw error;

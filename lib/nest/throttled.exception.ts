@@ -8,11 +8,14 @@ export class ThrottledException extends HttpException {
   /** Whole seconds until the client may retry (rounded up), or null when unknown. */
   readonly wait: number | null;
 
-  constructor(wait: number | null) {
+  /** `body`: the response body instead of Nest's `{ statusCode, error, message }` (errorFormat 'problem'). */
+  constructor(wait: number | null, body?: Record<string, unknown>) {
     const seconds = wait === null ? null : Math.ceil(wait);
     const message = throttledMessage(seconds);
-    super({ statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message }, HttpStatus.TOO_MANY_REQUESTS);
+    super(body ?? { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message }, HttpStatus.TOO_MANY_REQUESTS);
     this.wait = seconds;
+    // DRF's message whatever the body, for logs and for code that catches the exception.
+    this.message = message;
   }
 }
 

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { RateInput } from '../core/rate.js';
 import type { Awaitable, ThrottleStore } from '../core/store.js';
 import type { RateLimitHeaderMode } from '../http/rate-limit-headers.js';
+import type { ErrorFormat } from '../http/problem-details.js';
 import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
 import type { AccessLog } from '../access-log/access-log.js';
 import type { PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
@@ -53,6 +54,13 @@ export interface ThrottlingModuleOptions {
   readonly clock?: Clock;
   /** Which rate-limit headers to send on throttled routes. Default: 'ietf'. */
   readonly headers?: RateLimitHeaderMode;
+  /**
+   * How a throttled request's error is shaped: 'nest' (default) Nest's `{ statusCode, error, message }`;
+   * 'problem' RFC 9457 `application/problem+json` with the IETF rate-limit draft's quota-exceeded type
+   * and `violated-policies` (the same members in GraphQL extensions, ws and rpc payloads); the 503 of
+   * a store outage under onStoreError 'deny' too.
+   */
+  readonly errorFormat?: ErrorFormat;
   /** How to read the user's id. Default: `req.user.id`, then `sub`, then `pk`. */
   readonly userId?: UserIdReader;
   /** 'guard' (default) or 'interceptor' (after every guard, so controller-level auth has run). */

@@ -7,6 +7,7 @@ import type { ThrottleStore } from '../core/store.js';
 import { describeValue } from '../core/describe-value.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { RATE_LIMIT_HEADER_MODES, type RateLimitHeaderMode } from '../http/rate-limit-headers.js';
+import { ERROR_FORMATS, type ErrorFormat } from '../http/problem-details.js';
 import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
 import { FailSafeThrottleStore, STORE_ERROR_POLICIES, type StoreStateChange } from '../stores/fail-safe-throttle-store.js';
 import type { Throttle } from '../throttles/throttle.js';
@@ -28,6 +29,8 @@ export interface ThrottlingSettings {
   /** Who the client is: numProxies, trustedProxies, forwardedHeader and ipv6Subnet, compiled at boot. */
   readonly clientIdentity: ClientIdentity;
   readonly headers: RateLimitHeaderMode;
+  /** How throttled and store-outage errors are shaped: 'nest' (default) or 'problem' (RFC 9457). */
+  readonly errorFormat: ErrorFormat;
   /** The `userId` option (or the default reader), its answer already turned into key text by idText(). */
   readonly userId: (request: any, user: unknown) => string | null;
   /** Microservices: the sender's identity, from the `rpcIdentity` option. */
@@ -43,7 +46,7 @@ export interface ThrottlingSettings {
   readonly entryPoint: EntryPoint;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports', 'errorFormat']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -71,6 +74,10 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   if (!RATE_LIMIT_HEADER_MODES.includes(headers)) {
     throw new ThrottleConfigError(`ThrottlingModule: headers must be 'ietf', 'legacy', 'both' or false, got ${describeValue(headers)}`);
   }
+  const errorFormat = options.errorFormat ?? 'nest';
+  if (!ERROR_FORMATS.includes(errorFormat)) {
+    throw new ThrottleConfigError(`ThrottlingModule: errorFormat must be 'nest' or 'problem', got ${describeValue(errorFormat)}`);
+  }
   const userId = options.userId ?? defaultUserId;
   if (typeof userId !== 'function') throw new ThrottleConfigError(`ThrottlingModule: userId must be a function (request, user) => id, got ${describeValue(userId)}`);
   const rpcIdentity = rpcIdentityReader(options.rpcIdentity);
@@ -90,6 +97,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
     numProxies: clientIdentity.numProxies,
     clientIdentity,
     headers,
+    errorFormat,
     userId: (request, user) => idText(userId(request, user)),
     rpcIdentity,
     enforceAt,

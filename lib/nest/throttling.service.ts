@@ -13,6 +13,7 @@ import { UserThrottle } from '../throttles/user-throttle.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
 import { storeUnavailableException } from './store-unavailable-message.js';
 import { ThrottledException } from './throttled.exception.js';
+import { httpThrottledProblem, httpUnavailableProblem } from './problem-errors.js';
 import { ThrottleRegistry } from './throttle-registry.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
@@ -112,7 +113,7 @@ export class ThrottlingService {
    */
   async enforce(target: ThrottleTarget, specs: ThrottleSpec | readonly ThrottleSpec[], options: ManualCheckOptions = {}): Promise<ThrottleVerdict> {
     const verdict = await this.unavailableAs503(this.check(target, specs, options), options);
-    if (!verdict.allowed) throw new ThrottledException(verdict.wait);
+    if (!verdict.allowed) throw this.throttledError(verdict, options);
     return verdict;
   }
 
@@ -137,9 +138,14 @@ export class ThrottlingService {
     };
     if (!verdict.allowed) {
       await settle(false);
-      throw new ThrottledException(verdict.wait);
+      throw this.throttledError(verdict, options);
     }
     return { verdict, commit: () => settle(true), release: () => settle(false) };
+  }
+
+  /** The guard's 429 for a denied verdict: problem details (typed on `options.response`) under errorFormat 'problem'. */
+  private throttledError(verdict: ThrottleVerdict, options: ManualCheckOptions): ThrottledException {
+    return this.settings.errorFormat === 'problem' ? httpThrottledProblem(verdict.wait, options.response, verdict.decisions) : new ThrottledException(verdict.wait);
   }
 
   /** The verdict of an evaluation, with its headers written to `options.response`. */
@@ -160,7 +166,7 @@ export class ThrottlingService {
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       if (options.response !== undefined && error.retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(error.retryAfter));
-      throw storeUnavailableException(error);
+      throw this.settings.errorFormat === 'problem' ? httpUnavailableProblem(options.response, error.retryAfter, error) : storeUnavailableException(error);
     }
   }
 

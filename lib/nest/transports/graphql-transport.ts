@@ -5,6 +5,7 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
 import { onResponseClose } from './http-transport.js';
+import { GraphQLStoreUnavailableProblemError, GraphQLThrottledProblemError } from '../problem-errors.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -50,9 +51,9 @@ export const graphqlTransport: TransportBinding = {
 
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
 
-  throttledError: (wait) => new GraphQLThrottledError(wait),
+  throttledError: (wait, _ctx, denial) => (denial?.errorFormat === 'problem' ? new GraphQLThrottledProblemError(wait, denial.decisions) : new GraphQLThrottledError(wait)),
 
-  unavailableError: (_ctx, retryAfter) => new GraphQLStoreUnavailableError(retryAfter),
+  unavailableError: (_ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? new GraphQLStoreUnavailableProblemError(retryAfter) : new GraphQLStoreUnavailableError(retryAfter)),
 
   afterResponse: onResponseClose,
 };

@@ -3,6 +3,7 @@ import { storeUnavailableException } from '../store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from '../throttled.exception.js';
+import { httpThrottledProblem, httpUnavailableProblem } from '../problem-errors.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 
@@ -17,9 +18,9 @@ export const httpTransport: TransportBinding = {
 
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
 
-  throttledError: (wait) => new ThrottledException(wait),
+  throttledError: (wait, ctx, denial) => (denial?.errorFormat === 'problem' ? httpThrottledProblem(wait, ctx.response, denial.decisions) : new ThrottledException(wait)),
 
-  unavailableError: () => storeUnavailableException(),
+  unavailableError: (ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? httpUnavailableProblem(ctx.response, retryAfter) : storeUnavailableException()),
 
   afterResponse: onResponseClose,
 };

@@ -4,6 +4,7 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import { rpcMissingIdentityError, rpcStoreUnavailableError, rpcThrottledError } from './rpc-errors.js';
 import type { TransportBinding } from './transport-binding.js';
 import { idText } from '../../core/id-text.js';
+import { rpcThrottledProblem, rpcUnavailableProblem } from '../problem-errors.js';
 
 /**
  * Microservice message and event handlers (@nestjs/microservices, any transport). One message is
@@ -45,9 +46,9 @@ export const rpcTransport: TransportBinding = {
   // A message reply has no headers.
   setHeader: () => undefined,
 
-  throttledError: (wait) => rpcThrottledError(wait),
+  throttledError: (wait, _ctx, denial) => (denial?.errorFormat === 'problem' ? rpcThrottledProblem(wait, denial.decisions) : rpcThrottledError(wait)),
 
-  unavailableError: (_ctx, retryAfter) => rpcStoreUnavailableError(retryAfter),
+  unavailableError: (_ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? rpcUnavailableProblem(retryAfter) : rpcStoreUnavailableError(retryAfter)),
 };
 
 /** The pattern as the transport context reports it (TcpContext.getPattern(), and the like). */

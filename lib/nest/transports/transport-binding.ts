@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { ThrottleContext } from '../../throttles/throttle.js';
+import type { ErrorFormat } from '../../http/problem-details.js';
+import type { ThrottleContext, ThrottleDecision } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../throttling-settings.js';
 
 /**
@@ -13,15 +14,19 @@ export interface TransportBinding {
   createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext;
   /** Writes a response header where the transport has a response; otherwise does nothing. */
   setHeader(ctx: ThrottleContext, name: string, value: string): void;
-  /** The error thrown at a throttled request, in the transport's own terms. */
-  throttledError(wait: number | null, ctx: ThrottleContext): Error;
+  /**
+   * The error thrown at a throttled request, in the transport's own terms. `denial` (always given by
+   * the guard; optional so bindings written for one parameter fewer still fit): the decisions and
+   * the module's errorFormat.
+   */
+  throttledError(wait: number | null, ctx: ThrottleContext, denial?: ThrottleDenial): Error;
   /**
    * Optional. The error thrown when the store is down and `onStoreError` is 'deny': the server's
    * fault, so a 503 in the transport's terms, never a 429. `retryAfter`: whole seconds until the
    * store is tried again, or null (already sent as a Retry-After header where there is a response).
    * Absent: an HTTP 503 exception.
    */
-  unavailableError?(ctx: ThrottleContext, retryAfter: number | null): Error;
+  unavailableError?(ctx: ThrottleContext, retryAfter: number | null, errorFormat?: ErrorFormat): Error;
   /**
    * Optional. False for an invocation that belongs to a request counted elsewhere (a GraphQL field
    * resolver, a subscription): it is then throttled only when its handler method itself carries
@@ -33,4 +38,12 @@ export interface TransportBinding {
    * request that never reached its handler frees what its check reserved. Absent: it expires.
    */
   afterResponse?(ctx: ThrottleContext, done: () => void): void;
+}
+
+/** Why a request was throttled, for the transport's error. */
+export interface ThrottleDenial {
+  /** One decision per throttle of the route, in order; those with `allowed: false` denied. */
+  readonly decisions: readonly ThrottleDecision[];
+  /** The module's `errorFormat`: 'problem' asks for RFC 9457 problem details. */
+  readonly errorFormat: ErrorFormat;
 }

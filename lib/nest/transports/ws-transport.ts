@@ -6,6 +6,7 @@ import type { ThrottlingSettings } from '../throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
 import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';
+import { wsThrottledProblem, wsUnavailableProblem } from '../problem-errors.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -38,9 +39,9 @@ export const wsTransport: TransportBinding = {
   // A message has no response to carry headers.
   setHeader: () => undefined,
 
-  throttledError: (wait) => wsThrottledError(wait),
+  throttledError: (wait, _ctx, denial) => (denial?.errorFormat === 'problem' ? wsThrottledProblem(wait, denial.decisions) : wsThrottledError(wait)),
 
-  unavailableError: (_ctx, retryAfter) => wsStoreUnavailableError(retryAfter),
+  unavailableError: (_ctx, retryAfter, errorFormat) => (errorFormat === 'problem' ? wsUnavailableProblem(retryAfter) : wsStoreUnavailableError(retryAfter)),
 };
 
 /**
