@@ -71,7 +71,7 @@ describe.each(PLATFORMS)('hooks and events on %s', (platform: Platform) => {
 
   test('onThrottled is called once per denying throttle, shadow ones flagged, with the decision and the route', async () => {
     const calls: { url: string; policy: string | undefined; allowed: boolean; shadow: boolean; route: string; transport: string; throttle: string }[] = [];
-    const server = await boot({ onThrottled: (ctx, decision, info) => void calls.push({ url: ctx.url, policy: decision.policy, allowed: decision.allowed, ...info }) });
+    const server = await boot({ onThrottled: (ctx, decision, info) => void calls.push({ url: ctx.url, allowed: decision.allowed, ...info, policy: decision.policy }) });
     expect((await request(server).get('/pair').set('x-user-id', 'u1')).status).toBe(200);
     expect(calls).toEqual([]);
     expect((await request(server).get('/pair').set('x-user-id', 'u1')).status).toBe(429);
