@@ -275,7 +275,10 @@ export class FailSafeThrottleStore implements ThrottleStore {
   private underDeadline<T>(call: () => Awaitable<T>, noted: readonly WindowCheck[] | undefined, operation: StoreOperation, settle: (answered: boolean, outcome: unknown) => void): void {
     // performance.now() only when metrics are on.
     const startedAt = this.metrics === null ? 0 : performance.now();
-    const waiter = this.deadlines.add((reason: ExpiryReason) => settle(false, new StoreTimeoutError(reason === 'stalled' ? this.timeoutMs : this.timeoutMs * HARD_BOUND_TIMEOUTS, reason)));
+    const waiter = this.deadlines.add((reason: ExpiryReason) => {
+      if (this.metrics !== null) this.metrics.storeCall(this.metricsLabel, operation, (performance.now() - startedAt) / 1000, 'timeout');
+      settle(false, new StoreTimeoutError(reason === 'stalled' ? this.timeoutMs : this.timeoutMs * HARD_BOUND_TIMEOUTS, reason));
+    });
     const once = (answered: boolean, outcome: unknown): void => {
       // Any answer, even a late one, shows the store is making progress on our calls.
       if (answered) {
@@ -285,8 +288,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
       if (waiter.settled) return;
       waiter.settled = true;
       if (this.metrics !== null) {
-        const result = answered ? 'ok' : outcome instanceof StoreTimeoutError ? 'timeout' : 'error';
-        this.metrics.storeCall(this.metricsLabel, operation, (performance.now() - startedAt) / 1000, result);
+        this.metrics.storeCall(this.metricsLabel, operation, (performance.now() - startedAt) / 1000, answered ? 'ok' : 'error');
       }
       settle(answered, outcome);
     };
