@@ -9,6 +9,7 @@ import { LoginModule } from './login/login.module.js';
 import { ChatModule } from './gateway/chat.module.js';
 import { NotesGraphqlModule } from './graphql/notes-graphql.module.js';
 import { RoutesModule } from './routes/routes.module.js';
+import { OperationsModule } from './operations/operations.module.js';
 import { throttlingOptions } from './throttling-options.js';
 
 /**
@@ -25,6 +26,7 @@ import { throttlingOptions } from './throttling-options.js';
     LoginModule,
     ChatModule,
     NotesGraphqlModule,
+    OperationsModule,
   ],
   controllers: [HealthController],
 })

@@ -11,6 +11,8 @@ import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 import type { TransportBinding } from './transports/transport-binding.js';
 import { hasOwnThrottleMetadata } from './transports/own-throttle-metadata.js';
+import { recordDecisions } from '../metrics/record-decisions.js';
+import { enforcedDecisions, enforcedVerdict } from './shadow-plan.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's
@@ -60,8 +62,14 @@ export class ThrottleEnforcer {
 
   /** `token`: the request's, when its throttles record later and so get its outcome. */
   private conclude(evaluation: Evaluation, ctx: ThrottleContext, transport: TransportBinding, plan: RoutePlan, token: object | null): true {
-    emitRateLimitHeaders(transport, ctx, evaluation.decisions, this.settings.headers, plan.headerCache);
-    if (evaluation.allowed) {
+    const { metrics, shadowHeaders } = this.settings;
+    if (metrics !== null) recordDecisions(metrics, evaluation.decisions, ctx.transport, plan.shadow ?? undefined);
+    if (!evaluation.allowed) this.settings.notifier.denied(ctx, evaluation.decisions, plan);
+    // Shadow throttles count and report, but only the enforcing ones deny (and set the Retry-After).
+    const verdict = plan.shadow === null ? evaluation : enforcedVerdict(evaluation, plan.shadow);
+    const shown = plan.shadow === null || shadowHeaders ? evaluation.decisions : enforcedDecisions(evaluation.decisions, plan.shadow);
+    emitRateLimitHeaders(transport, ctx, shown, this.settings.headers, plan.headerCache);
+    if (verdict.allowed) {
       if (token !== null) {
         rememberAccess(token, { ctx, throttles: plan.throttles, reservations: evaluation.reservations });
         // A request that never reaches the access interceptor (a later guard throws) is released
@@ -72,8 +80,10 @@ export class ThrottleEnforcer {
     }
     // Not served: the slots other throttles of the request reserved are freed at once.
     if (evaluation.reservations !== undefined) releaseQuietly(plan, ctx, evaluation);
-    const error = transport.throttledError(evaluation.wait, ctx, { decisions: evaluation.decisions, errorFormat: this.settings.errorFormat });
-    const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
+    // The policies a problem body names as violated: the enforcing throttles' only.
+    const decisions = plan.shadow === null ? evaluation.decisions : enforcedDecisions(evaluation.decisions, plan.shadow);
+    const error = transport.throttledError(verdict.wait, ctx, { decisions, errorFormat: this.settings.errorFormat });
+    const wait = verdict.wait === null ? null : Math.ceil(verdict.wait);
     if (wait !== null && wait > 0) transport.setHeader(ctx, 'retry-after', String(wait));
     throw error;
   }

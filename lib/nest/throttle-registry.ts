@@ -15,6 +15,8 @@ import { knownCount, type KnownCount, SharedKeyBook } from './shared-keys.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { describeValue } from '../core/describe-value.js';
 import { moduleLabel } from '../throttles/throttling-runtime.js';
+import { shadowFlags } from './shadow-plan.js';
+import { routeShadow } from './throttle-shadow.decorator.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
@@ -24,9 +26,14 @@ export interface RoutePlan {
   readonly accessedThrottles: readonly Throttle[];
   /** What the route's RateLimit headers keep between responses. */
   readonly headerCache: RateLimitHeaderCache;
+  /** Per throttle: whether it runs in shadow mode; null when none does (see shadowFlags). */
+  readonly shadow: readonly boolean[] | null;
+  /** `Controller.handler`, and each throttle's class name: for the shadow log, hooks and events. */
+  readonly route: string;
+  readonly names: readonly string[];
 }
 
-const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [], headerCache: new RateLimitHeaderCache() });
+const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [], headerCache: new RateLimitHeaderCache(), shadow: null, route: '', names: [] });
 
 /**
  * Resolves throttle classes to singletons through Nest's DI and plans every route at boot.
@@ -191,11 +198,15 @@ export class ThrottleRegistry implements OnModuleInit {
       this.validate(throttle, scope, where, usedScopes);
       throttles.push(throttle);
     }
+    const names = throttles.map(throttleName);
     return {
       throttles,
       scope,
       accessedThrottles: throttles.filter((throttle) => typeof throttle.accessed === 'function'),
       headerCache: new RateLimitHeaderCache(),
+      shadow: shadowFlags(throttles, routeShadow(type, handler), this.settings.mode, where, names),
+      route: where,
+      names,
     };
   }
 

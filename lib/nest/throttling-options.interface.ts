@@ -10,6 +10,9 @@ import type { AccessLog } from '../access-log/access-log.js';
 import type { PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
 import type { ThrottleClass } from '../throttles/throttle-class.js';
 import type { TransportBinding } from './transports/transport-binding.js';
+import type { ThrottleMode } from '../core/throttle-mode.js';
+import type { ThrottlingMetricsOptions } from '../metrics/metrics-options.js';
+import type { OnStoreStateChangeHook, OnThrottledHook } from './throttling-notifier.js';
 
 /** Where throttles are enforced: see README, "Throttling per user when auth guards sit on controllers". */
 export type EnforcementPoint = 'guard' | 'interceptor';
@@ -93,6 +96,19 @@ export interface ThrottlingModuleOptions {
    * passes the guard untouched.
    */
   readonly transports?: Readonly<Record<string, TransportBinding>>;
+  /**
+   * 'enforce' (default) or 'shadow': every throttle counts, decides and reports as usual but never
+   * denies. A throttle's own `mode` (`.with({ mode })`) beats this; `@ThrottleShadow()` beats both.
+   */
+  readonly mode?: ThrottleMode;
+  /** Whether shadow throttles send their RateLimit headers. Default true (clients see what is coming). */
+  readonly shadowHeaders?: boolean;
+  /** Called once per throttle that denies a request, shadow ones too (`info.shadow`). Errors are caught and logged. */
+  readonly onThrottled?: OnThrottledHook;
+  /** Called when a networked store goes down and when it is back. Errors are caught and logged. */
+  readonly onStoreStateChange?: OnStoreStateChangeHook;
+  /** Prometheus (prom-client) and/or OpenTelemetry metrics. Default: none, nothing loaded. */
+  readonly metrics?: ThrottlingMetricsOptions;
 }
 
 export interface ThrottlingOptionsFactory {

@@ -20,9 +20,10 @@ import { TRANSPORT_BINDINGS } from './transports/transport-bindings.js';
 import { idText } from '../core/id-text.js';
 import type { ClientIdentity } from '../core/client-identity.js';
 import { clientIdentityFromOptions } from './client-identity-settings.js';
+import { createOperationSettings, type OperationSettings, reportStoreMetrics } from './operation-settings.js';
 
-/** The options once validated, with defaults filled in and the store built. */
-export interface ThrottlingSettings {
+/** The options once validated, with defaults filled in and the store built (mode, metrics, hooks: see OperationSettings). */
+export interface ThrottlingSettings extends OperationSettings {
   readonly runtime: ThrottlingRuntime;
   readonly defaultThrottles: readonly Type<Throttle>[];
   readonly numProxies: number | undefined;
@@ -46,7 +47,7 @@ export interface ThrottlingSettings {
   readonly entryPoint: EntryPoint;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports', 'errorFormat']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports', 'mode', 'shadowHeaders', 'onThrottled', 'onStoreStateChange', 'metrics', 'errorFormat']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -90,8 +91,11 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
     throw new ThrottleConfigError(`ThrottlingModule: enforceAt '${options.enforceAt}' from the factory differs from '${staticEnforceAt}' given to forRootAsync(); give it to forRootAsync() only`);
   }
   const transports = transportBindings(options.transports);
-  const { store, ownsStore } = withFailurePolicy(options, clock, await createStore(options, clock, moduleRef));
+  const operations = await createOperationSettings(options, clock);
+  const { store, ownsStore } = withFailurePolicy(options, clock, await createStore(options, clock, moduleRef), operations);
+  reportStoreMetrics(store, operations.metrics);
   return {
+    ...operations,
     runtime: { store, rates, clock, entryPoint },
     defaultThrottles,
     numProxies: clientIdentity.numProxies,
@@ -194,7 +198,7 @@ async function createStore(options: ThrottlingModuleOptions, clock: Clock, modul
  * `onStoreError` within `storeTimeout` instead of failing requests. The wrapper is the module's to
  * close; it closes the wrapped store only when the module created that too.
  */
-function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built: { store: ThrottleStore; ownsStore: boolean }): { store: ThrottleStore; ownsStore: boolean } {
+function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built: { store: ThrottleStore; ownsStore: boolean }, operations: OperationSettings): { store: ThrottleStore; ownsStore: boolean } {
   const { onStoreError, storeTimeout } = options;
   if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError)) {
     throw new ThrottleConfigError(`ThrottlingModule: onStoreError must be 'allow', 'deny' or 'local', got ${describeValue(onStoreError)}`);
@@ -215,6 +219,7 @@ function withFailurePolicy(options: ThrottlingModuleOptions, clock: Clock, built
       } else {
         logger.log(`Throttle store ${built.store.constructor.name} answers again after ${change.downForMs} ms`);
       }
+      operations.notifier.storeStateChanged(change);
     },
   });
   return { store, ownsStore: true };

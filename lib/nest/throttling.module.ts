@@ -17,6 +17,7 @@ import { loadOptionalPeers } from './transports/optional-peer.js';
 import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
 import { IMPORT_SITE, settingsForImport } from './module-imports.js';
 import { StoreClockCheck } from './store-clock-check.js';
+import { ThrottlingEventBridge } from './throttling-event-bridge.js';
 import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
 
 /**
@@ -77,6 +78,7 @@ export class ThrottlingModule implements OnApplicationShutdown {
       ThrottlingInterceptor,
       GatewayEnforcementCheck,
       StoreClockCheck,
+      ThrottlingEventBridge,
       // useExisting, not useClass: the global guard is the ThrottlingGuard provider itself, so a test's
       // overrideProvider(ThrottlingGuard) replaces it (with useClass, APP_GUARD holds an instance of its own).
       { provide: APP_GUARD, useExisting: ThrottlingGuard },
@@ -93,6 +95,8 @@ export class ThrottlingModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // The app's registry outlives the app: our observations (memory keys, access log) stop here.
+    this.settings.metrics?.close();
     if (!this.settings.ownsStore) return;
     // Every import of the app shares the settings: the store is closed once.
     let closing = CLOSING.get(this.settings);

@@ -6,6 +6,8 @@ import { MemoryThrottleStore } from './memory-throttle-store.js';
 import { SeenWindows } from './seen-windows.js';
 import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
 import { describeValue } from '../core/describe-value.js';
+import type { StoreOperation, ThrottlingMetrics } from '../metrics/throttling-metrics.js';
+import { LOCAL_FALLBACK_STORE_LABEL } from '../metrics/store-label.js';
 
 /**
  * What to do while the store fails or is too slow:
@@ -76,6 +78,9 @@ export class FailSafeThrottleStore implements ThrottleStore {
   private nextProbeAt = 0;
   private probing = false;
   private readonly deadlines: DeadlineQueue;
+  /** Set by reportTo(); null (the default) costs each call one check. */
+  private metrics: ThrottlingMetrics | null = null;
+  private metricsLabel = '';
 
   constructor(
     readonly inner: ThrottleStore,
@@ -95,6 +100,17 @@ export class FailSafeThrottleStore implements ThrottleStore {
       this.local = new MemoryThrottleStore({ clock: this.clock, maxKeys: options.maxKeys });
       this.seen = new SeenWindows();
     }
+  }
+
+  /**
+   * Reports to the metrics under `label` (the wrapped store's kind): its up/down state, each call's
+   * duration and result, the calls the policy answered, and the 'local' fallback store's keys.
+   */
+  reportTo(metrics: ThrottlingMetrics, label: string): void {
+    this.metrics = metrics;
+    this.metricsLabel = label;
+    metrics.storeState(label, this.downSince === null);
+    this.local?.reportTo(metrics, LOCAL_FALLBACK_STORE_LABEL);
   }
 
   /** Whether the wrapped store is considered down now. */
@@ -120,6 +136,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
       },
       true,
       this.seen === undefined ? undefined : checks,
+      'hit',
     );
   }
 
@@ -146,19 +163,19 @@ export class FailSafeThrottleStore implements ThrottleStore {
       if (hits.length > 0) await this.record(hits);
       return;
     }
-    await this.guarded(() => settle(inner), () => (this.policy === 'local' ? this.local!.record(commits()) : undefined), false);
+    await this.guarded(() => settle(inner), () => (this.policy === 'local' ? this.local!.record(commits()) : undefined), false, undefined, 'record');
   }
 
   record(hits: readonly RecordedHit[]): Promise<void> {
     // A record follows a request that was already served: under 'deny' there is nothing left to refuse.
-    return this.guarded(() => this.inner.record(hits), () => (this.policy === 'local' ? this.local!.record(hits) : undefined), false);
+    return this.guarded(() => this.inner.record(hits), () => (this.policy === 'local' ? this.local!.record(hits) : undefined), false, undefined, 'record');
   }
 
   peek(key: string, windowMs: number): Promise<WindowState> {
     return this.guarded(() => this.inner.peek(key, windowMs), () => {
       if (this.policy === 'local') return this.localPeek(key, windowMs);
       return { count: 0, oldest: null, now: this.clock() };
-    });
+    }, true, undefined, 'peek');
   }
 
   /**
@@ -186,7 +203,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
   async reset(key: string): Promise<void> {
     this.local?.reset(key);
     try {
-      await this.bounded(() => this.inner.reset(key));
+      await this.bounded(() => this.inner.reset(key), 'reset');
     } catch (error) {
       throw new StoreUnavailableError(`cannot reset '${key}': ${(error as Error)?.message ?? String(error)}`, error);
     }
@@ -202,19 +219,19 @@ export class FailSafeThrottleStore implements ThrottleStore {
    * Runs the call against the store when up (or when it is time to probe), else the policy.
    * `noted`: the checks whose answer is noted in `seen` (hit() under 'local').
    */
-  private guarded<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies = true, noted?: readonly WindowCheck[]): Promise<T> {
-    if (this.downSince === null) return this.attempt(call, fallback, denies, noted);
-    return this.probeOrFallback(call, fallback, denies, noted);
+  private guarded<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies = true, noted?: readonly WindowCheck[], operation: StoreOperation = 'hit'): Promise<T> {
+    if (this.downSince === null) return this.attempt(call, fallback, denies, noted, operation);
+    return this.probeOrFallback(call, fallback, denies, noted, operation);
   }
 
   /** While down: one call at a time probes the store, once per retry interval; the rest get the policy. */
-  private async probeOrFallback<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined): Promise<T> {
+  private async probeOrFallback<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined, operation: StoreOperation): Promise<T> {
     const now = Date.now();
     if (this.probing || now < this.nextProbeAt) return this.applyPolicy(fallback, denies, undefined, false);
     this.probing = true;
     this.nextProbeAt = now + this.retryIntervalMs;
     try {
-      return await this.attempt(call, fallback, denies, noted);
+      return await this.attempt(call, fallback, denies, noted, operation);
     } finally {
       this.probing = false;
     }
@@ -225,10 +242,10 @@ export class FailSafeThrottleStore implements ThrottleStore {
    * timeout with no answer from the store marks it down and answers with the policy instead. A call
    * that only reached the hard bound while the store kept answering gets the policy alone.
    */
-  private attempt<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined): Promise<T> {
+  private attempt<T>(call: () => Awaitable<T>, fallback: (sent: boolean) => Awaitable<T>, denies: boolean, noted: readonly WindowCheck[] | undefined, operation: StoreOperation): Promise<T> {
     if (noted !== undefined) this.noteSent(noted);
     return new Promise<T>((resolve, reject) =>
-      this.underDeadline(call, noted, (answered, outcome) => {
+      this.underDeadline(call, noted, operation, (answered, outcome) => {
         if (answered) {
           this.markUp();
           resolve(outcome as T);
@@ -245,8 +262,8 @@ export class FailSafeThrottleStore implements ThrottleStore {
   }
 
   /** The call, or a StoreTimeoutError after timeoutMs. */
-  private bounded<T>(call: () => Awaitable<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.underDeadline(call, undefined, (answered, outcome) => (answered ? resolve(outcome as T) : reject(outcome))));
+  private bounded<T>(call: () => Awaitable<T>, operation: StoreOperation): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.underDeadline(call, undefined, operation, (answered, outcome) => (answered ? resolve(outcome as T) : reject(outcome))));
   }
 
   /**
@@ -255,8 +272,13 @@ export class FailSafeThrottleStore implements ThrottleStore {
    * own: the one continuation on the call's answer is all this adds to a request. The answer, even
    * a late one, is noted in `seen` for the `noted` checks.
    */
-  private underDeadline<T>(call: () => Awaitable<T>, noted: readonly WindowCheck[] | undefined, settle: (answered: boolean, outcome: unknown) => void): void {
-    const waiter = this.deadlines.add((reason: ExpiryReason) => settle(false, new StoreTimeoutError(reason === 'stalled' ? this.timeoutMs : this.timeoutMs * HARD_BOUND_TIMEOUTS, reason)));
+  private underDeadline<T>(call: () => Awaitable<T>, noted: readonly WindowCheck[] | undefined, operation: StoreOperation, settle: (answered: boolean, outcome: unknown) => void): void {
+    // performance.now() only when metrics are on.
+    const startedAt = this.metrics === null ? 0 : performance.now();
+    const waiter = this.deadlines.add((reason: ExpiryReason) => {
+      if (this.metrics !== null) this.metrics.storeCall(this.metricsLabel, operation, (performance.now() - startedAt) / 1000, 'timeout');
+      settle(false, new StoreTimeoutError(reason === 'stalled' ? this.timeoutMs : this.timeoutMs * HARD_BOUND_TIMEOUTS, reason));
+    });
     const once = (answered: boolean, outcome: unknown): void => {
       // Any answer, even a late one, shows the store is making progress on our calls.
       if (answered) {
@@ -265,6 +287,9 @@ export class FailSafeThrottleStore implements ThrottleStore {
       }
       if (waiter.settled) return;
       waiter.settled = true;
+      if (this.metrics !== null) {
+        this.metrics.storeCall(this.metricsLabel, operation, (performance.now() - startedAt) / 1000, answered ? 'ok' : 'error');
+      }
       settle(answered, outcome);
     };
     let answer: Awaitable<T>;
@@ -294,8 +319,10 @@ export class FailSafeThrottleStore implements ThrottleStore {
   private applyPolicy<T>(fallback: (sent: boolean) => Awaitable<T>, denies: boolean, error: unknown, sent: boolean): Awaitable<T> {
     if (this.policy === 'deny' && denies) {
       // Down by now (the failure that led here marked it so): the next probe is when it may be back.
+      this.metrics?.storeFallback(this.metricsLabel, this.policy);
       throw new StoreUnavailableError('the throttle store is unavailable', error, Math.max(0, this.nextProbeAt - Date.now()));
     }
+    this.metrics?.storeFallback(this.metricsLabel, this.policy);
     return fallback(sent);
   }
 
@@ -303,6 +330,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
     if (this.downSince !== null) return;
     this.downSince = Date.now();
     this.nextProbeAt = this.downSince + this.retryIntervalMs;
+    this.metrics?.storeState(this.metricsLabel, false);
     this.report({ state: 'down', error });
   }
 
@@ -310,6 +338,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
     if (this.downSince === null) return;
     const downForMs = Date.now() - this.downSince;
     this.downSince = null;
+    this.metrics?.storeState(this.metricsLabel, true);
     this.report({ state: 'up', downForMs });
   }
 

@@ -4,6 +4,7 @@ import { HitLog } from '../core/hit-log.js';
 import { PendingSlots } from '../core/pending-slots.js';
 import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
 import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { ThrottlingMetrics } from '../metrics/throttling-metrics.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 
 export interface MemoryThrottleStoreOptions {
@@ -64,6 +65,9 @@ export class MemoryThrottleStore implements ThrottleStore {
   private sweepCursor: Entry | null = null;
   private readonly clock: Clock;
   private readonly maxKeys: number;
+  /** Set by reportTo(); null (the default) costs an eviction one check. */
+  private metrics: ThrottlingMetrics | null = null;
+  private metricsLabel = '';
   /** The last reservation id handed out: unique within the store, which is all settle() needs. */
   private reservations = 0;
 
@@ -133,6 +137,13 @@ export class MemoryThrottleStore implements ThrottleStore {
     if (entry !== undefined) this.remove(entry);
   }
 
+  /** Reports the number of keys at each scrape and each eviction to the metrics, under `label`. */
+  reportTo(metrics: ThrottlingMetrics, label: string): void {
+    this.metrics = metrics;
+    this.metricsLabel = label;
+    metrics.observeMemoryStore(label, this);
+  }
+
   close(): void {
     this.entries.clear();
     this.oldest = null;
@@ -147,7 +158,10 @@ export class MemoryThrottleStore implements ThrottleStore {
       entry = new Entry(key);
       this.entries.set(key, entry);
       this.link(entry);
-      if (this.entries.size > this.maxKeys) this.remove(this.oldest!);
+      if (this.entries.size > this.maxKeys) {
+        this.remove(this.oldest!);
+        this.metrics?.memoryEviction(this.metricsLabel);
+      }
       return entry;
     }
     return this.refresh(entry, now);

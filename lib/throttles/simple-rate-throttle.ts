@@ -3,6 +3,7 @@ import { boundedKeyPart } from '../core/bounded-key-part.js';
 import { parseRate, type Rate, type RateInput } from '../core/rate.js';
 import type { HitResult, WindowCheck } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { type ThrottleMode, validateThrottleMode } from '../core/throttle-mode.js';
 import { slidingLogWait } from '../core/wait.js';
 import { ALLOWED, type Throttle, type ThrottleContext, type ThrottleDecision } from './throttle.js';
 import { THROTTLING_RUNTIME, type ThrottlingRuntime, whereToAdd } from './throttling-runtime.js';
@@ -11,6 +12,8 @@ import { THROTTLING_RUNTIME, type ThrottlingRuntime, whereToAdd } from './thrott
 export interface RateThrottleOverrides {
   readonly scope?: string;
   readonly rate?: RateInput;
+  /** 'shadow': counted and reported, never denied (see the module's `mode`). */
+  readonly mode?: ThrottleMode;
 }
 
 /**
@@ -27,6 +30,8 @@ export abstract class SimpleRateThrottle implements Throttle {
   scope?: string;
   /** A rate fixed on the class; when set it wins over `rates[scope]`. */
   rate?: RateInput;
+  /** This throttle's mode; unset, the module's `mode` applies (and `@ThrottleShadow()` beats both). */
+  mode?: ThrottleMode;
 
   @Inject(THROTTLING_RUNTIME)
   protected readonly runtime!: ThrottlingRuntime;
@@ -45,15 +50,17 @@ export abstract class SimpleRateThrottle implements Throttle {
    * is a new class, resolved through DI like any other.
    */
   static with<T extends Type<SimpleRateThrottle>>(this: T, overrides: RateThrottleOverrides): T {
-    const Base = this as unknown as new (...args: any[]) => { scope?: string; rate?: RateInput };
+    const Base = this as unknown as new (...args: any[]) => { scope?: string; rate?: RateInput; mode?: ThrottleMode };
+    const mode = validateThrottleMode(overrides.mode, `${Base.name}.with()`);
     const Variant = class extends Base {
       constructor(...args: any[]) {
         super(...args);
         if (overrides.scope !== undefined) this.scope = overrides.scope;
         if (overrides.rate !== undefined) this.rate = overrides.rate;
+        if (mode !== undefined) this.mode = mode;
       }
     };
-    const label = [overrides.scope, typeof overrides.rate === 'string' ? overrides.rate : undefined].filter(Boolean).join(', ');
+    const label = [overrides.scope, typeof overrides.rate === 'string' ? overrides.rate : undefined, mode === 'shadow' ? 'shadow' : undefined].filter(Boolean).join(', ');
     Object.defineProperty(Variant, 'name', { value: `${Base.name}(${label})` });
     // A variant given a rate but no scope counts in its base's keys: the boot's shared-key check reads this.
     Object.defineProperty(Variant, INHERITS_SCOPE, { value: overrides.scope === undefined });

@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { AppModule } from '../../sample/app.module.js';
 import { PLATFORMS, startApp } from '../support/http-app.js';
+import { parseExposition, valueOf } from '../metrics/support/exposition.js';
 
 describe.each(PLATFORMS)('the sample API on %s', (platform) => {
   let app: INestApplication;
@@ -68,5 +69,29 @@ describe.each(PLATFORMS)('the sample API on %s', (platform) => {
     // Every route the sample's own handlers describe carries its words; the list is sorted by path.
     expect(byRoute.get('GET /reports')?.shows).toMatch(/plan/);
     expect(routes.map((route) => route.path)).toEqual([...routes.map((route) => route.path)].sort((a, b) => a.localeCompare(b)));
+    expect(byRoute.get('GET /beta')?.shows).toMatch(/shadow/);
+    expect(byRoute.get('GET /metrics')).toMatchObject({ throttles: 'none', shows: expect.stringContaining('Prometheus') });
+  });
+
+  test('a limit in shadow mode serves the requests over it, with its headers', async () => {
+    const statuses: number[] = [];
+    let last: request.Response | undefined;
+    for (let i = 0; i < 7; i++) {
+      last = await request(app.getHttpServer()).get('/beta').set('authorization', `Bearer shadow-${platform}`);
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200]);
+    expect(last!.headers['ratelimit-policy']).toContain('"beta";q=5;w=60');
+  });
+
+  test('/metrics answers Prometheus text with the throttling metrics, unthrottled', async () => {
+    await request(app.getHttpServer()).get('/beta').set('authorization', `Bearer metrics-${platform}`);
+    const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.headers['ratelimit']).toBeUndefined();
+    const scraped = parseExposition(res.text);
+    expect(valueOf(scraped, 'nestjs_throttling_decisions_total', { policy: 'beta', outcome: 'shadow_throttled', transport: 'http' })).toBeGreaterThanOrEqual(2);
+    expect(valueOf(scraped, 'nestjs_throttling_decisions_total', { policy: 'beta', outcome: 'allowed', transport: 'http' })).toBeGreaterThanOrEqual(5);
+    expect(valueOf(scraped, 'nestjs_throttling_memory_store_keys', { store: 'memory' })).toBeGreaterThan(0);
   });
 });

@@ -4,6 +4,7 @@ import type { Awaitable } from '../../core/store.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext, ThrottleDecision } from '../throttle.js';
 import { describeValue } from '../../core/describe-value.js';
+import { type ThrottleMode, validateThrottleMode } from '../../core/throttle-mode.js';
 
 /** What `.with()` may override on a Tastypie throttle. */
 export interface TastypieThrottleOptions {
@@ -20,6 +21,8 @@ export interface TastypieThrottleOptions {
    * an unsettled slot (a crashed handler) frees itself then. Default min(timeframe, 300).
    */
   readonly reservationTimeout?: number;
+  /** 'shadow': counted and reported, never denied (see the module's `mode`). */
+  readonly mode?: ThrottleMode;
 }
 
 /** 300 s is Node's default http requestTimeout: no request legitimately holds a slot longer by default. */
@@ -48,6 +51,8 @@ export class NoThrottle implements TastypieStyleThrottle {
   scope: string | undefined = undefined;
   /** Unset: min(timeframe, 300) (see TastypieThrottleOptions.reservationTimeout). */
   reservationTimeout: number | undefined = undefined;
+  /** Unset: the module's `mode` (and `@ThrottleShadow()` beats both). */
+  mode: ThrottleMode | undefined = undefined;
 
   /** How long a reservation holds its slot unless settled, in seconds. */
   get reservationSeconds(): number {
@@ -70,6 +75,7 @@ export class NoThrottle implements TastypieStyleThrottle {
         if (options.expiration !== undefined) this.expiration = options.expiration;
         if (options.scope !== undefined) this.scope = options.scope;
         if (options.reservationTimeout !== undefined) this.reservationTimeout = options.reservationTimeout;
+        if (options.mode !== undefined) this.mode = options.mode;
       }
     };
     Object.defineProperty(Variant, 'name', { value: label });
@@ -137,7 +143,8 @@ function validateTastypieOptions(options: TastypieThrottleOptions & Record<strin
   if (reservationTimeout !== undefined && (typeof reservationTimeout !== 'number' || !Number.isFinite(reservationTimeout) || reservationTimeout <= 0)) {
     throw new ThrottleConfigError(`${where}: reservationTimeout must be a number of seconds > 0, got ${describeValue(reservationTimeout)}`);
   }
-  const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope', 'reservationTimeout']);
+  validateThrottleMode(options.mode, where);
+  const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope', 'reservationTimeout', 'mode']);
   if (options.constructor === Object) {
     for (const key of Object.keys(options)) {
       if (!known.has(key)) throw new ThrottleConfigError(`${where}: unknown option '${key}'; known options are ${[...known].join(', ')}`);
