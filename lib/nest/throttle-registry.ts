@@ -112,6 +112,11 @@ export class ThrottleRegistry implements OnModuleInit {
     return pending;
   }
 
+  /** Every route planned so far (all controller routes after boot), for ThrottlingService.buckets(). */
+  *routePlans(): IterableIterator<RoutePlan> {
+    for (const byHandler of this.plans.values()) yield* byHandler.values();
+  }
+
   /**
    * Checks a throttle ThrottlingService uses against every planned one: counting in the same keys with
    * another limit throws a ThrottleConfigError. `record` adds it to the book (a throttle class); a
