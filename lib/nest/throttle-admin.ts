@@ -4,7 +4,6 @@ import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
 import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
 import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
-import type { RoutePlan } from './throttle-registry.js';
 
 /**
  * Support staff's view of the store (ThrottlingService.buckets / grant / penalize), built only on the
@@ -56,12 +55,12 @@ export async function readBucket(store: ThrottleStore, bucket: Bucket): Promise<
 }
 
 /**
- * Every bucket a target has among the planned routes' throttles, each once (two routes, or two
+ * Every bucket a target has among the throttles in use (see ThrottleRegistry.throttleUses), each once (two routes, or two
  * throttles with the same key, share it), in plan order. `contextFor(scope)` is the target's context
  * on a route of that scope; `onlyScope` keeps the buckets counted under that scope.
  */
 export async function listBuckets(
-  plans: Iterable<RoutePlan>,
+  plans: Iterable<{ readonly throttles: readonly Throttle[]; readonly scope: string | undefined }>,
   contextFor: (routeScope: string | undefined) => ThrottleContext,
   store: ThrottleStore,
   onlyScope?: string,

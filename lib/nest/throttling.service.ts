@@ -184,14 +184,14 @@ export class ThrottlingService {
   }
 
   /**
-   * Every bucket the target has among the throttles the routes use (each with the scopes of its
-   * routes), read with peek(); `options.scope` keeps those counted under that scope. One store read
+   * Every bucket the target has among the throttles in use: those of the routes (each with the scopes
+   * of its routes) and the throttle classes this service was called with; read with peek(); `options.scope` keeps those counted under that scope. One store read
    * per bucket, never a scan of the store's keys.
    */
   async buckets(target: ThrottleTarget, options: ManualCheckOptions = {}): Promise<ThrottleBucketState[]> {
     this.contextFor(target, options);
     const { scope, ...rest } = options;
-    return listBuckets(this.registry.routePlans(), (routeScope) => this.contextFor(target, { ...rest, scope: routeScope }), this.settings.runtime.store, scope);
+    return listBuckets(this.registry.throttleUses(), (routeScope) => this.contextFor(target, { ...rest, scope: routeScope }), this.settings.runtime.store, scope);
   }
 
   /**

@@ -174,15 +174,17 @@ describe.each(PLATFORMS)('support staff on %s', (platform) => {
   });
 });
 
-describe('support staff: bad input is named', () => {
+describe('support staff: throttles used by hand, and bad input', () => {
   let app: INestApplication | undefined;
+  beforeAll(async () => {
+    app = await startApp('express', testModule({ options: { rates }, controllers: [ApiController] }));
+  });
   afterAll(async () => {
     await app?.close();
   });
 
   test('a bad target, spec or count is refused with an error that names it', async () => {
-    app = await startApp('express', testModule({ options: { rates }, controllers: [ApiController] }));
-    const service = app.get(ThrottlingService);
+    const service = app!.get(ThrottlingService);
     await expect(service.buckets(null as never)).rejects.toThrow(new TypeError('ThrottlingService: the target must be a request or { identity }, got null'));
     await expect(service.buckets({ identity: '' })).rejects.toThrow(TypeError);
     await expect(service.grant({ identity: 'a' }, { rate: '1/min' } as never)).rejects.toThrow(ThrottleConfigError);
@@ -192,6 +194,18 @@ describe('support staff: bad input is named', () => {
     }
     await expect(service.penalize({ identity: 'a' }, AnonThrottle, { requests: 1 })).resolves.toMatchObject({ count: 1 });
     await expect(service.penalize({ identity: 'a' }, ScopedThrottle)).rejects.toThrow('ThrottlingService: ScopedThrottle does not throttle this target, so it has no bucket');
+  });
+
+  test('buckets() also lists a throttle class used only through ThrottlingService, once it has been used; a { scope, rate } spec is not kept', async () => {
+    const service = app!.get(ThrottlingService);
+    const ByHand = CacheThrottle.with({ throttleAt: 3, timeframe: 60, scope: 'by-hand' });
+    const keys = async () => (await service.buckets({ identity: 'dora' })).map((bucket) => bucket.key);
+    expect(await keys()).not.toContain('tastypie:by-hand:dora_accesses');
+    await service.accessed({ identity: 'dora' }, ByHand);
+    await service.check({ identity: 'dora' }, { scope: 'computed', rate: '7/min' });
+    expect(await keys()).toContain('tastypie:by-hand:dora_accesses');
+    expect(await keys()).not.toContain('throttle_computed_dora');
+    expect((await service.buckets({ identity: 'dora' }, { scope: 'by-hand' }))[0]).toMatchObject({ count: 1, limit: 3, remaining: 2 });
   });
 
   test('penalize() records at most the limit: more would change no decision', async () => {
