@@ -1,5 +1,6 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { ThrottlingModule } from '../lib/index.js';
+import { AdminModule } from './admin/admin.module.js';
 import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
 import { ContactsModule } from './contacts/contacts.module.js';
 import { HealthController } from './health.controller.js';
@@ -25,6 +26,7 @@ import { throttlingOptions } from './throttling-options.js';
     LoginModule,
     ChatModule,
     NotesGraphqlModule,
+    AdminModule,
   ],
   controllers: [HealthController],
 })
