@@ -185,8 +185,8 @@ export class ThrottlingService {
 
   /**
    * Every bucket the target has among the throttles in use: those of the routes (each with the scopes
-   * of its routes) and the throttle classes this service was called with; read with peek(); `options.scope` keeps those counted under that scope. One store read
-   * per bucket, never a scan of the store's keys.
+   * of its routes) and the throttle classes this service was called with, read as peek() reads them;
+   * `options.scope` keeps those counted under that scope. One store read per bucket, never a scan.
    */
   async buckets(target: ThrottleTarget, options: ManualCheckOptions = {}): Promise<ThrottleBucketState[]> {
     this.contextFor(target, options);
