@@ -68,5 +68,6 @@ export { ACCESS_LOG } from './throttles/tastypie/access-log-token.js';
 export type { ThrottleClass } from './throttles/throttle-class.js';
 export { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log/access-log.js';
 export { PostgresAccessLog, type AccessLogLogger, type AccessLogStats, type AccessRange, type PgQueryable, type PostgresAccessLogOptions } from './access-log/postgres-access-log.js';
-export { ThrottlingService, type ManualCheckOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
+export { ThrottlingService, type ManualCheckOptions, type PenalizeOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
+export type { ThrottleBucketState } from './nest/throttle-admin.js';
 export { ThrottleAccessInterceptor } from './nest/throttle-access.interceptor.js';

@@ -1,5 +1,6 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { ThrottlingModule } from '../lib/index.js';
+import { AdminModule } from './admin/admin.module.js';
 import { DemoAuthMiddleware } from './auth-demo/demo-auth.middleware.js';
 import { ContactsModule } from './contacts/contacts.module.js';
 import { HealthController } from './health.controller.js';
@@ -27,6 +28,7 @@ import { throttlingOptions } from './throttling-options.js';
     ChatModule,
     NotesGraphqlModule,
     OperationsModule,
+    AdminModule,
   ],
   controllers: [HealthController],
 })

@@ -57,6 +57,8 @@ export class ThrottleRegistry implements OnModuleInit {
   private readonly keyBook = new SharedKeyBook((message) => new Logger('ThrottlingModule').warn(message));
   /** Throttles ThrottlingService already checked against the key book, with the scope they were used with. */
   private readonly claimed = new WeakMap<Throttle, Set<string | undefined>>();
+  /** The same for throttle classes only (bounded by the classes), listed by throttleUses(). */
+  private readonly manualClassUses = new Map<Throttle, Set<string | undefined>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -120,6 +122,16 @@ export class ThrottleRegistry implements OnModuleInit {
   }
 
   /**
+   * Every throttle in use with the scope it is used with, for ThrottlingService.buckets(): the routes
+   * planned so far (all controller routes after boot), then the throttle classes ThrottlingService
+   * has been called with (a `{ scope, rate }` spec is not kept: its rate may be computed per call).
+   */
+  *throttleUses(): IterableIterator<{ readonly throttles: readonly Throttle[]; readonly scope: string | undefined }> {
+    for (const byHandler of this.plans.values()) yield* byHandler.values();
+    for (const [throttle, scopes] of this.manualClassUses) for (const scope of scopes) yield { throttles: [throttle], scope };
+  }
+
+  /**
    * Checks a throttle ThrottlingService uses against every planned one: counting in the same keys with
    * another limit throws a ThrottleConfigError. `record` adds it to the book (a throttle class); a
    * `{ scope, rate }` spec is only checked, as its rate may be computed per call (a customer's plan).
@@ -134,6 +146,7 @@ export class ThrottleRegistry implements OnModuleInit {
     }
     if (scopes === undefined) this.claimed.set(throttle, (scopes = new Set()));
     scopes.add(scope);
+    if (record) this.manualClassUses.set(throttle, scopes);
   }
 
   /** The singleton of a throttle class, resolving it through DI on first use. */

@@ -6,8 +6,6 @@ import type { WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { type Evaluation, evaluateThrottles, settleEvaluation } from '../throttles/evaluate-throttles.js';
 import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
-import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
-import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
 import { UserThrottle } from '../throttles/user-throttle.js';
 import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
@@ -19,6 +17,7 @@ import type { ThrottlingSettings } from './throttling-settings.js';
 import { THROTTLING_SETTINGS } from './tokens.js';
 import { httpRequestContext } from './transports/http-transport.js';
 import { describeValue } from '../core/describe-value.js';
+import { type Bucket, bucketOfThrottle, listBuckets, penalizeBucket, readBucket, type ThrottleBucketState } from './throttle-admin.js';
 
 /** How many `{ scope, rate }` specs ThrottlingService keeps a throttle for. */
 export const MAX_CACHED_RATE_SPECS = 1_000;
@@ -69,6 +68,11 @@ export interface ThrottleKeyState extends WindowState {
   readonly windowMs: number;
 }
 
+/** penalize(): how many requests to add (default: as many as fill the window to the limit). */
+export interface PenalizeOptions extends ManualCheckOptions {
+  readonly requests?: number;
+}
+
 /**
  * Throttling by hand, Tastypie's throttle_check / log_throttled_access, for custom endpoints,
  * GraphQL resolvers, gateways, and brute-force protection keyed by e.g. a username.
@@ -79,7 +83,9 @@ export interface ThrottleKeyState extends WindowState {
  * - attempt(): enforce() that holds the Tastypie throttles' slots until commit() or release(), for
  *   brute-force protection that holds under concurrency (a login);
  * - accessed(): records an access with every throttle that has accessed() (Tastypie);
- * - peek() / reset(): a bucket's state, or forget it (e.g. after a successful login).
+ * - peek() / reset(): a bucket's state, or forget it (e.g. after a successful login);
+ * - buckets() / grant() / penalize(): for support staff, every bucket of a client, forgive its usage
+ *   of one, or count extra requests on one (see throttle-admin.ts).
  */
 @Injectable()
 export class ThrottlingService {
@@ -179,9 +185,42 @@ export class ThrottlingService {
 
   /** The state of one throttle's bucket for a target, without changing it. */
   async peek(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions = {}): Promise<ThrottleKeyState> {
+    const { key, limit, windowMs } = await this.bucketOf(target, spec, options);
+    return { ...(await readBucket(this.settings.runtime.store, { key, limit, windowMs })), key, limit, windowMs };
+  }
+
+  /**
+   * Every bucket the target has among the throttles in use: those of the routes (each with the scopes
+   * of its routes) and the throttle classes this service was called with, read as peek() reads them;
+   * `options.scope` keeps those counted under that scope. One store read per bucket, never a scan.
+   */
+  async buckets(target: ThrottleTarget, options: ManualCheckOptions = {}): Promise<ThrottleBucketState[]> {
+    this.contextFor(target, options);
+    const { scope, ...rest } = options;
+    return listBuckets(this.registry.throttleUses(), (routeScope) => this.contextFor(target, { ...rest, scope: routeScope }), this.settings.runtime.store, scope);
+  }
+
+  /**
+   * Forgives the target's whole usage of one bucket (reset()): its next request is counted as its
+   * first. Forgiving only some requests is not offered: the store keeps each hit's time, which
+   * re-recording fewer hits would lose, moving when the window frees.
+   */
+  async grant(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions = {}): Promise<ThrottleKeyState> {
+    if ((options as { requests?: unknown }).requests !== undefined) {
+      throw new TypeError(`ThrottlingService.grant(): forgives the whole window, so it takes no requests count (got ${describeValue((options as { requests?: unknown }).requests)})`);
+    }
+    await this.reset(target, spec, options);
+    return this.peek(target, spec, options);
+  }
+
+  /**
+   * Counts `options.requests` extra requests now on one bucket (default: as many as fill it to the
+   * limit, throttled until the window frees), so the target is throttled sooner. Returns the state after.
+   */
+  async penalize(target: ThrottleTarget, spec: ThrottleSpec, options: PenalizeOptions = {}): Promise<ThrottleKeyState> {
     const bucket = await this.bucketOf(target, spec, options);
-    const state = await this.settings.runtime.store.peek(bucket.key, bucket.windowMs);
-    return { ...state, ...bucket, remaining: Math.max(0, bucket.limit - state.count) };
+    await penalizeBucket(this.settings.runtime.store, bucket, options.requests, 'ThrottlingService.penalize()');
+    return this.peek(target, spec, options);
   }
 
   /** Forgets one throttle's bucket for a target. */
@@ -254,18 +293,12 @@ export class ThrottlingService {
     return created;
   }
 
-  private async bucketOf(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions): Promise<{ key: string; limit: number; windowMs: number }> {
+  private async bucketOf(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions): Promise<Bucket> {
     const ctx = this.contextFor(target, options);
     const throttle = await this.resolve(spec);
-    if (throttle instanceof SimpleRateThrottle) {
-      const check = throttle.planCheck(ctx);
-      if (check === null) throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} does not throttle this target, so it has no bucket`);
-      return { key: check.key, limit: check.limit, windowMs: check.windowMs };
-    }
-    if (throttle instanceof TastypieThrottleAdapter && throttle.inner instanceof CacheThrottle) {
-      const inner = throttle.inner;
-      return { key: inner.cacheKey(throttle.identifierFor(ctx)), limit: inner.throttleAt, windowMs: inner.timeframe * 1000 };
-    }
-    throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} keeps no bucket in the store that peek() or reset() could read`);
+    const bucket = bucketOfThrottle(throttle, ctx);
+    if (bucket === null) throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} does not throttle this target, so it has no bucket`);
+    if (bucket === undefined) throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} keeps no bucket in the store that peek() or reset() could read`);
+    return bucket;
   }
 }

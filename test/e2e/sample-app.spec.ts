@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { AppModule } from '../../sample/app.module.js';
+import { DEMO_ADMIN_TOKEN } from '../../sample/admin/admin-token.guard.js';
 import { PLATFORMS, startApp } from '../support/http-app.js';
 import { parseExposition, valueOf } from '../metrics/support/exposition.js';
 
@@ -60,6 +61,7 @@ describe.each(PLATFORMS)('the sample API on %s', (platform) => {
       'GET /', 'GET /contacts', 'POST /contacts/upload', 'GET /contacts/export', 'GET /reports', 'GET /health',
       'GET /notes/search', 'POST /auth/login', 'GRAPHQL /graphql query notes', 'GRAPHQL /graphql mutation importNotes',
       'SOCKET.IO /chat say', 'SOCKET.IO /chat shout', 'SOCKET.IO /chat typing',
+      'GET /admin/throttling/:identity', 'POST /admin/throttling/:identity/grant', 'POST /admin/throttling/:identity/penalize',
     ]));
     expect(byRoute.get('GET /contacts')?.throttles).toBe('AnonThrottle, UserThrottle');
     expect(byRoute.get('POST /contacts/upload')?.throttles).toBe("ScopedThrottle, scope 'uploads'");
@@ -93,5 +95,50 @@ describe.each(PLATFORMS)('the sample API on %s', (platform) => {
     expect(valueOf(scraped, 'nestjs_throttling_decisions_total', { policy: 'beta', outcome: 'shadow_throttled', transport: 'http' })).toBeGreaterThanOrEqual(2);
     expect(valueOf(scraped, 'nestjs_throttling_decisions_total', { policy: 'beta', outcome: 'allowed', transport: 'http' })).toBeGreaterThanOrEqual(5);
     expect(valueOf(scraped, 'nestjs_throttling_memory_store_keys', { store: 'memory' })).toBeGreaterThan(0);
+  });
+
+  describe('the support staff routes (admin/throttling)', () => {
+    // Sent signed in, so these calls count in their own user bucket, not the address's anon one.
+    const staff = { 'x-admin-token': DEMO_ADMIN_TOKEN, authorization: 'Bearer support' };
+    const admin = () => request(app.getHttpServer());
+
+    test('without the admin token they answer 401', async () => {
+      await admin().get('/admin/throttling/frank').set('authorization', 'Bearer support').expect(401);
+      await admin().get('/admin/throttling/frank').set({ ...staff, 'x-admin-token': 'guess' }).expect(401);
+      await admin().post('/admin/throttling/frank/grant').set('authorization', 'Bearer support').send({ scope: 'user' }).expect(401);
+    });
+
+    test("GET lists a user's buckets with the counts of its requests, and with ?ip= an address's", async () => {
+      for (let i = 0; i < 2; i++) await admin().get('/contacts').set('authorization', 'Bearer frank').expect(200);
+      const res = await admin().get('/admin/throttling/frank').set(staff).query({ ip: '203.0.113.9' }).expect(200);
+      const byKey = new Map<string, { count: number; limit: number; scope: string }>(res.body.buckets.map((bucket: { key: string }) => [bucket.key, bucket]));
+      expect(byKey.get('throttle_user_frank')).toMatchObject({ throttle: 'UserThrottle', scope: 'user', count: 2, limit: 60, remaining: 58 });
+      expect(byKey.get('throttle_uploads_frank')).toMatchObject({ scope: 'uploads', count: 0, limit: 5 });
+      expect(res.body.address.ip).toBe('203.0.113.9');
+      expect(res.body.address.buckets.map((bucket: { key: string }) => bucket.key)).toContain('throttle_anon_203.0.113.9');
+      const bad = await admin().get('/admin/throttling/frank').set(staff).query({ ip: 'nowhere' }).expect(400);
+      expect(bad.body.message).toBe('ip must be an IPv4 or IPv6 address, got "nowhere"');
+    });
+
+    test('penalize throttles a user at once; grant lets it through again', async () => {
+      const penalized = await admin().post('/admin/throttling/gus/penalize').set(staff).send({ scope: 'user' }).expect(200);
+      expect(penalized.body).toMatchObject({ key: 'throttle_user_gus', count: 60, remaining: 0 });
+      await admin().get('/contacts').set('authorization', 'Bearer gus').expect(429);
+      const granted = await admin().post('/admin/throttling/gus/grant').set(staff).send({ scope: 'user' }).expect(200);
+      expect(granted.body).toMatchObject({ key: 'throttle_user_gus', count: 0, remaining: 60 });
+      await admin().get('/contacts').set('authorization', 'Bearer gus').expect(200);
+      const bad = await admin().post('/admin/throttling/gus/penalize').set(staff).send({ scope: 'everything' }).expect(400);
+      expect(bad.body.message).toBe('scope must be one of anon, user, uploads, login, got "everything"');
+    });
+
+    test('grant on the login scope unlocks a username locked out by wrong passwords', async () => {
+      const login = (password: string) => admin().post('/auth/login').set('authorization', 'Bearer kiosk').send({ username: 'bob', password });
+      for (let i = 0; i < 5; i++) await login('nope').expect(401);
+      await login('builder').expect(429);
+      const listed = await admin().get('/admin/throttling/bob').set(staff).expect(200);
+      expect(listed.body.buckets).toContainEqual(expect.objectContaining({ scope: 'login', count: 5, remaining: 0 }));
+      await admin().post('/admin/throttling/bob/grant').set(staff).send({ scope: 'login' }).expect(200);
+      await login('builder').expect(200);
+    });
   });
 });
