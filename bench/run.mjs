@@ -67,7 +67,7 @@ function table(scenario, byId, rows) {
         `${((none.cpu.value / row.cpu.value) * 100).toFixed(1)}% | ${row.failed} |`,
     ),
     '',
-    `- This module: ${share('ours')} of no guard (${share('ours-no-headers')} with \`headers: false\`; the header-only guard ${share('header-writing-guard')}), ` +
+    `- This module: ${share('ours')} of no guard (${share('ours-no-headers')} with \`headers: false\`, ${share('ours-metrics')} with Prometheus metrics on; the header-only guard ${share('header-writing-guard')}), ` +
       `${(ours.rps.value / theirs.rps.value).toFixed(2)}x @nestjs/throttler by req/s, ${(theirs.cpu.value / ours.cpu.value).toFixed(2)}x by CPU per request.${verdicts.length === 0 ? '' : ` Target: ${verdicts.join('; ')}.`}`,
     `- Widest spread between processes of one server: ${widest.variant.id}, ${(processSpread(widest.cpu.perProcess) * 100).toFixed(0)}% in CPU per request.`,
     '',

@@ -36,6 +36,8 @@ const variants = {
   'header-writing-guard': () => ({ imports: [], providers: [{ provide: APP_GUARD, useClass: HeaderWritingGuard }] }),
   ours: () => ({ imports: [ourModule(limits)], providers: [] }),
   'ours-no-headers': () => ({ imports: [ourModule(limits, { headers: false })], providers: [] }),
+  // prom-client's default register: a decision counter per throttle per request.
+  'ours-metrics': () => ({ imports: [ourModule(limits, { metrics: { prometheus: {} } })], providers: [] }),
   'nestjs-throttler': () => nestjsThrottlerModule(limits),
 };
 if (!(variant in variants)) throw new Error(`bench/server.mjs: unknown variant '${variant}'`);

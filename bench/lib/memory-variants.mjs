@@ -8,6 +8,7 @@ export const MEMORY_VARIANTS = [
   { id: 'header-writing-guard', label: 'a guard that only writes the two IETF headers' },
   { id: 'ours', label: 'nestjs-throttling (memory store, 2 throttles)' },
   { id: 'ours-no-headers', label: 'nestjs-throttling, `headers: false`' },
+  { id: 'ours-metrics', label: 'nestjs-throttling, Prometheus metrics on' },
   { id: 'nestjs-throttler', label: '@nestjs/throttler 6.7 (2 named throttlers)' },
 ];
 
