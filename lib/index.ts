@@ -19,24 +19,24 @@ export { evaluateThrottles, settleEvaluation, type Evaluation } from './throttle
 export type { ThrottlingRuntime } from './throttles/throttling-runtime.js';
 
 // Nest layer.
-export { ThrottlingModule } from './nest/throttling.module.js';
-export { ThrottlingGuard } from './nest/throttling.guard.js';
-export { ThrottlingInterceptor } from './nest/throttling.interceptor.js';
-export { ThrottleClasses } from './nest/throttle-classes.decorator.js';
-export { ThrottleScope } from './nest/throttle-scope.decorator.js';
-export { ThrottledException, throttledMessage } from './nest/throttled.exception.js';
-export { ThrottleRegistry, type RoutePlan } from './nest/throttle-registry.js';
-export { defaultUserId, type ThrottlingSettings } from './nest/throttling-settings.js';
-export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/tokens.js';
+export { ThrottlingModule } from './nest/module/throttling.module.js';
+export { ThrottlingGuard } from './nest/enforcement/throttling.guard.js';
+export { ThrottlingInterceptor } from './nest/enforcement/throttling.interceptor.js';
+export { ThrottleClasses } from './nest/decorators/throttle-classes.decorator.js';
+export { ThrottleScope } from './nest/decorators/throttle-scope.decorator.js';
+export { ThrottledException, throttledMessage } from './nest/transports/throttled.exception.js';
+export { ThrottleRegistry, type RoutePlan } from './nest/enforcement/throttle-registry.js';
+export { defaultUserId, type ThrottlingSettings } from './nest/module/throttling-settings.js';
+export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/module/tokens.js';
 export type {
   EnforcementPoint,
   ThrottlingModuleAsyncOptions,
   ThrottlingModuleOptions,
   ThrottlingOptionsFactory,
   UserIdReader,
-} from './nest/throttling-options.interface.js';
+} from './nest/module/throttling-options.interface.js';
 export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';
-export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis-throttle-store.js';
+export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis/redis-throttle-store.js';
 export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErrorPolicy, type StoreStateChange } from './stores/fail-safe-throttle-store.js';
 export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
 
@@ -47,7 +47,7 @@ export { GraphQLThrottledError } from './nest/transports/graphql-throttled.error
 export { rememberWsUpgradeRequest } from './nest/transports/ws-upgrade-requests.js';
 export type { WsThrottledPayload } from './nest/transports/ws-throttled-error.js';
 export type { RpcThrottledPayload } from './nest/transports/rpc-errors.js';
-export type { RpcIdentityReader } from './nest/throttling-options.interface.js';
+export type { RpcIdentityReader } from './nest/module/throttling-options.interface.js';
 
 // Tastypie: throttles, manual checks, the access log.
 export { NoThrottle, type TastypieStyleThrottle, type TastypieThrottleOptions } from './throttles/tastypie/no-throttle.js';
@@ -58,5 +58,5 @@ export { ACCESS_LOG } from './throttles/tastypie/access-log-token.js';
 export type { ThrottleClass } from './throttles/throttle-class.js';
 export { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log/access-log.js';
 export { PostgresAccessLog, type AccessLogLogger, type AccessLogStats, type AccessRange, type PgQueryable, type PostgresAccessLogOptions } from './access-log/postgres-access-log.js';
-export { ThrottlingService, type ManualCheckOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
-export { ThrottleAccessInterceptor } from './nest/throttle-access.interceptor.js';
+export { ThrottlingService, type ManualCheckOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/enforcement/throttling.service.js';
+export { ThrottleAccessInterceptor } from './nest/enforcement/throttle-access.interceptor.js';

@@ -1,6 +1,6 @@
 import { IntrinsicException } from '@nestjs/common';
-import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
-import { throttledMessage } from '../throttled.exception.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { throttledMessage } from './throttled.exception.js';
 
 /** The error of a GraphQL resolver when the throttle store is down and onStoreError is 'deny'. */
 export class GraphQLStoreUnavailableError extends IntrinsicException {

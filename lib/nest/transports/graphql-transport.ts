@@ -1,7 +1,7 @@
 import { type ExecutionContext, Logger } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
 import { onResponseClose } from './http-transport.js';

@@ -1,9 +1,9 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { storeUnavailableException } from '../store-unavailable-message.js';
+import { storeUnavailableException } from './store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import { ThrottledException } from '../throttled.exception.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import { ThrottledException } from './throttled.exception.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 
 /** Express and Fastify: the request object is the token, headers go on the response. */

@@ -1,5 +1,5 @@
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
-import type { RpcIdentityReader } from '../throttling-options.interface.js';
+import type { RpcIdentityReader } from '../module/throttling-options.interface.js';
 import { describeValue } from '../../core/describe-value.js';
 
 /**

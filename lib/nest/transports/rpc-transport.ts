@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import { rpcMissingIdentityError, rpcStoreUnavailableError, rpcThrottledError } from './rpc-errors.js';
 import type { TransportBinding } from './transport-binding.js';
 import { idText } from '../../core/id-text.js';

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 
 /**
  * What the enforcer needs from one Nest transport (http, graphql, ws, rpc): how to tell requests

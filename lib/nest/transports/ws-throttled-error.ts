@@ -1,5 +1,5 @@
-import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
-import { throttledMessage } from '../throttled.exception.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { throttledMessage } from './throttled.exception.js';
 import { OptionalPeer } from './optional-peer.js';
 
 type WebSocketsPackage = typeof import('@nestjs/websockets');

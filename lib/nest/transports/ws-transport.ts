@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { ClientIdentity } from '../../core/client-identity.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import type { TransportBinding } from './transport-binding.js';
 import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
 import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';

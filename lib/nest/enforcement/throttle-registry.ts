@@ -1,20 +1,20 @@
 import { Inject, Injectable, Logger, type OnModuleInit, Optional, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { RateLimitHeaderCache } from '../http/rate-limit-headers.js';
-import type { Awaitable } from '../core/store.js';
-import { SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
-import type { Throttle } from '../throttles/throttle.js';
-import { prepareThrottle, TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import { assertThrottleClass, type ThrottlingSettings } from './throttling-settings.js';
-import { requestScopedDependency } from './request-scoped-dependency.js';
-import { loadOptionalPeers } from './transports/optional-peer.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
-import { knownCount, type KnownCount, SharedKeyBook } from './shared-keys.js';
-import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
-import { describeValue } from '../core/describe-value.js';
-import { moduleLabel } from '../throttles/throttling-runtime.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { RateLimitHeaderCache } from '../../http/rate-limit-headers.js';
+import type { Awaitable } from '../../core/store.js';
+import { SimpleRateThrottle } from '../../throttles/simple-rate-throttle.js';
+import type { Throttle } from '../../throttles/throttle.js';
+import { prepareThrottle, TastypieThrottleAdapter } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { assertThrottleClass, type ThrottlingSettings } from '../module/throttling-settings.js';
+import { requestScopedDependency } from '../boot-checks/request-scoped-dependency.js';
+import { loadOptionalPeers } from '../transports/optional-peer.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../module/tokens.js';
+import { knownCount, type KnownCount, SharedKeyBook } from '../boot-checks/shared-keys.js';
+import type { ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
+import { describeValue } from '../../core/describe-value.js';
+import { moduleLabel } from '../../throttles/throttling-runtime.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {

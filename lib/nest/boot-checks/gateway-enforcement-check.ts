@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
-import { ThrottleAccessInterceptor } from '../throttle-access.interceptor.js';
-import type { EnforcementPoint } from '../throttling-options.interface.js';
-import { ThrottlingGuard } from '../throttling.guard.js';
-import { ThrottlingInterceptor } from '../throttling.interceptor.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLING_SETTINGS } from '../tokens.js';
+import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
+import type { EnforcementPoint } from '../module/throttling-options.interface.js';
+import { ThrottlingGuard } from '../enforcement/throttling.guard.js';
+import { ThrottlingInterceptor } from '../enforcement/throttling.interceptor.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLING_SETTINGS } from '../module/tokens.js';
 import { installedMajor } from './installed-major.js';
 
 // Nest's metadata keys (@nestjs/common and @nestjs/websockets constants), spelled out so that this

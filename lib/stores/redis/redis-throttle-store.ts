@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type Clock, validClock } from '../core/clock.js';
-import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
-import { describeValue } from '../core/describe-value.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { hashTagOf } from './redis/hash-tag.js';
-import { adaptRedisClient, type RedisScriptClient } from './redis/redis-script-client.js';
-import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './redis/throttle-script.js';
+import { type Clock, validClock } from '../../core/clock.js';
+import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../../core/store.js';
+import { describeValue } from '../../core/describe-value.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { hashTagOf } from './hash-tag.js';
+import { adaptRedisClient, type RedisScriptClient } from './redis-script-client.js';
+import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './throttle-script.js';
 
 export interface RedisThrottleStoreOptions {
   /** Prepended to every key, to keep throttle keys apart from the app's own. Default 'throttle:'. */

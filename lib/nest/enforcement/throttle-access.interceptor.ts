@@ -1,10 +1,10 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { catchError, concatMap, concatWith, defer, EMPTY, finalize, from, map, type Observable, of, throwError } from 'rxjs';
-import type { Awaitable } from '../core/store.js';
-import { isPromise } from '../throttles/evaluate-throttles.js';
+import type { Awaitable } from '../../core/store.js';
+import { isPromise } from '../../throttles/evaluate-throttles.js';
 import { markIntercepted, settleAccess, takeAccess } from './pending-accesses.js';
-import type { ThrottlingSettings } from './throttling-settings.js';
-import { THROTTLING_SETTINGS } from './tokens.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLING_SETTINGS } from '../module/tokens.js';
 
 /**
  * Settles the request's throttles with its handler's outcome (Tastypie's log_throttled_access), on

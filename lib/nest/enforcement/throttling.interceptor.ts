@@ -1,6 +1,6 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { from, type Observable, switchMap } from 'rxjs';
-import { isPromise } from '../throttles/evaluate-throttles.js';
+import { isPromise } from '../../throttles/evaluate-throttles.js';
 import { ThrottleEnforcer } from './throttle-enforcer.js';
 
 /**

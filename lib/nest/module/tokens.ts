@@ -6,4 +6,4 @@ export const THROTTLING_SETTINGS = Symbol('nestjs-throttling:settings');
 export const THROTTLE_CLASSES_METADATA = 'nestjs-throttling:classes';
 export const THROTTLE_SCOPE_METADATA = 'nestjs-throttling:scope';
 
-export { THROTTLING_RUNTIME } from '../throttles/throttling-runtime.js';
+export { THROTTLING_RUNTIME } from '../../throttles/throttling-runtime.js';

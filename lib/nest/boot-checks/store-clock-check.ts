@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { FailSafeThrottleStore } from '../stores/fail-safe-throttle-store.js';
-import { RedisThrottleStore } from '../stores/redis-throttle-store.js';
-import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
-import type { ThrottlingSettings } from './throttling-settings.js';
-import { THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
+import { FailSafeThrottleStore } from '../../stores/fail-safe-throttle-store.js';
+import { RedisThrottleStore } from '../../stores/redis/redis-throttle-store.js';
+import type { ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../module/tokens.js';
 
 /**
  * The `clock` option reaches the memory store and the 'local' fallback, but not a RedisThrottleStore

@@ -1,15 +1,15 @@
-import { describeValue } from '../core/describe-value.js';
-import { formatRate } from '../core/rate.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { AnonThrottle } from '../throttles/anon-throttle.js';
-import { ScopedThrottle } from '../throttles/scoped-throttle.js';
-import { INHERITS_SCOPE, SimpleRateThrottle } from '../throttles/simple-rate-throttle.js';
-import { CacheDBThrottle } from '../throttles/tastypie/cache-db-throttle.js';
-import { CacheThrottle } from '../throttles/tastypie/cache-throttle.js';
-import { NoThrottle } from '../throttles/tastypie/no-throttle.js';
-import { TastypieThrottleAdapter } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import type { Throttle } from '../throttles/throttle.js';
-import { UserThrottle } from '../throttles/user-throttle.js';
+import { describeValue } from '../../core/describe-value.js';
+import { formatRate } from '../../core/rate.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { AnonThrottle } from '../../throttles/anon-throttle.js';
+import { ScopedThrottle } from '../../throttles/scoped-throttle.js';
+import { INHERITS_SCOPE, SimpleRateThrottle } from '../../throttles/simple-rate-throttle.js';
+import { CacheDBThrottle } from '../../throttles/tastypie/cache-db-throttle.js';
+import { CacheThrottle } from '../../throttles/tastypie/cache-throttle.js';
+import { NoThrottle } from '../../throttles/tastypie/no-throttle.js';
+import { TastypieThrottleAdapter } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import type { Throttle } from '../../throttles/throttle.js';
+import { UserThrottle } from '../../throttles/user-throttle.js';
 
 /** Where a throttle counts (its keys' common prefix) and the limit it applies there, when the library can know both. */
 export interface KnownCount {

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ClientIdentity } from '../core/client-identity.js';
+import { ClientIdentity } from '../../core/client-identity.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 
 /**

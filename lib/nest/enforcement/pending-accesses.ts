@@ -1,6 +1,6 @@
-import type { Awaitable } from '../core/store.js';
-import { type Evaluation, settleEvaluation } from '../throttles/evaluate-throttles.js';
-import type { Throttle, ThrottleContext } from '../throttles/throttle.js';
+import type { Awaitable } from '../../core/store.js';
+import { type Evaluation, settleEvaluation } from '../../throttles/evaluate-throttles.js';
+import type { Throttle, ThrottleContext } from '../../throttles/throttle.js';
 
 /**
  * A request that passed its throttles and still owes them its outcome: commit once its handler

@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
-import { THROTTLE_SCOPE_METADATA } from './tokens.js';
-import { describeValue } from '../core/describe-value.js';
+import { THROTTLE_SCOPE_METADATA } from '../module/tokens.js';
+import { describeValue } from '../../core/describe-value.js';
 
 /**
  * The scope read by ScopedThrottle (DRF's throttle_scope). The handler's beats the controller's, and

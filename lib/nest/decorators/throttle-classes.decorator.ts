@@ -1,8 +1,8 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
-import { recordsAccesses } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import type { ThrottleClass } from '../throttles/throttle-class.js';
-import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
-import { THROTTLE_CLASSES_METADATA } from './tokens.js';
+import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import type { ThrottleClass } from '../../throttles/throttle-class.js';
+import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
+import { THROTTLE_CLASSES_METADATA } from '../module/tokens.js';
 
 /**
  * The throttles of a controller or handler (DRF's throttle_classes). The handler's list beats the

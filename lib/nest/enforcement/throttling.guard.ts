@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { ThrottleEnforcer } from './throttle-enforcer.js';
-import type { ThrottlingSettings } from './throttling-settings.js';
-import { THROTTLING_SETTINGS } from './tokens.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLING_SETTINGS } from '../module/tokens.js';
 
 /**
  * The global guard registered by ThrottlingModule (APP_GUARD). Binding it again with @UseGuards()

@@ -1,17 +1,17 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { type AccessLog, AccessLogError } from '../access-log/access-log.js';
-import { PostgresAccessLog, type PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import { ACCESS_LOG } from '../throttles/tastypie/access-log-token.js';
-import { recordsAccesses } from '../throttles/tastypie/tastypie-throttle-adapter.js';
-import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
+import { type AccessLog, AccessLogError } from '../../access-log/access-log.js';
+import { PostgresAccessLog, type PostgresAccessLogOptions } from '../../access-log/postgres-access-log.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { ACCESS_LOG } from '../../throttles/tastypie/access-log-token.js';
+import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
-import { ThrottlingService } from './throttling.service.js';
+import { ThrottlingService } from '../enforcement/throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_SETTINGS } from './tokens.js';
-import { describeValue } from '../core/describe-value.js';
-import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
+import { describeValue } from '../../core/describe-value.js';
+import { type EntryPoint, moduleLabel } from '../../throttles/throttling-runtime.js';
 
 /** The access log and whether the module created it (and so closes it), or only flushes it. */
 interface AccessLogHandle {

@@ -1,22 +1,22 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
-import { describeValue } from '../core/describe-value.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { describeValue } from '../../core/describe-value.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { ACCESS_LOG, accessRecordingProviders, anyRecordsAccesses } from './access-log.providers.js';
-import { ThrottleAccessInterceptor } from './throttle-access.interceptor.js';
-import { ThrottleEnforcer } from './throttle-enforcer.js';
-import { ThrottleRegistry } from './throttle-registry.js';
+import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
+import { ThrottleEnforcer } from '../enforcement/throttle-enforcer.js';
+import { ThrottleRegistry } from '../enforcement/throttle-registry.js';
 import type { EnforcementPoint, ThrottlingModuleAsyncOptions, ThrottlingModuleOptions, ThrottlingOptionsFactory } from './throttling-options.interface.js';
 import { createThrottlingSettings, type ThrottlingSettings } from './throttling-settings.js';
-import { ThrottlingGuard } from './throttling.guard.js';
-import { ThrottlingInterceptor } from './throttling.interceptor.js';
-import { ThrottlingService } from './throttling.service.js';
+import { ThrottlingGuard } from '../enforcement/throttling.guard.js';
+import { ThrottlingInterceptor } from '../enforcement/throttling.interceptor.js';
+import { ThrottlingService } from '../enforcement/throttling.service.js';
 import { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS } from './tokens.js';
-import { loadOptionalPeers } from './transports/optional-peer.js';
-import { GatewayEnforcementCheck } from './transports/gateway-enforcement-check.js';
-import { IMPORT_SITE, settingsForImport } from './module-imports.js';
-import { StoreClockCheck } from './store-clock-check.js';
-import { type EntryPoint, moduleLabel } from '../throttles/throttling-runtime.js';
+import { loadOptionalPeers } from '../transports/optional-peer.js';
+import { GatewayEnforcementCheck } from '../boot-checks/gateway-enforcement-check.js';
+import { IMPORT_SITE, settingsForImport } from '../boot-checks/module-imports.js';
+import { StoreClockCheck } from '../boot-checks/store-clock-check.js';
+import { type EntryPoint, moduleLabel } from '../../throttles/throttling-runtime.js';
 
 /**
  * Registers one global ThrottlingGuard (and, with `enforceAt: 'interceptor'`, one global

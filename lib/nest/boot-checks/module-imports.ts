@@ -1,9 +1,9 @@
 import type { ModulesContainer } from '@nestjs/core';
-import { describeValue } from '../core/describe-value.js';
-import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import type { EntryPoint } from '../throttles/throttling-runtime.js';
-import type { EnforcementPoint, ThrottlingModuleOptions } from './throttling-options.interface.js';
-import type { ThrottlingSettings } from './throttling-settings.js';
+import { describeValue } from '../../core/describe-value.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import type { EntryPoint } from '../../throttles/throttling-runtime.js';
+import type { EnforcementPoint, ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
 
 /** Marks each import of ThrottlingModule, so a boot error can say which module imported it. */
 export const IMPORT_SITE = Symbol('nestjs-throttling:import-site');

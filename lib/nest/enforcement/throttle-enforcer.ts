@@ -1,16 +1,16 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { emitRateLimitHeaders } from '../http/rate-limit-headers.js';
-import { StoreUnavailableError } from '../stores/store-unavailable-error.js';
-import { type Evaluation, evaluateThrottles, isPromise, settleEvaluation } from '../throttles/evaluate-throttles.js';
-import type { ThrottleContext } from '../throttles/throttle.js';
+import { emitRateLimitHeaders } from '../../http/rate-limit-headers.js';
+import { StoreUnavailableError } from '../../stores/store-unavailable-error.js';
+import { type Evaluation, evaluateThrottles, isPromise, settleEvaluation } from '../../throttles/evaluate-throttles.js';
+import type { ThrottleContext } from '../../throttles/throttle.js';
 import { markHandled } from './handled-requests.js';
-import { storeUnavailableException } from './store-unavailable-message.js';
+import { storeUnavailableException } from '../transports/store-unavailable-message.js';
 import { releaseUnhandled, rememberAccess } from './pending-accesses.js';
 import { ThrottleRegistry, type RoutePlan } from './throttle-registry.js';
-import type { ThrottlingSettings } from './throttling-settings.js';
-import { THROTTLING_SETTINGS } from './tokens.js';
-import type { TransportBinding } from './transports/transport-binding.js';
-import { hasOwnThrottleMetadata } from './transports/own-throttle-metadata.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLING_SETTINGS } from '../module/tokens.js';
+import type { TransportBinding } from '../transports/transport-binding.js';
+import { hasOwnThrottleMetadata } from '../decorators/own-throttle-metadata.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's

@@ -1,4 +1,4 @@
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from '../tokens.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from '../module/tokens.js';
 
 /** Whether a handler method itself carries @ThrottleClasses or @ThrottleScope. */
 export function hasOwnThrottleMetadata(handler: Function): boolean {

@@ -1,14 +1,14 @@
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
-import type { ForwardedHeaderName } from '../core/client-identity.js';
-import type { Clock } from '../core/clock.js';
-import type { RateInput } from '../core/rate.js';
-import type { Awaitable, ThrottleStore } from '../core/store.js';
-import type { RateLimitHeaderMode } from '../http/rate-limit-headers.js';
-import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
-import type { AccessLog } from '../access-log/access-log.js';
-import type { PostgresAccessLogOptions } from '../access-log/postgres-access-log.js';
-import type { ThrottleClass } from '../throttles/throttle-class.js';
-import type { TransportBinding } from './transports/transport-binding.js';
+import type { ForwardedHeaderName } from '../../core/client-identity.js';
+import type { Clock } from '../../core/clock.js';
+import type { RateInput } from '../../core/rate.js';
+import type { Awaitable, ThrottleStore } from '../../core/store.js';
+import type { RateLimitHeaderMode } from '../../http/rate-limit-headers.js';
+import type { StoreErrorPolicy } from '../../stores/fail-safe-throttle-store.js';
+import type { AccessLog } from '../../access-log/access-log.js';
+import type { PostgresAccessLogOptions } from '../../access-log/postgres-access-log.js';
+import type { ThrottleClass } from '../../throttles/throttle-class.js';
+import type { TransportBinding } from '../transports/transport-binding.js';
 
 /** Where throttles are enforced: see README, "Throttling per user when auth guards sit on controllers". */
 export type EnforcementPoint = 'guard' | 'interceptor';
