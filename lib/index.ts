@@ -43,10 +43,10 @@ export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavail
 // Transports: GraphQL, WebSockets, microservices (the guard picks the binding by context type).
 export type { TransportBinding } from './nest/transports/transport-binding.js';
 export { TRANSPORT_BINDINGS } from './nest/transports/transport-bindings.js';
-export { GraphQLThrottledError } from './nest/transports/graphql-throttled.error.js';
-export { rememberWsUpgradeRequest } from './nest/transports/ws-upgrade-requests.js';
-export type { WsThrottledPayload } from './nest/transports/ws-throttled-error.js';
-export type { RpcThrottledPayload } from './nest/transports/rpc-errors.js';
+export { GraphQLThrottledError } from './nest/transports/graphql-transport.js';
+export { rememberWsUpgradeRequest } from './nest/transports/ws-transport.js';
+export type { WsThrottledPayload } from './nest/transports/ws-transport.js';
+export type { RpcThrottledPayload } from './nest/transports/rpc-transport.js';
 export type { RpcIdentityReader } from './nest/module/throttling-options.interface.js';
 
 // Tastypie: throttles, manual checks, the access log.

@@ -13,7 +13,7 @@ import type { Throttle } from '../../throttles/throttle.js';
 import { isTastypieStyleClass } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { EntryPoint, ThrottlingRuntime } from '../../throttles/throttling-runtime.js';
 import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
-import { rpcIdentityReader } from '../transports/rpc-identity.js';
+import { rpcIdentityReader } from '../transports/rpc-transport.js';
 import type { TransportBinding } from '../transports/transport-binding.js';
 import { TRANSPORT_BINDINGS } from '../transports/transport-bindings.js';
 import { idText } from '../../core/id-text.js';

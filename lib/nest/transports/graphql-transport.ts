@@ -2,9 +2,11 @@ import { type ExecutionContext, Logger } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import type { ThrottlingSettings } from '../module/throttling-settings.js';
-import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
 import type { TransportBinding } from './transport-binding.js';
 import { onResponseClose } from './http-transport.js';
+import { IntrinsicException } from '@nestjs/common';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { throttledMessage } from './throttled.exception.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -131,4 +133,36 @@ function fieldToken(operation: object, handler: Function): object {
   let token = byHandler.get(handler);
   if (token === undefined) byHandler.set(handler, (token = {}));
   return token;
+}
+
+/** The error of a GraphQL resolver when the throttle store is down and onStoreError is 'deny'. */
+export class GraphQLStoreUnavailableError extends IntrinsicException {
+  /** `retryAfter`: whole seconds until the store is tried again, or null when unknown. */
+  readonly extensions: { readonly code: 'SERVICE_UNAVAILABLE'; readonly retryAfter: number | null };
+
+  constructor(retryAfter: number | null = null) {
+    super(STORE_UNAVAILABLE_MESSAGE);
+    this.name = 'GraphQLStoreUnavailableError';
+    this.extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter };
+  }
+}
+
+/**
+ * The throttled error of a GraphQL resolver. GraphQL's executor copies `extensions` of the error
+ * a resolver throws into the response, so Apollo and Mercurius both answer
+ * `{ errors: [{ message, extensions: { code: 'TOO_MANY_REQUESTS', retryAfter } }] }` without this
+ * library importing `graphql`. An IntrinsicException, so Nest does not log every throttled call.
+ */
+export class GraphQLThrottledError extends IntrinsicException {
+  /** Whole seconds until the client may retry (rounded up), or null when unknown. */
+  readonly wait: number | null;
+  readonly extensions: { readonly code: 'TOO_MANY_REQUESTS'; readonly retryAfter: number | null };
+
+  constructor(wait: number | null) {
+    const seconds = wait === null ? null : Math.ceil(wait);
+    super(throttledMessage(seconds));
+    this.name = 'GraphQLThrottledError';
+    this.wait = seconds;
+    this.extensions = { code: 'TOO_MANY_REQUESTS', retryAfter: seconds };
+  }
 }
