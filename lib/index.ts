@@ -33,7 +33,6 @@ export type {
   ThrottlingModuleAsyncOptions,
   ThrottlingModuleOptions,
   ThrottlingOptionsFactory,
-  UserIdReader,
 } from './nest/module/throttling-options.interface.js';
 export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';
 export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis/redis-throttle-store.js';
@@ -41,13 +40,12 @@ export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErr
 export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
 
 // Transports: GraphQL, WebSockets, microservices (the guard picks the binding by context type).
-export type { TransportBinding } from './nest/transports/transport-binding.js';
+export type { RpcIdentityReader, TransportBinding, TransportSettings, UserIdReader } from './nest/transports/transport-binding.js';
 export { TRANSPORT_BINDINGS } from './nest/transports/transport-bindings.js';
 export { GraphQLThrottledError } from './nest/transports/graphql-transport.js';
 export { rememberWsUpgradeRequest } from './nest/transports/ws-transport.js';
 export type { WsThrottledPayload } from './nest/transports/ws-transport.js';
 export type { RpcThrottledPayload } from './nest/transports/rpc-transport.js';
-export type { RpcIdentityReader } from './nest/module/throttling-options.interface.js';
 
 // Tastypie: throttles, manual checks, the access log.
 export { NoThrottle, type TastypieStyleThrottle, type TastypieThrottleOptions } from './throttles/tastypie/no-throttle.js';

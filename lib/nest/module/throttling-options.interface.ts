@@ -8,19 +8,12 @@ import type { StoreErrorPolicy } from '../../stores/fail-safe-throttle-store.js'
 import type { AccessLog } from '../../access-log/access-log.js';
 import type { PostgresAccessLogOptions } from '../../access-log/postgres-access-log.js';
 import type { ThrottleClass } from '../../throttles/throttle-class.js';
-import type { TransportBinding } from '../transports/transport-binding.js';
+import type { RpcIdentityReader, TransportBinding, UserIdReader } from '../transports/transport-binding.js';
+
+export type { RpcIdentityReader, UserIdReader } from '../transports/transport-binding.js';
 
 /** Where throttles are enforced: see README, "Throttling per user when auth guards sit on controllers". */
 export type EnforcementPoint = 'guard' | 'interceptor';
-
-/** Reads the authenticated user's id from a request. Return null or undefined for an anonymous request. */
-export type UserIdReader = (request: any, user: unknown) => string | number | null | undefined;
-
-/**
- * Reads the identity of a microservice message's sender: `(data, context)` with the payload and the
- * transport context (TcpContext, ...). Return null or undefined when the message carries none.
- */
-export type RpcIdentityReader = (data: any, context: any) => string | number | null | undefined;
 
 export interface ThrottlingModuleOptions {
   /** Throttles for every route that names none (DRF DEFAULT_THROTTLE_CLASSES). Default: none. */

@@ -12,26 +12,19 @@ import { FailSafeThrottleStore, STORE_ERROR_POLICIES, type StoreStateChange } fr
 import type { Throttle } from '../../throttles/throttle.js';
 import { isTastypieStyleClass } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { EntryPoint, ThrottlingRuntime } from '../../throttles/throttling-runtime.js';
-import type { EnforcementPoint, RpcIdentityReader, ThrottlingModuleOptions, UserIdReader } from './throttling-options.interface.js';
+import type { EnforcementPoint, ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { rpcIdentityReader } from '../transports/rpc-transport.js';
-import type { TransportBinding } from '../transports/transport-binding.js';
+import type { RpcIdentityReader, TransportBinding, TransportSettings, UserIdReader } from '../transports/transport-binding.js';
 import { TRANSPORT_BINDINGS } from '../transports/transport-bindings.js';
 import { idText } from '../../core/id-text.js';
-import type { ClientIdentity } from '../../core/client-identity.js';
 import { clientIdentityFromOptions } from './client-identity-settings.js';
 
 /** The options once validated, with defaults filled in and the store built. */
-export interface ThrottlingSettings {
+export interface ThrottlingSettings extends TransportSettings {
   readonly runtime: ThrottlingRuntime;
   readonly defaultThrottles: readonly Type<Throttle>[];
   readonly numProxies: number | undefined;
-  /** Who the client is: numProxies, trustedProxies, forwardedHeader and ipv6Subnet, compiled at boot. */
-  readonly clientIdentity: ClientIdentity;
   readonly headers: RateLimitHeaderMode;
-  /** The `userId` option (or the default reader), its answer already turned into key text by idText(). */
-  readonly userId: (request: any, user: unknown) => string | null;
-  /** Microservices: the sender's identity, from the `rpcIdentity` option. */
-  readonly rpcIdentity: RpcIdentityReader | undefined;
   readonly enforceAt: EnforcementPoint;
   /** Scopes whose rate did not parse, reported by the registry with the throttle that uses them. */
   readonly badRates: ReadonlyMap<string, ThrottleConfigError>;

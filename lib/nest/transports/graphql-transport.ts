@@ -1,8 +1,7 @@
 import { type ExecutionContext, Logger } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../module/throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
 import { onResponseClose } from './http-transport.js';
 import { IntrinsicException } from '@nestjs/common';
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
@@ -27,7 +26,7 @@ export const graphqlTransport: TransportBinding = {
 
   countsByDefault: (context) => isRootOperationField(context),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const gqlContext = graphqlContextOf(context);
     const info = context.getArgByIndex(3);
     const request = graphqlRequestOf(gqlContext);
@@ -91,14 +90,14 @@ function isFastifyRequest(request: any): boolean {
   return request !== null && typeof request === 'object' && request.raw !== null && typeof request.raw === 'object';
 }
 
-const warnedApps = new WeakSet<ThrottlingSettings>();
+const warnedApps = new WeakSet<TransportSettings>();
 
 /**
  * Apollo on Fastify passes the reply to the context function but does not keep it in the context:
  * an app that does not put it there gets its queries throttled, and no header ever reaches the
  * client. That is easy to miss, so say it once per app rather than never.
  */
-function warnNoReplyOnce(settings: ThrottlingSettings): void {
+function warnNoReplyOnce(settings: TransportSettings): void {
   if (warnedApps.has(settings)) return;
   warnedApps.add(settings);
   new Logger('ThrottlingModule').warn(

@@ -3,14 +3,13 @@ import { storeUnavailableException } from './store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
 import { ThrottledException } from './throttled.exception.js';
-import type { ThrottlingSettings } from '../module/throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
 
 /** Express and Fastify: the request object is the token, headers go on the response. */
 export const httpTransport: TransportBinding = {
   requestToken: (context) => context.getArgByIndex(0),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const request = context.getArgByIndex(0);
     return httpRequestContext(request, context.getArgByIndex(1), scope, settings, context.getClass(), context.getHandler());
   },
@@ -31,7 +30,7 @@ export function onResponseClose(ctx: ThrottleContext, done: () => void): void {
 }
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
-export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {
+export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: TransportSettings, controller?: Function, handler?: Function): ThrottleContext {
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
   return new HttpThrottleContext(request, response, httpClientIdent(request, settings.clientIdentity), user, settings.userId(request, user), scope, controller, handler);

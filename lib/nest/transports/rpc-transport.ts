@@ -1,13 +1,11 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../module/throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { RpcIdentityReader, TransportBinding, TransportSettings } from './transport-binding.js';
 import { idText } from '../../core/id-text.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { throttledMessage } from './throttled.exception.js';
 import { OptionalPeer } from './optional-peer.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
-import type { RpcIdentityReader } from '../module/throttling-options.interface.js';
 import { describeValue } from '../../core/describe-value.js';
 
 /**
@@ -22,7 +20,7 @@ import { describeValue } from '../../core/describe-value.js';
 export const rpcTransport: TransportBinding = {
   requestToken: (context) => context.getArgs(),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const rpc = context.switchToRpc();
     const data = rpc.getData();
     const rpcContext = rpc.getContext();

@@ -2,8 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { ClientIdentity } from '../../core/client-identity.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../module/throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { throttledMessage } from './throttled.exception.js';
 import { OptionalPeer } from './optional-peer.js';
@@ -15,7 +14,7 @@ import { OptionalPeer } from './optional-peer.js';
 export const wsTransport: TransportBinding = {
   requestToken: (context) => context.getArgs(),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const ws = context.switchToWs();
     const client = ws.getClient();
     const user = wsUserOf(client);
