@@ -11,6 +11,7 @@ import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import { THROTTLING_SETTINGS } from '../module/tokens.js';
 import type { TransportBinding } from '../transports/transport-binding.js';
 import { hasOwnThrottleMetadata } from '../decorators/own-throttle-metadata.js';
+import { retryAfterSeconds } from '../../core/wait.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's
@@ -73,8 +74,8 @@ export class ThrottleEnforcer {
     // Not served: the slots other throttles of the request reserved are freed at once.
     if (evaluation.reservations !== undefined) releaseQuietly(plan, ctx, evaluation);
     const error = transport.throttledError(evaluation.wait, ctx);
-    const wait = evaluation.wait === null ? null : Math.ceil(evaluation.wait);
-    if (wait !== null && wait > 0) transport.setHeader(ctx, 'retry-after', String(wait));
+    const retryAfter = retryAfterSeconds(evaluation.wait);
+    if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
     throw error;
   }
 }

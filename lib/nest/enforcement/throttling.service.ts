@@ -18,6 +18,7 @@ import type { ThrottlingSettings } from '../module/throttling-settings.js';
 import { THROTTLING_SETTINGS } from '../module/tokens.js';
 import { httpRequestContext } from '../transports/http-transport.js';
 import { describeValue } from '../../core/describe-value.js';
+import { retryAfterSeconds } from '../../core/wait.js';
 
 /** How many `{ scope, rate }` specs ThrottlingService keeps a throttle for. */
 export const MAX_CACHED_RATE_SPECS = 1_000;
@@ -144,7 +145,7 @@ export class ThrottlingService {
 
   /** The verdict of an evaluation, with its headers written to `options.response`. */
   private verdict(evaluation: Evaluation, options: ManualCheckOptions): ThrottleVerdict {
-    const retryAfter = !evaluation.allowed && evaluation.wait !== null && Math.ceil(evaluation.wait) > 0 ? Math.ceil(evaluation.wait) : null;
+    const retryAfter = evaluation.allowed ? null : retryAfterSeconds(evaluation.wait);
     if (options.response !== undefined) {
       writeRateLimitHeaders((name, value) => setResponseHeader(options.response, name, value), evaluation.decisions, this.settings.headers, this.headerCache);
       if (retryAfter !== null) setResponseHeader(options.response, 'retry-after', String(retryAfter));

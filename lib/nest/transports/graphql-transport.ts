@@ -6,6 +6,7 @@ import { onResponseClose } from './http-transport.js';
 import { IntrinsicException } from '@nestjs/common';
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { throttledMessage } from './throttled.exception.js';
+import { waitSeconds } from '../../core/wait.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -158,7 +159,7 @@ export class GraphQLThrottledError extends IntrinsicException {
   readonly extensions: { readonly code: 'TOO_MANY_REQUESTS'; readonly retryAfter: number | null };
 
   constructor(wait: number | null) {
-    const seconds = wait === null ? null : Math.ceil(wait);
+    const seconds = waitSeconds(wait);
     super(throttledMessage(seconds));
     this.name = 'GraphQLThrottledError';
     this.wait = seconds;

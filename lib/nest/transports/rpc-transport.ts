@@ -7,6 +7,7 @@ import { throttledMessage } from './throttled.exception.js';
 import { OptionalPeer } from './optional-peer.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { describeValue } from '../../core/describe-value.js';
+import { waitSeconds } from '../../core/wait.js';
 
 /**
  * Microservice message and event handlers (@nestjs/microservices, any transport). One message is
@@ -76,7 +77,7 @@ export interface RpcThrottledPayload {
 
 /** An RpcException `{ status: 429, message, retryAfter }`. */
 export function rpcThrottledError(wait: number | null): Error {
-  const retryAfter = wait === null ? null : Math.ceil(wait);
+  const retryAfter = waitSeconds(wait);
   const payload: RpcThrottledPayload = { status: 429, message: throttledMessage(retryAfter), retryAfter };
   return rpcException(payload);
 }

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { waitSeconds } from '../../core/wait.js';
 
 /**
  * 429 Too Many Requests, with DRF's message:
@@ -9,7 +10,7 @@ export class ThrottledException extends HttpException {
   readonly wait: number | null;
 
   constructor(wait: number | null) {
-    const seconds = wait === null ? null : Math.ceil(wait);
+    const seconds = waitSeconds(wait);
     const message = throttledMessage(seconds);
     super({ statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message }, HttpStatus.TOO_MANY_REQUESTS);
     this.wait = seconds;
@@ -18,7 +19,7 @@ export class ThrottledException extends HttpException {
 
 /** DRF's message for a wait in seconds: rounded up to whole seconds, as DRF does; none when unknown. */
 export function throttledMessage(wait: number | null): string {
-  if (wait === null) return 'Request was throttled.';
-  const seconds = Math.ceil(wait);
+  const seconds = waitSeconds(wait);
+  if (seconds === null) return 'Request was throttled.';
   return `Request was throttled. Expected available in ${seconds} ${seconds === 1 ? 'second' : 'seconds'}.`;
 }

@@ -6,6 +6,7 @@ import type { TransportBinding, TransportSettings } from './transport-binding.js
 import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
 import { throttledMessage } from './throttled.exception.js';
 import { OptionalPeer } from './optional-peer.js';
+import { waitSeconds } from '../../core/wait.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -111,7 +112,7 @@ export function wsStoreUnavailableError(retryAfter: number | null = null): Error
 
 /** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */
 export function wsThrottledError(wait: number | null): Error {
-  const retryAfter = wait === null ? null : Math.ceil(wait);
+  const retryAfter = waitSeconds(wait);
   const payload: WsThrottledPayload = { status: 'error', message: throttledMessage(retryAfter), retryAfter };
   const { WsException } = websockets.require('a ws request was throttled');
   return new WsException(payload);
