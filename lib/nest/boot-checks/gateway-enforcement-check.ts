@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { classRecordsAfterHandler } from '../../throttles/records-after-handler.js';
 import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
 import type { EnforcementPoint } from '../module/throttling-options.interface.js';
 import { ThrottlingGuard } from '../enforcement/throttling.guard.js';
@@ -62,7 +62,7 @@ export class GatewayEnforcementCheck implements OnApplicationBootstrap {
       return typeof type === 'function' && Reflect.getMetadata(GATEWAY_METADATA, type) === true ? [type] : [];
     });
     if (gateways.length === 0) return;
-    const enforcement = { enforceAt: this.settings.enforceAt, defaultsRecordAccesses: this.settings.defaultThrottles.some(recordsAccesses) };
+    const enforcement = { enforceAt: this.settings.enforceAt, defaultsRecordAccesses: this.settings.defaultThrottles.some(classRecordsAfterHandler) };
     for (const { gateway, missing } of unthrottledGateways(gateways, installedMajor('@nestjs/websockets'), enforcement)) {
       this.logger.warn(
         `${gateway.name} is not throttled: Nest 11 does not run global guards or interceptors for WebSocket gateways. ` +

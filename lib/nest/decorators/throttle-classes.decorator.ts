@@ -1,5 +1,5 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
-import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { classRecordsAfterHandler } from '../../throttles/records-after-handler.js';
 import type { ThrottleClass } from '../../throttles/throttle-class.js';
 import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
 import { THROTTLE_CLASSES_METADATA } from '../module/tokens.js';
@@ -13,6 +13,6 @@ import { THROTTLE_CLASSES_METADATA } from '../module/tokens.js';
  */
 export const ThrottleClasses = (...classes: ThrottleClass[]) => {
   const metadata = SetMetadata(THROTTLE_CLASSES_METADATA, classes);
-  if (!classes.some(recordsAccesses)) return metadata;
+  if (!classes.some(classRecordsAfterHandler)) return metadata;
   return applyDecorators(metadata, UseInterceptors(ThrottleAccessInterceptor));
 };

@@ -15,6 +15,7 @@ import { knownCount, type KnownCount, SharedKeyBook } from '../boot-checks/share
 import type { ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
 import { describeValue } from '../../core/describe-value.js';
 import { moduleLabel } from '../../throttles/throttling-runtime.js';
+import { throttleRecordsAfterHandler } from '../../throttles/records-after-handler.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
@@ -194,7 +195,7 @@ export class ThrottleRegistry implements OnModuleInit {
     return {
       throttles,
       scope,
-      accessedThrottles: throttles.filter((throttle) => typeof throttle.accessed === 'function'),
+      accessedThrottles: throttles.filter(throttleRecordsAfterHandler),
       headerCache: new RateLimitHeaderCache(),
     };
   }

@@ -4,7 +4,7 @@ import { type AccessLog, AccessLogError } from '../../access-log/access-log.js';
 import { PostgresAccessLog, type PostgresAccessLogOptions } from '../../access-log/postgres-access-log.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { ACCESS_LOG } from '../../throttles/tastypie/access-log-token.js';
-import { recordsAccesses } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { classRecordsAfterHandler } from '../../throttles/records-after-handler.js';
 import { ThrottleAccessInterceptor } from '../enforcement/throttle-access.interceptor.js';
 import type { ThrottlingModuleOptions } from './throttling-options.interface.js';
 import type { ThrottlingSettings } from './throttling-settings.js';
@@ -65,7 +65,7 @@ export class AccessLogShutdown implements OnApplicationShutdown {
 
 /** Does any of these classes record accesses after the handler (CacheThrottle, CacheDBThrottle, custom)? */
 export function anyRecordsAccesses(classes: readonly unknown[] | undefined): boolean {
-  return Array.isArray(classes) && classes.some(recordsAccesses);
+  return Array.isArray(classes) && classes.some(classRecordsAfterHandler);
 }
 
 /**
@@ -85,7 +85,7 @@ export function accessRecordingProviders(globally: boolean, entryPoint: EntryPoi
       provide: ACCESS_RECORDING_CHECK,
       inject: [THROTTLING_SETTINGS],
       useFactory: (settings: ThrottlingSettings) => {
-        const recording = settings.defaultThrottles.filter(recordsAccesses) as Type[];
+        const recording = settings.defaultThrottles.filter(classRecordsAfterHandler) as Type[];
         if (recording.length > 0 && !globally) {
           throw new ThrottleConfigError(
             `${label}: defaultThrottles include ${recording.map((c) => c.name).join(', ')}, which record accesses after the handler; ` +
