@@ -15,23 +15,40 @@ export interface PendingAccess {
 
 /**
  * Filled by the enforcer for routes with an `accessed()` throttle, emptied by the access interceptor.
- * Keyed weakly by the transport's request token, so the guard's ThrottleContext is reused without
- * rebuilding it, and a request that never reaches its handler (401, 404) is simply forgotten.
+ * Held on the transport's request token under a symbol, as handled-requests.ts marks it: the state
+ * lives and dies with its request, whichever app, module copy or interceptor instance handles it,
+ * and the guard's ThrottleContext is reused without rebuilding it. A request that never reaches its
+ * handler (401, 404) is simply forgotten. Frozen tokens, which take no property, fall back to a
+ * WeakMap keyed by the token itself.
  */
-const pending = new WeakMap<object, PendingAccess>();
+const PENDING = Symbol('nestjs-throttling:pending-access');
+const pendingOfFrozen = new WeakMap<object, PendingAccess>();
+
+type Holder = { [PENDING]?: PendingAccess | undefined };
 
 /** Set on a token by the access interceptor: the handler's outcome settles that request. */
 const INTERCEPTED = Symbol('nestjs-throttling:intercepted');
 
 export function rememberAccess(token: object, access: PendingAccess): void {
-  pending.set(token, access);
+  try {
+    (token as Holder)[PENDING] = access;
+  } catch {
+    // Frozen or sealed (this module is strict, so the write threw).
+    pendingOfFrozen.set(token, access);
+  }
 }
 
 /** The pending access of a request, handed out once: a second interceptor finds nothing. */
 export function takeAccess(token: object): PendingAccess | undefined {
-  const access = pending.get(token);
-  if (access !== undefined) pending.delete(token);
-  return access;
+  const holder = token as Holder;
+  const access = holder[PENDING];
+  if (access !== undefined) {
+    holder[PENDING] = undefined;
+    return access;
+  }
+  const frozen = pendingOfFrozen.get(token);
+  if (frozen !== undefined) pendingOfFrozen.delete(token);
+  return frozen;
 }
 
 /** Settles a request's access (see PendingAccess). */
