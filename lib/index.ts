@@ -19,45 +19,45 @@ export { evaluateThrottles, settleEvaluation, type Evaluation } from './throttle
 export type { ThrottlingRuntime } from './throttles/throttling-runtime.js';
 
 // Nest layer.
-export { ThrottlingModule } from './nest/throttling.module.js';
-export { ThrottlingGuard } from './nest/throttling.guard.js';
-export { ThrottlingInterceptor } from './nest/throttling.interceptor.js';
-export { ThrottleClasses } from './nest/throttle-classes.decorator.js';
-export { ThrottleScope } from './nest/throttle-scope.decorator.js';
-export { ThrottleShadow } from './nest/throttle-shadow.decorator.js';
+export { ThrottlingModule } from './nest/module/throttling.module.js';
+export { ThrottlingGuard } from './nest/enforcement/throttling.guard.js';
+export { ThrottlingInterceptor } from './nest/enforcement/throttling.interceptor.js';
+export { ThrottleClasses } from './nest/decorators/throttle-classes.decorator.js';
+export { ThrottleScope } from './nest/decorators/throttle-scope.decorator.js';
+export { ThrottledException, throttledMessage } from './nest/transports/throttled.exception.js';
+export { ThrottleRegistry, type RoutePlan } from './nest/enforcement/throttle-registry.js';
+export { defaultUserId, type ThrottlingSettings } from './nest/module/throttling-settings.js';
+export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/module/tokens.js';
+export { ThrottleShadow } from './nest/decorators/throttle-shadow.decorator.js';
 export { type ThrottleMode, THROTTLE_MODES } from './core/throttle-mode.js';
-export { THROTTLING_EVENTS, type OnStoreStateChangeHook, type OnThrottledHook, type ThrottledEvent, type ThrottledInfo } from './nest/throttling-notifier.js';
+export { THROTTLING_EVENTS, type OnStoreStateChangeHook, type OnThrottledHook, type ThrottledEvent, type ThrottledInfo } from './nest/enforcement/throttling-notifier.js';
 export { type ThrottlingMetricsOptions, type MeterProviderLike, type PrometheusRegistryLike } from './metrics/metrics-options.js';
 export { type ThrottlingMetrics, type DecisionOutcome, type StoreOperation, type StoreCallResult, DECISION_OUTCOMES, FanOutThrottlingMetrics } from './metrics/throttling-metrics.js';
 export { createThrottlingMetrics } from './metrics/create-throttling-metrics.js';
 export { PROMETHEUS_METRIC_NAMES, OTEL_METRIC_NAMES, OTEL_ATTRIBUTES, METER_NAME, STORE_CALL_BUCKETS_SECONDS } from './metrics/metric-names.js';
 export { LOCAL_FALLBACK_STORE_LABEL } from './metrics/store-label.js';
-export { ThrottledException, throttledMessage } from './nest/throttled.exception.js';
-export { ThrottleRegistry, type RoutePlan } from './nest/throttle-registry.js';
-export { defaultUserId, type ThrottlingSettings } from './nest/throttling-settings.js';
-export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/tokens.js';
 export type {
   EnforcementPoint,
   ThrottlingModuleAsyncOptions,
   ThrottlingModuleOptions,
   ThrottlingOptionsFactory,
-  UserIdReader,
-} from './nest/throttling-options.interface.js';
+} from './nest/module/throttling-options.interface.js';
 export { type RateLimitHeaderMode, writeRateLimitHeaders } from './http/rate-limit-headers.js';
 export { type ErrorFormat, PROBLEM_JSON, QUOTA_EXCEEDED_TITLE, QUOTA_EXCEEDED_TYPE, type QuotaExceededProblem, type ServiceUnavailableProblem } from './http/problem-details.js';
-export { GraphQLThrottledProblemError, type RpcThrottledProblemPayload, type WsThrottledProblemPayload } from './nest/problem-errors.js';
-export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis-throttle-store.js';
+export { GraphQLThrottledProblemError } from './nest/transports/graphql-transport.js';
+export type { WsThrottledProblemPayload } from './nest/transports/ws-transport.js';
+export type { RpcThrottledProblemPayload } from './nest/transports/rpc-transport.js';
+export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis/redis-throttle-store.js';
 export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErrorPolicy, type StoreStateChange } from './stores/fail-safe-throttle-store.js';
 export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
 
 // Transports: GraphQL, WebSockets, microservices (the guard picks the binding by context type).
-export type { ThrottleDenial, TransportBinding } from './nest/transports/transport-binding.js';
+export type { RpcIdentityReader, ThrottleDenial, TransportBinding, TransportSettings, UserIdReader } from './nest/transports/transport-binding.js';
 export { TRANSPORT_BINDINGS } from './nest/transports/transport-bindings.js';
-export { GraphQLThrottledError } from './nest/transports/graphql-throttled.error.js';
-export { rememberWsUpgradeRequest } from './nest/transports/ws-upgrade-requests.js';
-export type { WsThrottledPayload } from './nest/transports/ws-throttled-error.js';
-export type { RpcThrottledPayload } from './nest/transports/rpc-errors.js';
-export type { RpcIdentityReader } from './nest/throttling-options.interface.js';
+export { GraphQLThrottledError } from './nest/transports/graphql-transport.js';
+export { rememberWsUpgradeRequest } from './nest/transports/ws-transport.js';
+export type { WsThrottledPayload } from './nest/transports/ws-transport.js';
+export type { RpcThrottledPayload } from './nest/transports/rpc-transport.js';
 
 // Tastypie: throttles, manual checks, the access log.
 export { NoThrottle, type TastypieStyleThrottle, type TastypieThrottleOptions } from './throttles/tastypie/no-throttle.js';
@@ -68,6 +68,6 @@ export { ACCESS_LOG } from './throttles/tastypie/access-log-token.js';
 export type { ThrottleClass } from './throttles/throttle-class.js';
 export { type AccessEntry, type AccessLog, AccessLogError, type StoredAccess } from './access-log/access-log.js';
 export { PostgresAccessLog, type AccessLogLogger, type AccessLogStats, type AccessRange, type PgQueryable, type PostgresAccessLogOptions } from './access-log/postgres-access-log.js';
-export { ThrottlingService, type ManualCheckOptions, type PenalizeOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/throttling.service.js';
-export type { ThrottleBucketState } from './nest/throttle-admin.js';
-export { ThrottleAccessInterceptor } from './nest/throttle-access.interceptor.js';
+export { ThrottlingService, type ManualCheckOptions, type PenalizeOptions, type ThrottleAttempt, type ThrottleKeyState, type ThrottleSpec, type ThrottleTarget, type ThrottleVerdict } from './nest/enforcement/throttling.service.js';
+export type { ThrottleBucketState } from './nest/enforcement/throttle-admin.js';
+export { ThrottleAccessInterceptor } from './nest/enforcement/throttle-access.interceptor.js';

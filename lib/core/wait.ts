@@ -15,3 +15,20 @@ export function slidingLogWait(limit: number, durationMs: number, count: number,
   if (availableRequests <= 0) return null;
   return remainingMs / availableRequests / 1000;
 }
+
+/**
+ * A wait in seconds as the client is told it: whole seconds, rounded up as DRF's message does;
+ * null (unknown) stays null. A wait of 0 stays 0 (the message says "0 seconds").
+ */
+export function waitSeconds(wait: number | null): number | null {
+  return wait === null ? null : Math.ceil(wait);
+}
+
+/**
+ * The Retry-After header's value for a wait in seconds: whole seconds rounded up, or null (no
+ * header) when the wait is unknown or rounds to nothing.
+ */
+export function retryAfterSeconds(wait: number | null): number | null {
+  const seconds = waitSeconds(wait);
+  return seconds !== null && seconds > 0 ? seconds : null;
+}

@@ -7,7 +7,7 @@ import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding
 import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { KeyedLock } from './keyed-lock.js';
 import { findKeyvRedisClient } from './redis/keyv-redis-client.js';
-import { RedisThrottleStore } from './redis-throttle-store.js';
+import { RedisThrottleStore } from './redis/redis-throttle-store.js';
 
 /** The part of a cache-manager 7 `Cache` this store uses (ttl in milliseconds). */
 export interface CacheLike {

@@ -1,11 +1,11 @@
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import { CacheManagerThrottleStore, ThrottleClasses, ThrottleConfigError, ThrottlingModule, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { bootError, PLATFORMS, type Platform, startApp } from '../support/http-app.js';
+import { appPerTest, bootError, PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 @Controller()
@@ -15,16 +15,11 @@ class CachedController {
 }
 
 describe.each(PLATFORMS)('store: CacheManagerThrottleStore with @nestjs/cache-manager on %s', (platform: Platform) => {
-  let app: INestApplication | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  const apps = appPerTest(platform);
 
   async function boot() {
     const clock = new FakeClock();
-    app = await startApp(
-      platform,
+    const app = await apps.start(
       testModule({
         imports: [CacheModule.register({ isGlobal: true })],
         options: { clock: clock.read, store: CacheManagerThrottleStore, defaultThrottles: [UserThrottle], rates: { user: '3/min' } },
@@ -32,18 +27,18 @@ describe.each(PLATFORMS)('store: CacheManagerThrottleStore with @nestjs/cache-ma
       }),
     );
     const server = app.getHttpServer();
-    return { clock, get: (path: string, user?: string) => (user === undefined ? request(server).get(path) : request(server).get(path).set('x-user-id', user)) };
+    return { app, clock, get: (path: string, user?: string) => (user === undefined ? request(server).get(path) : request(server).get(path).set('x-user-id', user)) };
   }
 
   test('throttles with counts kept in the app\'s cache', async () => {
-    const { get } = await boot();
+    const { app, get } = await boot();
     for (let i = 0; i < 3; i++) expect((await get('/items', 'a')).status).toBe(200);
     const throttled = await get('/items', 'a');
     expect(throttled.status).toBe(429);
     expect(throttled.headers['retry-after']).toBe('60');
     expect(throttled.body.message).toBe('Request was throttled. Expected available in 60 seconds.');
     expect((await get('/items', 'b')).status).toBe(200);
-    const cache = app!.get<Cache>(CACHE_MANAGER);
+    const cache = app.get<Cache>(CACHE_MANAGER);
     expect(await cache.get('throttle_user_a')).toEqual([0, 0, 0]);
     expect(await cache.get('throttle_user_b')).toEqual([0]);
   });

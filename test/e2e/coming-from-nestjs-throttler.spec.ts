@@ -3,12 +3,12 @@
  * Fastify: keying everyone by address, two named limits, skipping a route or one of the limits, a
  * per-route override, and skipIf / ignoreUserAgents as a throttle that returns no key.
  */
-import { Controller, Get, type INestApplication, Injectable } from '@nestjs/common';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { Controller, Get, Injectable } from '@nestjs/common';
+import { describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import { SimpleRateThrottle, type ThrottleContext, ThrottleClasses } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
+import { appPerTest, PLATFORMS, type Platform } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 /** @nestjs/throttler keys every request by req.ip, signed in or not: the same, as a throttle. */
@@ -54,15 +54,11 @@ class MigratedController {
 }
 
 describe.each(PLATFORMS)('coming from @nestjs/throttler, on %s', (platform: Platform) => {
-  let app: INestApplication | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  const apps = appPerTest(platform);
 
   async function boot() {
     const clock = new FakeClock();
-    app = await startApp(platform, testModule({ options: { defaultThrottles: [Short, Long], rates: { crawl: '1/min' }, clock: clock.read }, controllers: [MigratedController] }));
+    const app = await apps.start(testModule({ options: { defaultThrottles: [Short, Long], rates: { crawl: '1/min' }, clock: clock.read }, controllers: [MigratedController] }));
     const server = app.getHttpServer();
     const get = (path: string, headers: Record<string, string> = {}) => request(server).get(path).set(headers);
     const statuses = async (count: number, path: string, headers?: Record<string, string>) => {

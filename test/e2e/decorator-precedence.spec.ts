@@ -1,9 +1,9 @@
-import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { Controller, Get } from '@nestjs/common';
+import { describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import { ScopedThrottle, ThrottleClasses, ThrottleScope, UserThrottle } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
+import { appPerTest, PLATFORMS, type Platform } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';
 
 const DefaultThrottle = UserThrottle.with({ scope: 'default', rate: '4/min' });
@@ -63,16 +63,11 @@ class SharedScopeController {
 }
 
 describe.each(PLATFORMS)('decorator precedence on %s', (platform: Platform) => {
-  let app: INestApplication | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  const apps = appPerTest(platform);
 
   async function boot() {
     const clock = new FakeClock();
-    app = await startApp(
-      platform,
+    const app = await apps.start(
       testModule({
         options: { clock: clock.read, defaultThrottles: [DefaultThrottle], rates: { contacts: '3/min', uploads: '2/min' } },
         controllers: [PlainController, ListedController, OffController, ScopedController, SharedScopeController, BaseScopedController, UnscopedSubController],

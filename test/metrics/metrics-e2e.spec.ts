@@ -15,7 +15,7 @@ import {
   type ThrottlingModuleOptions,
   UserThrottle,
 } from '../../lib/index.js';
-import type { ThrottlingSettings } from '../../lib/nest/throttling-settings.js';
+import type { ThrottlingSettings } from '../../lib/nest/module/throttling-settings.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, type Platform, startApp } from '../support/http-app.js';
 import { testModule } from '../support/test-app.js';

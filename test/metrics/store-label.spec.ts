@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { ThrottleStore } from '../../lib/core/store.js';
 import { storeLabel } from '../../lib/metrics/store-label.js';
 import { MemoryThrottleStore } from '../../lib/stores/memory-throttle-store.js';
-import { RedisThrottleStore } from '../../lib/stores/redis-throttle-store.js';
+import { RedisThrottleStore } from '../../lib/stores/redis/redis-throttle-store.js';
 
 describe('the store label names the kind of store, never its address', () => {
   test('the memory store is "memory", a Redis store "redis", any other class "custom"', () => {

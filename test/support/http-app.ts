@@ -2,6 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import { afterEach } from '@jest/globals';
 
 export type Platform = 'express' | 'fastify';
 export const PLATFORMS: Platform[] = ['express', 'fastify'];
@@ -34,4 +35,22 @@ export async function bootError(module: Type<unknown>): Promise<Error | undefine
   } catch (error) {
     return error as Error;
   }
+}
+
+/**
+ * One app per test on `platform`, closed after each test: call it in a describe, then `start()` the
+ * test's module (it returns the app, already listening).
+ */
+export function appPerTest(platform: Platform, options: AppOptions = {}): { start(module: Type<unknown>): Promise<INestApplication> } {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+  return {
+    async start(module) {
+      app = await startApp(platform, module, options);
+      return app;
+    },
+  };
 }

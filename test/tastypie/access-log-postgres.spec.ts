@@ -276,6 +276,13 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
   });
 
   describe.each(PLATFORMS)('through HTTP on %s', (platform) => {
+  /** A fresh table and an app whose access log writes to it with `options` and a capturing logger. */
+  async function loggedApp(table: string, options: Record<string, unknown>) {
+    await createTable(table);
+    const logger = capturingLogger();
+    const app = await startApp(platform, appModule({ schema: SCHEMA, table, logger, ...options }));
+    return { app, logger, log: app.get(ACCESS_LOG) as PostgresAccessLog };
+  }
     test('each successful request writes its identifier, full URL with query string, lower-case method and time', async () => {
       const table = `http_${platform}`;
       await createTable(table);
@@ -327,14 +334,9 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
     test('with the database down, requests are served, the buffer stays bounded, drops are counted and logged, and the backlog is written when it returns', async () => {
       const table = `outage_${platform}`;
       await createTable(table);
-      const target = new URL(DATABASE_URL);
-      const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-      await proxy.start();
-      const viaProxy = new URL(DATABASE_URL);
-      viaProxy.port = String(proxy.port);
-      viaProxy.hostname = '127.0.0.1';
+      const { proxy, url } = await proxiedDatabase();
       const logger = capturingLogger();
-      const app = await startApp(platform, appModule({ connectionString: viaProxy.toString(), schema: SCHEMA, table, flushInterval: 50, maxBuffer: 20, batchSize: 10, logger }));
+      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, flushInterval: 50, maxBuffer: 20, batchSize: 10, logger }));
       try {
         const server = app.getHttpServer();
         const log = app.get(ACCESS_LOG) as PostgresAccessLog;
@@ -361,11 +363,8 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
 
     test('a batch whose reply is lost after the commit is retried without doubling a row: N requests, N rows', async () => {
       const table = `lost_replies_${platform}`;
-      await createTable(table);
       const { proxy, url } = await proxiedDatabase();
-      const logger = capturingLogger();
-      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, flushInterval: 30, batchSize: 100, logger }));
-      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const { app, log } = await loggedApp(table, { connectionString: url, flushInterval: 30, batchSize: 100 });
       try {
         // Every INSERT of the first three commits, and its reply never comes: each batch is retried.
         proxy.loseRepliesTo('INSERT INTO', 3);
@@ -384,11 +383,8 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
 
     test('shutdown with a silent database ends within shutdownTimeout and counts every unwritten row as dropped', async () => {
       const table = `frozen_${platform}`;
-      await createTable(table);
       const { proxy, url } = await proxiedDatabase();
-      const logger = capturingLogger();
-      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, logger }));
-      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const { app, logger, log } = await loggedApp(table, { connectionString: url, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000 });
       try {
         await request(app.getHttpServer()).get('/items').expect(200);
         await log.flush();
@@ -409,10 +405,7 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
 
     test('shutdown with the table locked ends within shutdownTimeout; rows are dropped unless the write in flight commits later', async () => {
       const table = `locked_${platform}`;
-      await createTable(table);
-      const logger = capturingLogger();
-      const app = await startApp(platform, appModule({ connectionString: DATABASE_URL, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, logger }));
-      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const { app, logger, log } = await loggedApp(table, { connectionString: DATABASE_URL, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000 });
       const locker = await pool.connect();
       try {
         const accepted = await load(app, 200);
@@ -437,10 +430,7 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
 
     test('a lock held past the write timeout at shutdown: the server abandons the write and the rows stay counted as dropped, exactly', async () => {
       const table = `locked_long_${platform}`;
-      await createTable(table);
-      const logger = capturingLogger();
-      const app = await startApp(platform, appModule({ connectionString: DATABASE_URL, schema: SCHEMA, table, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, writeTimeout: 300, logger }));
-      const log = app.get(ACCESS_LOG) as PostgresAccessLog;
+      const { app, logger, log } = await loggedApp(table, { connectionString: DATABASE_URL, batchSize: 1000, flushInterval: 60_000, shutdownTimeout: 1000, writeTimeout: 300 });
       const locker = await pool.connect();
       try {
         const accepted = await load(app, 200);
@@ -465,13 +455,8 @@ suite('the access log in PostgreSQL (CacheDBThrottle)', () => {
     test('strict logging fails the request when its row cannot be stored', async () => {
       const table = `strict_${platform}`;
       await createTable(table);
-      const target = new URL(DATABASE_URL);
-      const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-      await proxy.start();
-      const viaProxy = new URL(DATABASE_URL);
-      viaProxy.port = String(proxy.port);
-      viaProxy.hostname = '127.0.0.1';
-      const app = await startApp(platform, appModule({ connectionString: viaProxy.toString(), schema: SCHEMA, table, strict: true, logger: capturingLogger() }));
+      const { proxy, url } = await proxiedDatabase();
+      const app = await startApp(platform, appModule({ connectionString: url, schema: SCHEMA, table, strict: true, logger: capturingLogger() }));
       try {
         const server = app.getHttpServer();
         // Strict: the response waits for its row, so it is there when the response arrives.

@@ -19,7 +19,7 @@ import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
 import { AnonThrottle, ThrottlingModule, type ThrottlingModuleOptions, UserThrottle } from '../../lib/index.js';
 import type { HitResult, RecordedHit, ThrottleStore, WindowCheck, WindowState } from '../../lib/core/store.js';
-import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/store-unavailable-message.js';
+import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/transports/store-unavailable-message.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { PLATFORMS, startApp } from '../support/http-app.js';
 import { freePort } from '../support/free-port.js';

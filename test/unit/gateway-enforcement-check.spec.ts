@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { Injectable, UseGuards, UseInterceptors } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { CacheThrottle, ThrottleAccessInterceptor, ThrottleClasses, ThrottlingGuard, ThrottlingInterceptor, UserThrottle } from '../../lib/index.js';
-import { type GlobalEnforcement, unthrottledGateways } from '../../lib/nest/transports/gateway-enforcement-check.js';
+import { type GlobalEnforcement, unthrottledGateways } from '../../lib/nest/boot-checks/gateway-enforcement-check.js';
 
 const GUARD: GlobalEnforcement = { enforceAt: 'guard', defaultsRecordAccesses: false };
 const INTERCEPTOR: GlobalEnforcement = { enforceAt: 'interceptor', defaultsRecordAccesses: false };

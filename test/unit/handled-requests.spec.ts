@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { markHandled } from '../../lib/nest/handled-requests.js';
+import { markHandled } from '../../lib/nest/enforcement/handled-requests.js';
 
 describe('a request is counted once however many guards see it', () => {
   test('the first mark says "new", every later one "already handled"', () => {

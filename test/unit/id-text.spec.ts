@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { idText } from '../../lib/core/id-text.js';
 import type { ModuleRef } from '@nestjs/core';
-import { createThrottlingSettings } from '../../lib/nest/throttling-settings.js';
+import { createThrottlingSettings } from '../../lib/nest/module/throttling-settings.js';
 import { httpRequestContext } from '../../lib/nest/transports/http-transport.js';
 
 /** Prints itself, as a MongoDB ObjectId does. */

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installedMajor } from '../../lib/nest/transports/installed-major.js';
+import { installedMajor } from '../../lib/nest/boot-checks/installed-major.js';
 
 describe('the major version of an installed package', () => {
   test('is read from the package.json beside its entry file', () => {

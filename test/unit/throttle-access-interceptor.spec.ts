@@ -1,9 +1,9 @@
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import { describe, expect, test } from '@jest/globals';
 import { EMPTY, type Observable, of, Subject } from 'rxjs';
-import { rememberAccess } from '../../lib/nest/pending-accesses.js';
-import { ThrottleAccessInterceptor } from '../../lib/nest/throttle-access.interceptor.js';
-import type { ThrottlingSettings } from '../../lib/nest/throttling-settings.js';
+import { rememberAccess } from '../../lib/nest/enforcement/pending-accesses.js';
+import { ThrottleAccessInterceptor } from '../../lib/nest/enforcement/throttle-access.interceptor.js';
+import type { ThrottlingSettings } from '../../lib/nest/module/throttling-settings.js';
 import type { TransportBinding } from '../../lib/nest/transports/transport-binding.js';
 import type { ThrottleContext } from '../../lib/throttles/throttle.js';
 

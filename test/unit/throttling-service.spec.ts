@@ -19,9 +19,9 @@ import {
   ThrottlingService,
   UserThrottle,
 } from '../../lib/index.js';
-import { ThrottleRegistry } from '../../lib/nest/throttle-registry.js';
-import { MAX_CACHED_RATE_SPECS } from '../../lib/nest/throttling.service.js';
-import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/store-unavailable-message.js';
+import { ThrottleRegistry } from '../../lib/nest/enforcement/throttle-registry.js';
+import { MAX_CACHED_RATE_SPECS } from '../../lib/nest/enforcement/throttling.service.js';
+import { STORE_UNAVAILABLE_MESSAGE } from '../../lib/nest/transports/store-unavailable-message.js';
 import { StoreUnavailableError } from '../../lib/stores/store-unavailable-error.js';
 import { FakeClock } from '../support/fake-clock.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { slidingLogWait } from '../../lib/core/wait.js';
+import { retryAfterSeconds, slidingLogWait, waitSeconds } from '../../lib/core/wait.js';
 
 describe('slidingLogWait (DRF SimpleRateThrottle.wait)', () => {
   test('with an empty history the wait is duration / (limit + 1): 30.0 for 1/60s', () => {
@@ -22,5 +22,20 @@ describe('slidingLogWait (DRF SimpleRateThrottle.wait)', () => {
     expect(slidingLogWait(1, 1_000, 3, 0, 0)).toBeNull();
     // limit - count + 1 = 1: still a number
     expect(slidingLogWait(1, 1_000, 1, 0, 0)).toBe(1);
+  });
+});
+
+describe('a wait as the client is told it', () => {
+  test('the message and payloads round up to whole seconds and keep a wait of 0 as 0', () => {
+    expect(waitSeconds(4.01)).toBe(5);
+    expect(waitSeconds(0)).toBe(0);
+    expect(waitSeconds(null)).toBeNull();
+  });
+
+  test('Retry-After rounds up too, but a wait of 0 or an unknown one sends no header', () => {
+    expect(retryAfterSeconds(4.01)).toBe(5);
+    expect(retryAfterSeconds(0.2)).toBe(1);
+    expect(retryAfterSeconds(0)).toBeNull();
+    expect(retryAfterSeconds(null)).toBeNull();
   });
 });

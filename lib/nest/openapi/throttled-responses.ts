@@ -7,11 +7,11 @@ import { CacheThrottle } from '../../throttles/tastypie/cache-throttle.js';
 import { NoThrottle } from '../../throttles/tastypie/no-throttle.js';
 import { TastypieThrottleAdapter } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
 import type { Throttle, ThrottleDecision } from '../../throttles/throttle.js';
-import { STORE_UNAVAILABLE_MESSAGE } from '../store-unavailable-message.js';
-import { ThrottleRegistry, type RoutePlan } from '../throttle-registry.js';
-import type { ThrottlingModuleOptions } from '../throttling-options.interface.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../tokens.js';
+import { STORE_UNAVAILABLE_MESSAGE } from '../transports/store-unavailable-message.js';
+import { ThrottleRegistry, type RoutePlan } from '../enforcement/throttle-registry.js';
+import type { ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
+import type { ThrottlingSettings } from '../module/throttling-settings.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../module/tokens.js';
 import { OptionalPeer } from '../transports/optional-peer.js';
 
 /** What this file uses of @nestjs/swagger: the metadata key `@ApiResponse()` writes, and the decorator. */

@@ -1,11 +1,15 @@
 import { type ExecutionContext, Logger } from '@nestjs/common';
 import { httpClientIdent, setResponseHeader } from '../../http/http-client.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
-import { GraphQLStoreUnavailableError, GraphQLThrottledError } from './graphql-throttled.error.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
 import { onResponseClose } from './http-transport.js';
-import { GraphQLStoreUnavailableProblemError, GraphQLThrottledProblemError } from '../problem-errors.js';
+import { IntrinsicException } from '@nestjs/common';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { throttledMessage } from './throttled.exception.js';
+import { waitSeconds } from '../../core/wait.js';
+import { throttledProblem, unavailableProblem } from './problem-errors.js';
+import type { QuotaExceededProblem, ServiceUnavailableProblem } from '../../http/problem-details.js';
+import type { ThrottleDecision } from '../../throttles/throttle.js';
 
 /**
  * GraphQL resolvers under Apollo (Express or Fastify) and Mercurius. The resolver arguments are
@@ -26,7 +30,7 @@ export const graphqlTransport: TransportBinding = {
 
   countsByDefault: (context) => isRootOperationField(context),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const gqlContext = graphqlContextOf(context);
     const info = context.getArgByIndex(3);
     const request = graphqlRequestOf(gqlContext);
@@ -90,14 +94,14 @@ function isFastifyRequest(request: any): boolean {
   return request !== null && typeof request === 'object' && request.raw !== null && typeof request.raw === 'object';
 }
 
-const warnedApps = new WeakSet<ThrottlingSettings>();
+const warnedApps = new WeakSet<TransportSettings>();
 
 /**
  * Apollo on Fastify passes the reply to the context function but does not keep it in the context:
  * an app that does not put it there gets its queries throttled, and no header ever reaches the
  * client. That is easy to miss, so say it once per app rather than never.
  */
-function warnNoReplyOnce(settings: ThrottlingSettings): void {
+function warnNoReplyOnce(settings: TransportSettings): void {
   if (warnedApps.has(settings)) return;
   warnedApps.add(settings);
   new Logger('ThrottlingModule').warn(
@@ -132,4 +136,56 @@ function fieldToken(operation: object, handler: Function): object {
   let token = byHandler.get(handler);
   if (token === undefined) byHandler.set(handler, (token = {}));
   return token;
+}
+
+/** The error of a GraphQL resolver when the throttle store is down and onStoreError is 'deny'. */
+export class GraphQLStoreUnavailableError extends IntrinsicException {
+  /** `retryAfter`: whole seconds until the store is tried again, or null when unknown. */
+  readonly extensions: { readonly code: 'SERVICE_UNAVAILABLE'; readonly retryAfter: number | null };
+
+  constructor(retryAfter: number | null = null) {
+    super(STORE_UNAVAILABLE_MESSAGE);
+    this.name = 'GraphQLStoreUnavailableError';
+    this.extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter };
+  }
+}
+
+/**
+ * The throttled error of a GraphQL resolver. GraphQL's executor copies `extensions` of the error
+ * a resolver throws into the response, so Apollo and Mercurius both answer
+ * `{ errors: [{ message, extensions: { code: 'TOO_MANY_REQUESTS', retryAfter } }] }` without this
+ * library importing `graphql`. An IntrinsicException, so Nest does not log every throttled call.
+ */
+export class GraphQLThrottledError extends IntrinsicException {
+  /** Whole seconds until the client may retry (rounded up), or null when unknown. */
+  readonly wait: number | null;
+  readonly extensions: { readonly code: 'TOO_MANY_REQUESTS'; readonly retryAfter: number | null };
+
+  constructor(wait: number | null) {
+    const seconds = waitSeconds(wait);
+    super(throttledMessage(seconds));
+    this.name = 'GraphQLThrottledError';
+    this.wait = seconds;
+    this.extensions = { code: 'TOO_MANY_REQUESTS', retryAfter: seconds };
+  }
+}
+
+/** GraphQLThrottledError whose `extensions` also hold the problem's members: `{ code, retryAfter, type, title, status, detail, violated-policies }`. */
+export class GraphQLThrottledProblemError extends GraphQLThrottledError {
+  override readonly extensions: GraphQLThrottledError['extensions'] & QuotaExceededProblem;
+
+  constructor(wait: number | null, decisions: readonly ThrottleDecision[]) {
+    super(wait);
+    this.extensions = { code: 'TOO_MANY_REQUESTS', ...throttledProblem(wait, decisions) };
+  }
+}
+
+/** GraphQLStoreUnavailableError whose `extensions` also hold the 503 problem's members. */
+export class GraphQLStoreUnavailableProblemError extends GraphQLStoreUnavailableError {
+  override readonly extensions: GraphQLStoreUnavailableError['extensions'] & ServiceUnavailableProblem;
+
+  constructor(retryAfter: number | null) {
+    super(retryAfter);
+    this.extensions = { code: 'SERVICE_UNAVAILABLE', ...unavailableProblem(retryAfter) };
+  }
 }

@@ -1,17 +1,17 @@
-import type { ExecutionContext } from '@nestjs/common';
-import { storeUnavailableException } from '../store-unavailable-message.js';
+import { type ExecutionContext, ServiceUnavailableException } from '@nestjs/common';
+import { storeUnavailableException } from './store-unavailable-message.js';
 import { httpClientIdent, httpUrl, setResponseHeader } from '../../http/http-client.js';
-import type { ThrottleContext } from '../../throttles/throttle.js';
-import { ThrottledException } from '../throttled.exception.js';
-import { httpThrottledProblem, httpUnavailableProblem } from '../problem-errors.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
+import type { ThrottleContext, ThrottleDecision } from '../../throttles/throttle.js';
+import { ThrottledException } from './throttled.exception.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
+import { throttledProblem, unavailableProblem } from './problem-errors.js';
+import { PROBLEM_JSON } from '../../http/problem-details.js';
 
 /** Express and Fastify: the request object is the token, headers go on the response. */
 export const httpTransport: TransportBinding = {
   requestToken: (context) => context.getArgByIndex(0),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const request = context.getArgByIndex(0);
     return httpRequestContext(request, context.getArgByIndex(1), scope, settings, context.getClass(), context.getHandler());
   },
@@ -32,7 +32,7 @@ export function onResponseClose(ctx: ThrottleContext, done: () => void): void {
 }
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
-export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: ThrottlingSettings, controller?: Function, handler?: Function): ThrottleContext {
+export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: TransportSettings, controller?: Function, handler?: Function): ThrottleContext {
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
   return new HttpThrottleContext(request, response, httpClientIdent(request, settings.clientIdentity), user, settings.userId(request, user), scope, controller, handler);
@@ -64,4 +64,20 @@ class HttpThrottleContext implements ThrottleContext {
   get url(): string {
     return httpUrl(this.request);
   }
+}
+
+/**
+ * A ThrottledException (429, its `wait`) whose body is the problem. Nest's exception filter serializes
+ * the body with the Content-Type already on the response (Express and Fastify both keep a `+json`
+ * one), so the media type is set here, before the guard throws.
+ */
+export function httpThrottledProblem(wait: number | null, response: unknown, decisions: readonly ThrottleDecision[]): ThrottledException {
+  setResponseHeader(response, 'content-type', PROBLEM_JSON);
+  return new ThrottledException(wait, { ...throttledProblem(wait, decisions) });
+}
+
+/** The 503 of a store outage under 'deny', as problem details. */
+export function httpUnavailableProblem(response: unknown, retryAfter: number | null, cause?: unknown): ServiceUnavailableException {
+  setResponseHeader(response, 'content-type', PROBLEM_JSON);
+  return new ServiceUnavailableException({ ...unavailableProblem(retryAfter) }, cause === undefined ? undefined : { cause });
 }

@@ -1,7 +1,29 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ErrorFormat } from '../../http/problem-details.js';
 import type { ThrottleContext, ThrottleDecision } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
+import type { ClientIdentity } from '../../core/client-identity.js';
+
+/** Reads the authenticated user's id from a request. Return null or undefined for an anonymous request. */
+export type UserIdReader = (request: any, user: unknown) => string | number | null | undefined;
+
+/**
+ * Reads the identity of a microservice message's sender: `(data, context)` with the payload and the
+ * transport context (TcpContext, ...). Return null or undefined when the message carries none.
+ */
+export type RpcIdentityReader = (data: any, context: any) => string | number | null | undefined;
+
+/**
+ * The part of the module's settings a transport reads to describe a request; ThrottlingSettings
+ * extends it, so a binding never depends on the module that builds it.
+ */
+export interface TransportSettings {
+  /** Who the client is: numProxies, trustedProxies, forwardedHeader and ipv6Subnet, compiled at boot. */
+  readonly clientIdentity: ClientIdentity;
+  /** The `userId` option (or the default reader), its answer already turned into key text by idText(). */
+  readonly userId: (request: any, user: unknown) => string | null;
+  /** Microservices: the sender's identity, from the `rpcIdentity` option. */
+  readonly rpcIdentity: RpcIdentityReader | undefined;
+}
 
 /**
  * What the enforcer needs from one Nest transport (http, graphql, ws, rpc): how to tell requests
@@ -11,7 +33,7 @@ export interface TransportBinding {
   /** The object that stands for one request, so that it is throttled once whoever asks again. */
   requestToken(context: ExecutionContext): object;
   /** The ThrottleContext of the request. */
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext;
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext;
   /** Writes a response header where the transport has a response; otherwise does nothing. */
   setHeader(ctx: ThrottleContext, name: string, value: string): void;
   /**

@@ -2,11 +2,14 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { ClientIdentity } from '../../core/client-identity.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import type { ThrottleContext } from '../../throttles/throttle.js';
-import type { ThrottlingSettings } from '../throttling-settings.js';
-import type { TransportBinding } from './transport-binding.js';
-import { wsUpgradeRequestOf } from './ws-upgrade-requests.js';
-import { wsStoreUnavailableError, wsThrottledError } from './ws-throttled-error.js';
-import { wsThrottledProblem, wsUnavailableProblem } from '../problem-errors.js';
+import type { TransportBinding, TransportSettings } from './transport-binding.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable-message.js';
+import { throttledMessage } from './throttled.exception.js';
+import { OptionalPeer } from './optional-peer.js';
+import { waitSeconds } from '../../core/wait.js';
+import { problemPayload, type ProblemPayload, throttledProblem, unavailableProblem } from './problem-errors.js';
+import type { QuotaExceededProblem } from '../../http/problem-details.js';
+import type { ThrottleDecision } from '../../throttles/throttle.js';
 
 /**
  * WebSocket gateways on @nestjs/platform-socket.io and @nestjs/platform-ws. One message is one
@@ -15,7 +18,7 @@ import { wsThrottledProblem, wsUnavailableProblem } from '../problem-errors.js';
 export const wsTransport: TransportBinding = {
   requestToken: (context) => context.getArgs(),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: ThrottlingSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
     const ws = context.switchToWs();
     const client = ws.getClient();
     const user = wsUserOf(client);
@@ -88,4 +91,62 @@ function watchForwarding(headers: any, identity: ClientIdentity): void {
   if (headers === undefined || headers === null) return;
   if (headers['x-forwarded-for'] !== undefined) identity.noticeForwarding('X-Forwarded-For', false);
   else if (headers.forwarded !== undefined) identity.noticeForwarding('Forwarded', false);
+}
+
+type WebSocketsPackage = typeof import('@nestjs/websockets');
+
+// Nest's BaseWsExceptionFilter delivers only WsException payloads as they are; anything else
+// becomes "Internal server error". Loaded when installed: apps without gateways need no @nestjs/websockets.
+const websockets = new OptionalPeer<WebSocketsPackage>('@nestjs/websockets');
+
+/** The payload a throttled WebSocket client receives in its `exception` event. */
+export interface WsThrottledPayload {
+  readonly status: 'error';
+  readonly message: string;
+  /** Whole seconds until the client may retry, or null when unknown. */
+  readonly retryAfter: number | null;
+}
+
+/** A WsException `{ status: 'error', message, retryAfter }` for a store outage under onStoreError 'deny'. */
+export function wsStoreUnavailableError(retryAfter: number | null = null): Error {
+  const { WsException } = websockets.require('a ws request hit a store outage');
+  return new WsException({ status: 'error', message: STORE_UNAVAILABLE_MESSAGE, retryAfter });
+}
+
+/** A WsException `{ status: 'error', message, retryAfter }`, emitted by Nest as the `exception` event. */
+export function wsThrottledError(wait: number | null): Error {
+  const retryAfter = waitSeconds(wait);
+  const payload: WsThrottledPayload = { status: 'error', message: throttledMessage(retryAfter), retryAfter };
+  const { WsException } = websockets.require('a ws request was throttled');
+  return new WsException(payload);
+}
+
+/**
+ * The HTTP upgrade request of each native `ws` client. A `ws` WebSocket does not keep the request
+ * it was opened with, and the guard only sees messages; a gateway hands it over in
+ * `handleConnection(client, request)` so that `numProxies` can read its X-Forwarded-For header.
+ * Weakly held: a closed client is forgotten.
+ */
+const upgradeRequests = new WeakMap<object, any>();
+
+/** Call from `handleConnection(client, request)` of a @nestjs/platform-ws gateway. */
+export function rememberWsUpgradeRequest(client: object, request: unknown): void {
+  upgradeRequests.set(client, request);
+}
+
+export function wsUpgradeRequestOf(client: object): any {
+  return upgradeRequests.get(client);
+}
+
+/** errorFormat 'problem': the problem's members, and `message` (the same text as `detail`). */
+export type WsThrottledProblemPayload = ProblemPayload<QuotaExceededProblem>;
+
+export function wsThrottledProblem(wait: number | null, decisions: readonly ThrottleDecision[]): Error {
+  const { WsException } = websockets.require('a ws request was throttled');
+  return new WsException(problemPayload(throttledProblem(wait, decisions)));
+}
+
+export function wsUnavailableProblem(retryAfter: number | null): Error {
+  const { WsException } = websockets.require('a ws request hit a store outage');
+  return new WsException(problemPayload(unavailableProblem(retryAfter)));
 }

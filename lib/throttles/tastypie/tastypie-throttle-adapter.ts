@@ -1,7 +1,8 @@
 import type { Awaitable } from '../../core/store.js';
 import { isPromise } from '../evaluate-throttles.js';
 import { ALLOWED, DENIED, type ReservedDecision, type Throttle, type ThrottleContext, type ThrottleDecision } from '../throttle.js';
-import { NoThrottle, type TastypieStyleThrottle, tastypieIdentifier } from './no-throttle.js';
+import { recordsAfterHandler } from '../records-after-handler.js';
+import { type NoThrottle, type TastypieStyleThrottle, tastypieIdentifier } from './no-throttle.js';
 
 /** What CacheThrottle adds to Tastypie's shape for reservations. */
 interface ReservingThrottle {
@@ -18,15 +19,6 @@ export function isTastypieStyleClass(candidate: unknown): boolean {
 }
 
 /**
- * Whether a throttle class records accesses after the handler, so its routes need the access
- * interceptor. NoThrottle's no-op does not count.
- */
-export function recordsAccesses(candidate: unknown): boolean {
-  const accessed = typeof candidate === 'function' ? (candidate as { prototype?: Record<string, unknown> }).prototype?.accessed : undefined;
-  return typeof accessed === 'function' && accessed !== NoThrottle.prototype.accessed;
-}
-
-/**
  * Runs a Tastypie-style throttle as a Throttle: the identifier comes from the request (the
  * throttle's identifierFor(), else the username, the user's id or the client address), `shouldBeThrottled`
  * becomes allowRequest and `accessed(identifier, ctx)` becomes accessed(ctx).
@@ -39,7 +31,7 @@ export class TastypieThrottleAdapter implements Throttle {
   readonly settle?: (ctx: ThrottleContext, reservation: string | null, commit: boolean) => Awaitable<void>;
 
   constructor(readonly inner: TastypieStyleThrottle & Partial<Pick<NoThrottle, 'identifierFor' | 'check'>> & Partial<ReservingThrottle>) {
-    if (typeof inner.accessed === 'function' && inner.accessed !== NoThrottle.prototype.accessed) {
+    if (recordsAfterHandler(inner.accessed)) {
       this.accessed = (ctx) => inner.accessed(this.identifierFor(ctx), ctx);
     }
     if (inner.reservesSlots === true && typeof inner.reserve === 'function' && typeof inner.commit === 'function' && typeof inner.release === 'function') {

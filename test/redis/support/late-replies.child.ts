@@ -4,7 +4,7 @@
 // out, prints "resume" (the parent SIGCONTs it) and waits for the late replies to arrive.
 import { Redis } from 'ioredis';
 import { FailSafeThrottleStore } from '../../../lib/stores/fail-safe-throttle-store.js';
-import { RedisThrottleStore } from '../../../lib/stores/redis-throttle-store.js';
+import { RedisThrottleStore } from '../../../lib/stores/redis/redis-throttle-store.js';
 
 const url = process.argv[2];
 const client = new Redis(url, { commandTimeout: 1000 });

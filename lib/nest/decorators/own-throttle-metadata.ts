@@ -1,0 +1,6 @@
+import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from '../module/tokens.js';
+
+/** Whether a handler method itself carries @ThrottleClasses or @ThrottleScope. */
+export function hasOwnThrottleMetadata(handler: Function): boolean {
+  return Reflect.hasMetadata(THROTTLE_CLASSES_METADATA, handler) || Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, handler);
+}

@@ -1,6 +1,0 @@
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from '../tokens.js';
-
-/** Whether a handler method itself carries @ThrottleClasses or @ThrottleScope. */
-export function hasOwnThrottleMetadata(handler: Function): boolean {
-  return Reflect.hasMetadata(THROTTLE_CLASSES_METADATA, handler) || Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, handler);
-}

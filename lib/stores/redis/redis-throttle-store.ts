@@ -1,0 +1,254 @@
+import { randomBytes } from 'node:crypto';
+import { type Clock, validClock } from '../../core/clock.js';
+import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../../core/store.js';
+import { describeValue } from '../../core/describe-value.js';
+import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { hashTagOf } from './hash-tag.js';
+import { adaptRedisClient, type RedisScriptClient } from './redis-script-client.js';
+import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './throttle-script.js';
+
+export interface RedisThrottleStoreOptions {
+  /** Prepended to every key, to keep throttle keys apart from the app's own. Default 'throttle:'. */
+  readonly keyPrefix?: string;
+  /**
+   * FOR TESTS ONLY. By default the time is the Redis server's (TIME), so instances whose clocks
+   * disagree still share one window. Given a clock, the store sends its time instead, so a test can
+   * replay DRF's scenarios (t = 0, 20, 40 s...) against real Redis without sleeping.
+   */
+  readonly clock?: Clock;
+  /** Disconnect the client in close(). Default false: the client is the application's. */
+  readonly closeClient?: boolean;
+  /**
+   * Send the script calls of all requests handled in one event-loop turn in one socket write, as
+   * node-redis does by itself: one system call here and one read in Redis instead of one per request,
+   * at the cost of holding each call until the turn's I/O callbacks are done (microseconds). Applies
+   * to ioredis and iovalkey clients (and their Cluster); each request still sends one command.
+   * Default true; false writes each call at once.
+   */
+  readonly coalesceWrites?: boolean;
+}
+
+/** How SimpleRateThrottle's keys start (DRF's cache format). */
+const DRF_KEY_START = 'throttle_';
+
+/**
+ * Sliding logs in Redis or Valkey (single node or Cluster), atomic across every process and machine
+ * that shares the server.
+ *
+ * - One round trip per request: every check of a request is evaluated and recorded by one EVALSHA
+ *   of a Lua script (loaded on NOSCRIPT), with DRF's rules exactly (lib/core/sliding-log.ts).
+ * - The time is the server's (TIME, in ms), so app instances with skewed clocks agree.
+ * - One list of hit times per key, with an expiry that follows the retention (see the script), so
+ *   idle keys disappear on their own.
+ * - Cluster: the identity in DRF's `throttle_<scope>_<ident>` is the hash tag, so the keys of one
+ *   request (anon, user, scoped...) live in one slot and one call. Checks whose keys land on
+ *   different hash tags are sent as one call per tag, in parallel.
+ * - Reservations (WindowCheck.reserveMs) live in a companion sorted set per key, reservation id ->
+ *   expiry, in the key's hash slot (see pendingKey()): checked, held and settled inside the script.
+ *   Checks with `record: false` (the only ones that reserve) count them; DRF's never hold any.
+ */
+export class RedisThrottleStore implements ThrottleStore {
+  private readonly redis: RedisScriptClient;
+  private readonly keyPrefix: string;
+  private readonly clock: Clock | undefined;
+  private readonly closeClient: boolean;
+  /** Reservation ids: a random part per store instance (so processes never clash) and a counter. */
+  private readonly reservationPrefix = randomBytes(6).toString('base64url');
+  private reservations = 0;
+
+  constructor(client: unknown, options: RedisThrottleStoreOptions = {}) {
+    if (options.coalesceWrites !== undefined && typeof options.coalesceWrites !== 'boolean') {
+      throw new ThrottleConfigError(`RedisThrottleStore: coalesceWrites must be true or false, got ${describeValue(options.coalesceWrites)}`);
+    }
+    this.redis = adaptRedisClient(client, 'RedisThrottleStore', { coalesceWrites: options.coalesceWrites ?? true });
+    const keyPrefix = options.keyPrefix ?? 'throttle:';
+    if (typeof keyPrefix !== 'string') throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must be a string, got ${describeValue(keyPrefix)}`);
+    // Redis Cluster hashes the first {...} of a key: braces in the prefix would put every key in one slot.
+    if (/[{}]/.test(keyPrefix)) throw new ThrottleConfigError(`RedisThrottleStore: keyPrefix must not contain '{' or '}' (it would become every key's hash tag), got '${keyPrefix}'`);
+    this.keyPrefix = keyPrefix;
+    this.clock = options.clock === undefined ? undefined : validClock(options.clock, 'RedisThrottleStore: clock');
+    this.closeClient = options.closeClient === true;
+  }
+
+  /** True when the store counts in the Redis server's time (no clock was given). */
+  get usesServerTime(): boolean {
+    return this.clock === undefined;
+  }
+
+  /**
+   * The Redis key of a store key. DRF-format keys (`throttle_<scope>_<ident>`, what every
+   * SimpleRateThrottle makes) become `<prefix>throttle_<scope>_{<ident>}`: the identity is the hash
+   * tag, so all keys of one request share a Cluster slot. Any other key (Tastypie's, a custom
+   * throttle's) is kept whole and hashed whole, spreading over the Cluster. Either way the Redis key
+   * is a function of the store key alone, so peek() and reset() find it.
+   */
+  redisKey(key: string): string {
+    const cut = lastUnderscore(key) + 1;
+    if (!key.startsWith(DRF_KEY_START) || cut <= DRF_KEY_START.length || cut === key.length) return this.keyPrefix + key;
+    return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
+  }
+
+  /**
+   * The companion key holding a key's pending slots, in the same Cluster slot: the key itself with a
+   * suffix when it has a hash tag, else under a tag that is the whole key. A key hashed whole that
+   * contains '}' cannot be put in a tag: on a Cluster its checks then hold no reservation (null).
+   */
+  pendingKey(redisKey: string): string | null {
+    if (hashTagOf(redisKey) !== redisKey) return `${redisKey}:pending`;
+    if (this.redis.cluster && redisKey.includes('}')) return null;
+    return `${this.keyPrefix}{${redisKey}}:pending`;
+  }
+
+  hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    if (checks.length === 0) return Promise.resolve([]);
+    const keys = checks.map((check) => this.redisKey(check.key));
+    // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
+    // record at once, keep the plain mode and its single key per check.
+    const mode = checks.some((check) => !check.record) ? 'v' : 'h';
+    const groups = this.slotGroups(keys);
+    if (groups === null) return this.runChecks(mode, keys, checks);
+    // Cluster, several hash tags: one atomic call per tag, in parallel, stitched back in input order.
+    const results = new Array<HitResult>(checks.length);
+    return Promise.all(
+      groups.map((indexes) =>
+        this.runChecks(mode, indexes.map((i) => keys[i]), indexes.map((i) => checks[i])).then((answers) => {
+          indexes.forEach((i, j) => (results[i] = answers[j]));
+        }),
+      ),
+    ).then(() => results);
+  }
+
+  async record(hits: readonly RecordedHit[]): Promise<void> {
+    if (hits.length === 0) return;
+    const checks = hits.map((hit): WindowCheck => ({ key: hit.key, limit: Infinity, windowMs: hit.windowMs, ttlMs: hit.ttlMs, record: true }));
+    const keys = checks.map((check) => this.redisKey(check.key));
+    const groups = this.slotGroups(keys);
+    if (groups === null) {
+      await this.runChecks('r', keys, checks);
+      return;
+    }
+    await Promise.all(groups.map((indexes) => this.runChecks('r', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]))));
+  }
+
+  async settle(settlements: readonly Settlement[]): Promise<void> {
+    const byTag = new Map<string, { keys: string[]; packed: string }>();
+    for (const settlement of settlements) {
+      const key = this.redisKey(settlement.key);
+      const pendingKey = this.pendingKey(key);
+      if (pendingKey === null) continue;
+      const tag = this.redis.cluster ? hashTagOf(key) : '';
+      let call = byTag.get(tag);
+      if (call === undefined) byTag.set(tag, (call = { keys: [], packed: `s ${this.clock === undefined ? '-' : String(this.clock())}` }));
+      call.keys.push(key, pendingKey);
+      const retention = Math.max(settlement.windowMs, settlement.ttlMs ?? 0);
+      call.packed += ` ${settlement.commit ? 1 : 0} ${settlement.reservation} ${retention}`;
+    }
+    await Promise.all([...byTag.values()].map(({ keys, packed }) => this.evaluateRaw(keys, [packed])));
+  }
+
+  async peek(key: string, windowMs: number): Promise<WindowState> {
+    const [result] = await this.runChecks('p', [this.redisKey(key)], [{ key, limit: Infinity, windowMs, record: false }]);
+    return { count: result.count, oldest: result.oldest, now: result.now };
+  }
+
+  /** Forgets the key's hits and its pending slots, as the embedded store does. */
+  async reset(key: string): Promise<void> {
+    const redisKey = this.redisKey(key);
+    const pendingKey = this.pendingKey(redisKey);
+    await Promise.all([this.redis.del(redisKey), pendingKey === null ? undefined : this.redis.del(pendingKey)]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closeClient) await this.redis.quit();
+  }
+
+  /** Null when one call can take every key; else the indexes of the keys, grouped by hash tag. */
+  private slotGroups(keys: readonly string[]): number[][] | null {
+    if (!this.redis.cluster || keys.length === 1) return null;
+    const byTag = new Map<string, number[]>();
+    keys.forEach((key, index) => {
+      const tag = hashTagOf(key);
+      const group = byTag.get(tag);
+      if (group === undefined) byTag.set(tag, [index]);
+      else group.push(index);
+    });
+    return byTag.size === 1 ? null : [...byTag.values()];
+  }
+
+  private runChecks(mode: 'h' | 'r' | 'p' | 'v', keys: readonly string[], checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    // Packed as lib/stores/redis/throttle-script.ts documents: one argument for the whole call.
+    let packed = `${mode} ${this.clock === undefined ? '-' : String(this.clock())}`;
+    const reserving = mode === 'v';
+    const scriptKeys = reserving ? new Array<string>(keys.length * 2) : keys;
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i];
+      const limit = check.limit === Infinity ? '1e308' : check.limit;
+      const retention = check.ttlMs === undefined || check.ttlMs <= check.windowMs ? '=' : check.ttlMs;
+      packed += ` ${limit} ${check.windowMs} ${check.record ? 1 : 0} ${retention}`;
+      if (!reserving) continue;
+      // A key whose companion cannot share its slot (see pendingKey()) has no pending set: the key
+      // itself takes its place in the pair, and 'x' tells the script.
+      const pendingKey = this.pendingKey(keys[i]);
+      (scriptKeys as string[])[2 * i] = keys[i];
+      (scriptKeys as string[])[2 * i + 1] = pendingKey ?? keys[i];
+      if (pendingKey === null) packed += ' x -';
+      else if (check.reserveMs !== undefined && !check.record) packed += ` ${Math.max(1, Math.ceil(check.reserveMs))} ${this.reservationPrefix}${++this.reservations}`;
+      else packed += ' 0 -';
+    }
+    return this.evaluate(scriptKeys, [packed], checks.length, reserving ? 5 : 4);
+  }
+
+  /**
+   * EVALSHA and its parsed reply; on NOSCRIPT (a restarted or new node) EVAL, which also caches the
+   * script there. One continuation handles both outcomes, so the usual call costs one promise.
+   */
+  private evaluate(keys: readonly string[], args: readonly string[], expected: number, fieldsPerCheck = 4): Promise<HitResult[]> {
+    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).then(
+      (reply) => parseReply(reply, expected, fieldsPerCheck),
+      (error: unknown) => {
+        if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+        return this.redis.eval(THROTTLE_SCRIPT, keys, args).then((reply) => parseReply(reply, expected, fieldsPerCheck));
+      },
+    );
+  }
+
+  /** EVALSHA (EVAL on NOSCRIPT), the reply unparsed. */
+  private evaluateRaw(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.redis.evalsha(THROTTLE_SCRIPT_SHA, keys, args).catch((error: unknown) => {
+      if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+      return this.redis.eval(THROTTLE_SCRIPT, keys, args);
+    });
+  }
+}
+
+/** key.lastIndexOf('_'), as a loop: V8 runs lastIndexOf in C++, which costs more than these few characters. */
+function lastUnderscore(key: string): number {
+  let i = key.length - 1;
+  while (i >= 0 && key.charCodeAt(i) !== 95) i--;
+  return i;
+}
+
+/** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check (and the reservation in mode 'v'). */
+function parseReply(reply: unknown, expected: number, fieldsPerCheck: number): HitResult[] {
+  const fields = typeof reply === 'string' ? reply.split(' ') : null;
+  if (fields === null || fields.length !== 1 + expected * fieldsPerCheck) {
+    throw new Error(`RedisThrottleStore: unexpected reply from the throttle script: ${JSON.stringify(reply)}`);
+  }
+  const now = Number(fields[0]);
+  const results = new Array<HitResult>(expected);
+  for (let i = 0; i < expected; i++) {
+    const base = 1 + i * fieldsPerCheck;
+    const allowed = fields[base] === '1';
+    const count = Number(fields[base + 1]);
+    const oldest = timeOrNull(fields[base + 2]);
+    const blockingHit = timeOrNull(fields[base + 3]);
+    const result: HitResult = blockingHit === null ? { allowed, count, oldest, now } : { allowed, count, oldest, now, blockingHit };
+    const reservation = fieldsPerCheck === 5 ? fields[base + 4] : '';
+    results[i] = reservation === '' ? result : { ...result, reservation };
+  }
+  return results;
+}
+
+function timeOrNull(field: string): number | null {
+  return field === '' ? null : Number(field);
+}
