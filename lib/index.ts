@@ -35,7 +35,7 @@ export { type ThrottlingMetricsOptions, type MeterProviderLike, type PrometheusR
 export { type ThrottlingMetrics, type DecisionOutcome, type StoreOperation, type StoreCallResult, DECISION_OUTCOMES, FanOutThrottlingMetrics } from './metrics/throttling-metrics.js';
 export { createThrottlingMetrics } from './metrics/create-throttling-metrics.js';
 export { PROMETHEUS_METRIC_NAMES, OTEL_METRIC_NAMES, OTEL_ATTRIBUTES, METER_NAME, STORE_CALL_BUCKETS_SECONDS } from './metrics/metric-names.js';
-export { LOCAL_FALLBACK_STORE_LABEL } from './metrics/store-label.js';
+export { LOCAL_FALLBACK_STORE_LABEL } from './stores/store-label.js';
 export type {
   EnforcementPoint,
   ThrottlingModuleAsyncOptions,

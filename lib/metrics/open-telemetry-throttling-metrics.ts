@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Counter, Gauge, Histogram, Meter, Observable, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
-import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
+import type { StoreErrorPolicy } from '../core/store-error-policy.js';
 import { BoundedLabel, LabelledChildren, MAX_POLICY_LABELS, MAX_STORE_LABELS, MAX_TRANSPORT_LABELS } from './bounded-label.js';
 import { METER_NAME, OTEL_ATTRIBUTES, OTEL_METRIC_NAMES, STORE_CALL_BUCKETS_SECONDS } from './metric-names.js';
 import type { AccessLogSource, DecisionOutcome, MemoryStoreSource, StoreCallResult, StoreOperation, ThrottlingMetrics } from './throttling-metrics.js';

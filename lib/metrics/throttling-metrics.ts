@@ -1,5 +1,5 @@
 import type { AccessLogStats } from '../access-log/postgres-access-log.js';
-import type { StoreErrorPolicy } from '../stores/fail-safe-throttle-store.js';
+import type { StoreErrorPolicy } from '../core/store-error-policy.js';
 
 /** What a throttle concluded for one request: a shadow throttle's would-be denial lets the request through. */
 export type DecisionOutcome = 'allowed' | 'throttled' | 'shadow_throttled';

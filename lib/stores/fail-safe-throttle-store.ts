@@ -7,17 +7,10 @@ import { SeenWindows } from './seen-windows.js';
 import { StoreTimeoutError, StoreUnavailableError } from './store-unavailable-error.js';
 import { describeValue } from '../core/describe-value.js';
 import type { StoreOperation, ThrottlingMetrics } from '../metrics/throttling-metrics.js';
-import { LOCAL_FALLBACK_STORE_LABEL } from '../metrics/store-label.js';
+import { LOCAL_FALLBACK_STORE_LABEL } from './store-label.js';
+import { type StoreErrorPolicy, STORE_ERROR_POLICIES } from '../core/store-error-policy.js';
 
-/**
- * What to do while the store fails or is too slow:
- * - 'local': count in this process (an in-memory store) until it is back, on from the last window this
- *   process saw in the store for the key: limits keep working, per instance;
- * - 'allow': let every request through, unthrottled;
- * - 'deny': refuse every throttled request (the Nest layer answers 503 Service Unavailable).
- */
-export type StoreErrorPolicy = 'allow' | 'deny' | 'local';
-export const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['allow', 'deny', 'local'];
+export { type StoreErrorPolicy, STORE_ERROR_POLICIES } from '../core/store-error-policy.js';
 
 /** An outage edge: reported once when the store starts failing and once when it answers again. */
 export type StoreStateChange = { readonly state: 'down'; readonly error: unknown } | { readonly state: 'up'; readonly downForMs: number };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ThrottleStore } from '../../lib/core/store.js';
-import { storeLabel } from '../../lib/metrics/store-label.js';
+import { storeLabel } from '../../lib/stores/store-label.js';
 import { MemoryThrottleStore } from '../../lib/stores/memory-throttle-store.js';
 import { RedisThrottleStore } from '../../lib/stores/redis/redis-throttle-store.js';
 

@@ -5,7 +5,7 @@ import { type ThrottleMode, validateThrottleMode } from '../../core/throttle-mod
 import type { ThrottleStore } from '../../core/store.js';
 import { createThrottlingMetrics } from '../../metrics/create-throttling-metrics.js';
 import { validateMetricsOptions } from '../../metrics/metrics-options.js';
-import { storeLabel } from '../../metrics/store-label.js';
+import { storeLabel } from '../../stores/store-label.js';
 import type { ThrottlingMetrics } from '../../metrics/throttling-metrics.js';
 import { FailSafeThrottleStore } from '../../stores/fail-safe-throttle-store.js';
 import { MemoryThrottleStore } from '../../stores/memory-throttle-store.js';

@@ -1,7 +1,7 @@
 import type { ThrottleStore } from '../core/store.js';
-import { CacheManagerThrottleStore } from '../stores/cache-manager-throttle-store.js';
-import { MemoryThrottleStore } from '../stores/memory-throttle-store.js';
-import { RedisThrottleStore } from '../stores/redis/redis-throttle-store.js';
+import { CacheManagerThrottleStore } from './cache-manager-throttle-store.js';
+import { MemoryThrottleStore } from './memory-throttle-store.js';
+import { RedisThrottleStore } from './redis/redis-throttle-store.js';
 
 /** The store label of the in-memory store a FailSafeThrottleStore counts in while its store is down. */
 export const LOCAL_FALLBACK_STORE_LABEL = 'local_fallback';
