@@ -40,3 +40,11 @@ export function enforcedVerdict(evaluation: Evaluation, shadow: readonly boolean
 export function enforcedDecisions(decisions: readonly ThrottleDecision[], shadow: readonly boolean[]): ThrottleDecision[] {
   return decisions.filter((_, i) => !shadow[i]);
 }
+
+/**
+ * The decisions with shadow throttles' denials turned into allowances, positions kept: what a
+ * problem body names as violated (by the same `policyN` positions the RateLimit header uses).
+ */
+export function enforcedDenials(decisions: readonly ThrottleDecision[], shadow: readonly boolean[]): ThrottleDecision[] {
+  return decisions.map((decision, i) => (shadow[i] && !decision.allowed ? { ...decision, allowed: true } : decision));
+}

@@ -13,7 +13,7 @@ import type { TransportBinding } from '../transports/transport-binding.js';
 import { hasOwnThrottleMetadata } from '../decorators/own-throttle-metadata.js';
 import { retryAfterSeconds } from '../../core/wait.js';
 import { recordDecisions } from '../../metrics/record-decisions.js';
-import { enforcedDecisions, enforcedVerdict } from './shadow-plan.js';
+import { enforcedDecisions, enforcedDenials, enforcedVerdict } from './shadow-plan.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's
@@ -82,7 +82,7 @@ export class ThrottleEnforcer {
     // Not served: the slots other throttles of the request reserved are freed at once.
     if (evaluation.reservations !== undefined) releaseQuietly(plan, ctx, evaluation);
     // The policies a problem body names as violated: the enforcing throttles' only.
-    const decisions = plan.shadow === null ? evaluation.decisions : enforcedDecisions(evaluation.decisions, plan.shadow);
+    const decisions = plan.shadow === null ? evaluation.decisions : enforcedDenials(evaluation.decisions, plan.shadow);
     const error = transport.throttledError(verdict.wait, ctx, { decisions, errorFormat: this.settings.errorFormat });
     const retryAfter = retryAfterSeconds(verdict.wait);
     if (retryAfter !== null) transport.setHeader(ctx, 'retry-after', String(retryAfter));
