@@ -3,6 +3,7 @@ import { type Clock, validClock } from '../../core/clock.js';
 import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../../core/store.js';
 import { describeValue } from '../../core/describe-value.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { DenyCache, type DenyCacheOption } from './deny-cache.js';
 import { hashTagOf } from './hash-tag.js';
 import { adaptRedisClient, type RedisScriptClient } from './redis-script-client.js';
 import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './throttle-script.js';
@@ -26,6 +27,14 @@ export interface RedisThrottleStoreOptions {
    * Default true; false writes each call at once.
    */
   readonly coalesceWrites?: boolean;
+  /**
+   * Deny again in-process, without a round trip, a check Redis has just denied, until its slot
+   * frees: a client flooding over its limit then costs Redis nothing per request. Only DRF's checks
+   * (record, no reservation). A reset() in this process drops the key's denial; another process's
+   * reset (or a flushed Redis) is seen here only when the cached wait has passed, hence off by
+   * default. true: at most 10,000 denials held (least recently used dropped first); { maxKeys }: as many.
+   */
+  readonly denyCache?: DenyCacheOption;
 }
 
 /** How SimpleRateThrottle's keys start (DRF's cache format). */
@@ -46,6 +55,8 @@ const DRF_KEY_START = 'throttle_';
  * - Reservations (WindowCheck.reserveMs) live in a companion sorted set per key, reservation id ->
  *   expiry, in the key's hash slot (see pendingKey()): checked, held and settled inside the script.
  *   Checks with `record: false` (the only ones that reserve) count them; DRF's never hold any.
+ * - Opt-in (`denyCache`): DRF checks Redis just denied are denied again here until their slot frees
+ *   (./deny-cache.ts), so a flood over the limit makes no round trip per request.
  */
 export class RedisThrottleStore implements ThrottleStore {
   private readonly redis: RedisScriptClient;
@@ -55,6 +66,8 @@ export class RedisThrottleStore implements ThrottleStore {
   /** Reservation ids: a random part per store instance (so processes never clash) and a counter. */
   private readonly reservationPrefix = randomBytes(6).toString('base64url');
   private reservations = 0;
+  /** Null when the option is off: then hit() costs one check more than without it. */
+  private readonly denyCache: DenyCache | null;
 
   constructor(client: unknown, options: RedisThrottleStoreOptions = {}) {
     if (options.coalesceWrites !== undefined && typeof options.coalesceWrites !== 'boolean') {
@@ -68,6 +81,7 @@ export class RedisThrottleStore implements ThrottleStore {
     this.keyPrefix = keyPrefix;
     this.clock = options.clock === undefined ? undefined : validClock(options.clock, 'RedisThrottleStore: clock');
     this.closeClient = options.closeClient === true;
+    this.denyCache = DenyCache.fromOption(options.denyCache);
   }
 
   /** True when the store counts in the Redis server's time (no clock was given). */
@@ -101,6 +115,38 @@ export class RedisThrottleStore implements ThrottleStore {
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     if (checks.length === 0) return Promise.resolve([]);
+    return this.denyCache === null ? this.send(checks) : this.hitThroughCache(this.denyCache, checks);
+  }
+
+  /**
+   * The checks with a cached denial are answered here; the others go to Redis, and the denials they
+   * get are kept. A denied check records nothing, so leaving it out changes no count.
+   */
+  private hitThroughCache(cache: DenyCache, checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const localNow = this.clock === undefined ? performance.now() : this.clock();
+    const results = new Array<HitResult>(checks.length);
+    let sent: number[] | null = null;
+    for (let i = 0; i < checks.length; i++) {
+      const cached = DenyCache.caches(checks[i]) ? cache.answer(checks[i], localNow) : undefined;
+      if (cached !== undefined) results[i] = cached;
+      else (sent ??= []).push(i);
+    }
+    if (sent === null) return Promise.resolve(results);
+    const indexes = sent;
+    const toSend = indexes.length === checks.length ? checks : indexes.map((i) => checks[i]);
+    return this.send(toSend).then((answers) => {
+      for (let j = 0; j < indexes.length; j++) {
+        const check = checks[indexes[j]];
+        const answer = answers[j];
+        if (!answer.allowed && DenyCache.caches(check)) cache.remember(check, answer, localNow);
+        results[indexes[j]] = answer;
+      }
+      return results;
+    });
+  }
+
+  /** Every check to Redis: one call, or one per hash tag on a Cluster. */
+  private send(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     const keys = checks.map((check) => this.redisKey(check.key));
     // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
     // record at once, keep the plain mode and its single key per check.
@@ -155,7 +201,10 @@ export class RedisThrottleStore implements ThrottleStore {
   async reset(key: string): Promise<void> {
     const redisKey = this.redisKey(key);
     const pendingKey = this.pendingKey(redisKey);
+    this.denyCache?.forget(key);
     await Promise.all([this.redis.del(redisKey), pendingKey === null ? undefined : this.redis.del(pendingKey)]);
+    // A denial of a check sent before the reset may have landed meanwhile.
+    this.denyCache?.forget(key);
   }
 
   async close(): Promise<void> {
