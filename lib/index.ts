@@ -48,6 +48,7 @@ export { GraphQLThrottledProblemError } from './nest/transports/graphql-transpor
 export type { WsThrottledProblemPayload } from './nest/transports/ws-transport.js';
 export type { RpcThrottledProblemPayload } from './nest/transports/rpc-transport.js';
 export { RedisThrottleStore, type RedisThrottleStoreOptions } from './stores/redis/redis-throttle-store.js';
+export type { DenyCacheOption } from './stores/redis/deny-cache.js';
 export { FailSafeThrottleStore, type FailSafeThrottleStoreOptions, type StoreErrorPolicy, type StoreStateChange } from './stores/fail-safe-throttle-store.js';
 export { StoreUnavailableError, StoreTimeoutError } from './stores/store-unavailable-error.js';
 
