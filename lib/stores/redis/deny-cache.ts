@@ -16,7 +16,10 @@ interface Denial {
   readonly blockingHit: number | null | undefined;
   /** Store time minus local time when the check was sent: translates the local clock into store time. */
   readonly offset: number;
-  /** Store time at which the blocking hit leaves the window and a slot frees: the entry is stale from then on. */
+  /**
+   * Store time at which the oldest hit leaves the window: the window's count and oldest change then
+   * (with more hits than the limit, before a slot frees), so the entry is stale from then on.
+   */
   readonly freesAt: number;
 }
 
@@ -80,7 +83,8 @@ export class DenyCache {
   remember(check: WindowCheck, result: HitResult, localSent: number): void {
     // A denial with an empty window (limit 0) frees no slot: nothing to expire it by.
     if (result.oldest === null) return;
-    const freesAt = (result.blockingHit ?? result.oldest) + check.windowMs;
+    // The oldest's leaving, not the blocking hit's: until then the cached count and oldest are Redis's.
+    const freesAt = result.oldest + check.windowMs;
     if (result.now >= freesAt) return;
     this.denials.delete(check.key);
     this.denials.set(check.key, {
