@@ -3,23 +3,11 @@ import type { HitResult, ThrottleStore, WindowCheck } from '../../lib/core/store
 import type { MemoryStoreSource, ThrottlingMetrics } from '../../lib/metrics/throttling-metrics.js';
 import { FailSafeThrottleStore } from '../../lib/stores/fail-safe-throttle-store.js';
 import { MemoryThrottleStore } from '../../lib/stores/memory-throttle-store.js';
+import { ManualStore } from '../support/manual-store.js';
 
 const CHECK: WindowCheck = { key: 'throttle_user_42', limit: 10, windowMs: 60_000, record: true };
 const REMOTE: HitResult = { allowed: true, count: 7, oldest: 0, now: 0 };
 const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A networked store stand-in: each hit() waits for the test to answer or fail it by hand. */
-class ManualStore implements ThrottleStore {
-  readonly calls: { resolve: (results: HitResult[]) => void; reject: (error: Error) => void }[] = [];
-  hit(): Promise<HitResult[]> {
-    return new Promise((resolve, reject) => this.calls.push({ resolve, reject }));
-  }
-  record(): void {}
-  peek() {
-    return { count: 0, oldest: null, now: 0 };
-  }
-  reset(): void {}
-}
 
 /** Writes down every report, in order. */
 class RecordingMetrics implements ThrottlingMetrics {
