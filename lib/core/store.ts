@@ -5,9 +5,19 @@
  * in one round trip. It owns the time (its clock, or the server's), and reports it back so that
  * throttles compute waits against the same `now` the store used.
  */
+import type { AlgorithmOutcome } from './algorithms/algorithm-outcome.js';
+
 export type Awaitable<T> = T | Promise<T>;
 
-/** One sliding-window check on one key. */
+/**
+ * How a key counts (docs/algorithms.md). 'sliding-log' keeps every hit's time (DRF's, exact: the
+ * default); the others keep a constant-size counter per key, whatever the limit.
+ */
+export type CountingAlgorithm = 'sliding-log' | 'sliding-window' | 'gcra' | 'fixed-window';
+
+export const COUNTING_ALGORITHMS: readonly CountingAlgorithm[] = ['sliding-log', 'sliding-window', 'gcra', 'fixed-window'];
+
+/** One check on one key: DRF's sliding log unless `algorithm` says otherwise. */
 export interface WindowCheck {
   /** The key of the bucket, e.g. `throttle_user_42`. */
   readonly key: string;
@@ -33,6 +43,27 @@ export interface WindowCheck {
    * ignores it, and the caller then records with record() as before.
    */
   readonly reserveMs?: number;
+  /**
+   * Default 'sliding-log'. The counter algorithms keep no hits: `ttlMs` and `reserveMs` do not apply
+   * to them, and `record: false` only answers (nothing is counted: BandwidthThrottle counts later
+   * with record()).
+   */
+  readonly algorithm?: CountingAlgorithm;
+  /** Units this request takes (a positive safe integer); default 1. A sliding log records that many hits. */
+  readonly cost?: number;
+  /** gcra only: units admitted at once on an idle key; default `limit`. */
+  readonly burst?: number;
+  /**
+   * Once this check denies, the key is refused for this many ms (or the algorithm's own wait when
+   * longer), without being counted; a request refused during a block does not extend it. Default 0.
+   */
+  readonly blockMs?: number;
+  /**
+   * When any check of one hit() call has it, the call is all or nothing: if any check denies, none
+   * is counted (denied checks still start their blocks). Without it (DRF), every check that allows
+   * records, whatever the others answer.
+   */
+  readonly allOrNothing?: boolean;
 }
 
 /** The state of one window, as the store saw it at `now`. */
@@ -61,6 +92,12 @@ export interface HitResult extends WindowState {
   readonly uncounted?: boolean;
   /** The pending slot an allowed reserving check holds (see `reserveMs`), to pass to settle(). */
   readonly reservation?: string;
+  /**
+   * The decision in units. Always there for the counter algorithms, and for a sliding-log check
+   * with a cost above 1 or a `blockMs` (then count and oldest are reported too); absent for DRF's
+   * plain check, whose decision throttles compute from count and oldest exactly as DRF does.
+   */
+  readonly outcome?: AlgorithmOutcome;
 }
 
 /**
@@ -76,11 +113,27 @@ export interface Settlement {
   readonly ttlMs?: number;
 }
 
-/** A hit to record without a check (Tastypie's `accessed`). */
+/**
+ * Units to record without a check: Tastypie's `accessed` (one hit on a sliding log), or bytes sent
+ * (BandwidthThrottle, `cost` of them on a counter algorithm, counted even past the limit).
+ */
 export interface RecordedHit {
   readonly key: string;
   readonly windowMs: number;
   readonly ttlMs?: number;
+  /** Default 'sliding-log'. The counter algorithms need `limit` (and gcra its `burst`) to count. */
+  readonly algorithm?: CountingAlgorithm;
+  readonly limit?: number;
+  readonly burst?: number;
+  /** Units recorded; default 1. */
+  readonly cost?: number;
+}
+
+/** What peek() needs to read a counter algorithm's key (a sliding log needs only the window). */
+export interface PeekCounting {
+  readonly algorithm: CountingAlgorithm;
+  readonly limit: number;
+  readonly burst?: number;
 }
 
 export interface ThrottleStore {
@@ -93,9 +146,12 @@ export interface ThrottleStore {
    * with a `reservation`, and throttles then check without holding and record with record().
    */
   settle?(settlements: readonly Settlement[]): Awaitable<void>;
-  /** Reads a window without changing it. */
-  peek(key: string, windowMs: number): Awaitable<WindowState>;
-  /** Forgets a key. */
+  /**
+   * Reads a key without changing it. For a counter algorithm (`counting`), `count` is the units in
+   * use now (rounded up), `oldest` is null and `outcome` is what a check costing 1 would answer.
+   */
+  peek(key: string, windowMs: number, counting?: PeekCounting): Awaitable<WindowState & { readonly outcome?: AlgorithmOutcome }>;
+  /** Forgets a key, whatever algorithm counted it. */
   reset(key: string): Awaitable<void>;
   /** Releases timers and connections the store owns. */
   close?(): Awaitable<void>;

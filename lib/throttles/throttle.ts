@@ -25,6 +25,8 @@ export interface ThrottleContext {
   readonly method: string;
   /** The URL with its query string, or the transport's equivalent (event, pattern). */
   readonly url: string;
+  /** What the route says a request costs (`@ThrottleCost(n)`); undefined = 1, unless a throttle's own `cost` says otherwise. */
+  readonly cost?: number;
 }
 
 /** A throttle's answer, with what it knows about the limit for headers. */
@@ -42,6 +44,8 @@ export interface ThrottleDecision {
   readonly policy?: string;
   /** The window length in seconds. */
   readonly window?: number;
+  /** What `limit` counts when not requests: 'content-bytes' (BandwidthThrottle), RateLimit-Policy's `qu`. */
+  readonly quotaUnit?: string;
 }
 
 /** A decision that holds a pending slot until the request's outcome is known (see Throttle.reserve). */
