@@ -26,7 +26,8 @@ export function usesAlgorithmMode(check: WindowCheck): boolean {
   return (
     (check.algorithm !== undefined && check.algorithm !== 'sliding-log') ||
     (check.cost !== undefined && check.cost !== 1) ||
-    (check.blockMs !== undefined && check.blockMs > 0) ||
+    // Anything but 0 (NaN included, which the algorithm modes then refuse by name).
+    (check.blockMs !== undefined && check.blockMs !== 0) ||
     check.allOrNothing === true
   );
 }
