@@ -201,7 +201,7 @@ suite('the deny cache in front of Redis (denyCache)', () => {
     expect((await scriptCalls()) - calls).toBe(1);
   });
 
-  test("checks that do not record (Tastypie's, reserving) are never answered from the cache", async () => {
+  test("sliding-log checks that do not record (Tastypie's, reserving) are never answered from the cache", async () => {
     let now = T0;
     const store = storeOf(() => now, true);
     const key = 'throttle_tastypie_1';
@@ -218,6 +218,91 @@ suite('the deny cache in front of Redis (denyCache)', () => {
         expect((await scriptCalls()) - calls).toBe(1);
       }
     }
+  });
+
+  test('a gcra flood of 200 requests at 5/min: the 194 denials after the first cost no script call, with the outcomes Redis gives (waits counting down)', async () => {
+    let now = T0;
+    const plain = storeOf(() => now);
+    const cached = storeOf(() => now, true);
+    const check: WindowCheck = { key: 'throttle_flood_1', limit: 5, windowMs: MINUTE, record: true, algorithm: 'gcra' };
+    const viaCache: HitResult[] = [];
+    const calls = await scriptCalls();
+    for (let i = 0; i < 200; i++) {
+      now = T0 + i * 10;
+      viaCache.push((await cached.hit([check]))[0]);
+    }
+    expect((await scriptCalls()) - calls).toBe(6);
+    for (let i = 0; i < 200; i++) {
+      now = T0 + i * 10;
+      expect({ i, result: (await plain.hit([check]))[0] }).toEqual({ i, result: viaCache[i] });
+    }
+    expect(viaCache[199].outcome).toEqual({ allowed: false, limit: 5, remaining: 0, resetMs: 12_000 - 1990, waitMs: 12_000 - 1990 });
+  });
+
+  test('a cached counter denial answers only the same cost: a cheaper or a dearer check goes to Redis', async () => {
+    let now = T0;
+    const store = storeOf(() => now, true);
+    const sized = (cost: number): WindowCheck => ({ key: 'throttle_upload_1', limit: 10, windowMs: MINUTE, record: true, algorithm: 'fixed-window', cost });
+    await store.hit([sized(8)]);
+    const callsFor = async (cost: number) => {
+      const calls = await scriptCalls();
+      const [result] = await store.hit([sized(cost)]);
+      return [result.allowed, (await scriptCalls()) - calls];
+    };
+    expect(await callsFor(3)).toEqual([false, 1]); // denied by Redis, cached for cost 3
+    expect(await callsFor(3)).toEqual([false, 0]);
+    expect(await callsFor(5)).toEqual([false, 1]); // the same decision, but its own wait: Redis's
+    expect(await callsFor(2)).toEqual([true, 1]); // what is left fits it
+  });
+
+  test("a counter check that only answers (BandwidthThrottle's) is cached too; record() in this process drops the key's denial", async () => {
+    let now = T0;
+    const store = storeOf(() => now, true);
+    const budget = { key: 'throttle_bytes_1', windowMs: MINUTE, algorithm: 'sliding-window' as const, limit: 1000 };
+    const canSend: WindowCheck = { ...budget, record: false };
+    await store.record([{ ...budget, cost: 1000 }]);
+    now += 100;
+    let calls = await scriptCalls();
+    expect((await store.hit([canSend]))[0].allowed).toBe(false);
+    expect((await store.hit([canSend]))[0].allowed).toBe(false);
+    expect((await scriptCalls()) - calls).toBe(1);
+    calls = await scriptCalls();
+    await store.record([{ ...budget, cost: 500 }]);
+    const [after] = await store.hit([canSend]);
+    expect((await scriptCalls()) - calls).toBe(2); // the record and this check
+    expect(after).toMatchObject({ allowed: false, count: 1500 });
+  });
+
+  test('a block is cached until it ends, and the first request after it is sent to Redis and allowed', async () => {
+    let now = T0;
+    const store = storeOf(() => now, true);
+    const guarded: WindowCheck = { key: 'throttle_login_carol', limit: 1, windowMs: MINUTE, record: true, algorithm: 'fixed-window', blockMs: 10 * MINUTE };
+    await store.hit([guarded]);
+    now += 1;
+    expect((await store.hit([guarded]))[0].outcome).toMatchObject({ allowed: false, waitMs: 10 * MINUTE });
+    const calls = await scriptCalls();
+    now += 10 * MINUTE - 1;
+    expect((await store.hit([guarded]))[0].outcome).toMatchObject({ allowed: false, waitMs: 1 });
+    expect((await scriptCalls()) - calls).toBe(0);
+    now += 1;
+    expect((await store.hit([guarded]))[0].allowed).toBe(true);
+    expect((await scriptCalls()) - calls).toBe(1);
+  });
+
+  test('an all-or-nothing call with a cached denial and another check goes to Redis whole: the other is not counted', async () => {
+    let now = T0;
+    const store = storeOf(() => now, true);
+    const tight: WindowCheck = { key: 'throttle_tight_1', limit: 1, windowMs: MINUTE, record: true, algorithm: 'gcra', allOrNothing: true };
+    const loose: WindowCheck = { key: 'throttle_loose_1', limit: 100, windowMs: MINUTE, record: true, algorithm: 'gcra', allOrNothing: true };
+    await store.hit([tight]);
+    expect((await store.hit([tight]))[0].allowed).toBe(false); // cached now
+    const calls = await scriptCalls();
+    expect((await store.hit([tight, loose])).map((r) => r.allowed)).toEqual([false, true]);
+    expect((await scriptCalls()) - calls).toBe(1);
+    expect((await store.peek(loose.key, MINUTE, { algorithm: 'gcra', limit: 100 })).count).toBe(0);
+    // Alone, the cached denial answers without a call.
+    expect((await store.hit([tight]))[0].allowed).toBe(false);
+    expect((await scriptCalls()) - calls).toBe(2); // the peek
   });
 
   test('off by default: every denial goes to Redis', async () => {
