@@ -72,7 +72,8 @@ export async function readBucket(store: ThrottleStore, bucket: Bucket): Promise<
   }
   const { count, oldest, now, outcome } = await store.peek(bucket.key, bucket.windowMs, counting);
   const limit = outcome?.limit ?? capacityOf(counting);
-  const remaining = outcome?.remaining ?? Math.max(0, limit - count);
+  // The store answers as for a request costing 1: one more unit is free now than it leaves.
+  const remaining = outcome === undefined ? Math.max(0, limit - count) : outcome.allowed ? outcome.remaining + 1 : outcome.remaining;
   return { count, oldest, now, limit, remaining, resetsInMs: outcome?.resetMs ?? 0, algorithm: counting.algorithm };
 }
 
