@@ -30,11 +30,11 @@ local reported = kind == 'g' and burst or limit
 local allowed, reportedLimit, remaining, reset, wait, counted, blockedUntil = withBlock(state, now, blockForMs, reported, CORES[kind], limit, periodMs, cost, burst, false)
 if commit then
   if counted then
-    storeCounter(KEYS[1], kind, counted, now, periodMs, scale)
+    storeCounter(KEYS[1], kind, counted, now, periodMs, scale, 1)
   elseif blockedUntil then
     local blocked = copyState(state)
     blocked.b = blockedUntil
-    storeCounter(KEYS[1], kind, blocked, now, periodMs, scale)
+    storeCounter(KEYS[1], kind, blocked, now, periodMs, scale, 1)
   end
 end
 -- The expiry the call left, then none: the test's clock is not the server's, so the key must not

@@ -48,9 +48,10 @@ export interface PackedCall {
 
 /**
  * The keys and the argument of one call in an algorithm mode. `reservationId` names the pending
- * slot of a reserving check. Throws a ThrottleConfigError naming a bad algorithm, cost, burst or blockMs.
+ * slot of a reserving check; `peek`: the checks only read (a running block reported even without
+ * a blockMs). Throws a ThrottleConfigError naming a bad algorithm, cost, burst or blockMs.
  */
-export function packAlgorithmChecks(mode: AlgorithmMode, nowArg: string, checks: readonly WindowCheck[], names: RedisKeyNames, reservationId: () => string): PackedCall {
+export function packAlgorithmChecks(mode: AlgorithmMode, nowArg: string, checks: readonly WindowCheck[], names: RedisKeyNames, reservationId: () => string, peek = false): PackedCall {
   // Pending slots are read by sliding-log checks only in a request with one that records later, as in DRF's 'v' mode.
   const readsPending = checks.some((check) => !check.record && (check.algorithm ?? 'sliding-log') === 'sliding-log');
   const keys: string[] = [];
@@ -60,7 +61,7 @@ export function packAlgorithmChecks(mode: AlgorithmMode, nowArg: string, checks:
     const cost = check.cost === undefined ? 1 : checkedCost(check.cost, `RedisThrottleStore: check of '${check.key}'`);
     const blockMs = checkedBlockMs(check);
     const limit = check.limit === Infinity ? '1e308' : String(check.limit);
-    packed += ` ${KIND[algorithm]} ${limit} ${check.windowMs} ${cost} ${check.record ? 1 : 0} ${blockMs}`;
+    packed += ` ${KIND[algorithm]} ${limit} ${check.windowMs} ${cost} ${peek ? 'p' : check.record ? 1 : 0} ${blockMs}`;
     const log = names.logKey(check.key);
     if (algorithm === 'sliding-log') {
       const pending = readsPending ? names.pendingKey(log) : null;

@@ -11,16 +11,17 @@
  *   fixedWindow(state, now, limit, periodMs, cost, burst, force)     state: index (of the window), used
  *   slidingWindow(state, now, limit, periodMs, cost, burst, force)   state: index, current, previous
  *   gcra(state, now, limit, periodMs, cost, burst, force)            state: tat (ms), fraction (1/limit ms)
- *   withBlock(state, now, blockForMs, reportedLimit, core, <its arguments>)   state: b (blocked until, 0: none)
+ *   withBlock(state, now, blockForMs, reportedLimit, core, <its arguments>)   state: b (blocked until, 0: none;
+ *                                                                            read only with a blockForMs)
  *
  * Each returns allowed, limit, remaining, resetMs, waitMs (-1 = never), the counted state (nil when
  * denied); withBlock also the time a block it starts ends (nil when none). `force` counts the cost
  * even past the limit (a recorded hit: bytes already sent). burst is gcra's; the windows ignore it.
  *
  * The arithmetic is the TypeScript cores' own, operation for operation, on IEEE doubles in both
- * languages, so both give the same integers. Two differences, where the TypeScript cannot go:
- * remaining is never below 0 (a forced count can pass the limit), and a gcra fraction read under
- * another rate than it was written with is capped below the limit (a TAT off by under 1 ms).
+ * languages, so both give the same integers, quirks included (gcra's remaining goes below 0 after
+ * units recorded past the burst, as hitGcra's does). One difference: a gcra fraction read under
+ * another rate than it was written with is capped below the limit (its TAT off by under 1 ms).
  *
  * One key is one string (STATE_CODEC_LUA below), kept as an integer by Redis whenever it fits: for a
  * `throttle:throttle_user_{123456}:fw` key, 88 B by MEMORY USAGE, where a hash of the same fields
@@ -132,12 +133,14 @@ local function counterRetention(kind, state, now, periodMs)
   return math.max(1, keep, state.b - now)
 end
 
-local function storeCounter(key, kind, state, now, periodMs, scale)
+-- keptAtLeast: ms the key is kept whatever its state needs (1; a test clock's time runs faster than
+-- the server's, so the store keeps its keys longer there).
+local function storeCounter(key, kind, state, now, periodMs, scale, keptAtLeast)
   local text
   if kind == 'f' then text = encodeFields(now, state.b, state.used, state.index)
   elseif kind == 's' then text = encodeFields(now, state.b, state.current, state.previous, state.index)
   else text = encodeFields(now, state.b, state.fraction / scale, state.tat) end
-  redis.call('SET', key, text, 'PX', integerText(counterRetention(kind, state, now, periodMs)))
+  redis.call('SET', key, text, 'PX', integerText(math.max(keptAtLeast, counterRetention(kind, state, now, periodMs))))
 end
 
 local function copyState(state)
@@ -245,7 +248,8 @@ local function gcra(state, now, limit, periodMs, cost, burst, force)
     local whole = math.floor(after / limit)
     counted = { tat = now + whole, fraction = after - whole * limit, b = state.b }
   end
-  local remaining = math.max(0, math.floor((tolerance - after) / periodMs))
+  -- As the TypeScript core: below 0 after units recorded past the burst (see the file's comment).
+  local remaining = math.floor((tolerance - after) / periodMs)
   local wait = 0
   if not allowed then
     if cost > burst then wait = -1 else wait = gcraWait(after, cost, limit, periodMs, burst) end
@@ -264,7 +268,8 @@ end
 /** blockFor over any of the above: the rule of lib/core/algorithms/block-for.ts. */
 export const BLOCK_FOR_LUA = `
 local function withBlock(state, now, blockForMs, reportedLimit, core, ...)
-  if now < state.b then
+  -- Without blockMs a check neither reads nor writes a block (lib/core/algorithms/counter-check.ts).
+  if blockForMs > 0 and now < state.b then
     local left = state.b - now
     return false, reportedLimit, 0, left, left, nil, nil
   end

@@ -45,7 +45,9 @@ interface Denial {
  * How long: until Redis's answer changes. A DRF check's count and oldest change when the oldest hit
  * leaves; an outcome's remaining changes at its resetMs (for a denial, at or before its waitMs: they
  * are equal for a check costing 1), while its resetMs and waitMs only count down, as Redis's would.
- * So every cached answer is the one Redis would give, if nobody else wrote to the key.
+ * So every cached decision, outcome, count and oldest is the one Redis would give, if nobody else
+ * wrote to the key; except a counter's count (the units in use, which no throttle decides by) while
+ * a block runs: it is the count of the denial, where Redis's falls as units leave.
  *
  * A bounded LRU over a Map (re-inserted on use): at most `maxKeys` entries, the least recently used
  * dropped first.

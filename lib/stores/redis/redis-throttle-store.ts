@@ -17,7 +17,8 @@ export interface RedisThrottleStoreOptions {
   /**
    * FOR TESTS ONLY. By default the time is the Redis server's (TIME), so instances whose clocks
    * disagree still share one window. Given a clock, the store sends its time instead, so a test can
-   * replay DRF's scenarios (t = 0, 20, 40 s...) against real Redis without sleeping.
+   * replay DRF's scenarios (t = 0, 20, 40 s...) against real Redis without sleeping. Keys still
+   * expire in the server's time: counter keys and blocks are then kept at least a minute.
    */
   readonly clock?: Clock;
   /** Disconnect the client in close(). Default false: the client is the application's. */
@@ -133,27 +134,32 @@ export class RedisThrottleStore implements ThrottleStore {
 
   /**
    * The checks with a cached denial are answered here; the others go to Redis, and the denials they
-   * get are kept. A denied check records nothing, so leaving it out changes no count.
+   * get are kept. A denied check records nothing, so leaving it out changes no count. An
+   * all-or-nothing call with a cached denial and other checks goes to Redis whole, as without the
+   * cache: Redis decides the call together (the others must not count; checks sharing a key take
+   * each other's costs), and the round trip is needed for the others anyway.
    */
   private hitThroughCache(cache: DenyCache, checks: readonly WindowCheck[]): Promise<HitResult[]> {
     const localNow = this.clock === undefined ? performance.now() : this.clock();
     const results = new Array<HitResult>(checks.length);
     let sent: number[] | null = null;
+    let cachedAny = false;
     for (let i = 0; i < checks.length; i++) {
-      const cached = DenyCache.caches(checks[i]) ? cache.answer(checks[i], localNow) : undefined;
-      if (cached !== undefined) results[i] = cached;
-      else (sent ??= []).push(i);
+      const cached = DenyCache.caches(checks[i]) && !decidedWithTheCall(checks, i) ? cache.answer(checks[i], localNow) : undefined;
+      if (cached !== undefined) {
+        results[i] = cached;
+        cachedAny = true;
+      } else (sent ??= []).push(i);
     }
     if (sent === null) return Promise.resolve(results);
-    const indexes = sent;
+    const whole = cachedAny && checks.some((check) => check.allOrNothing === true);
+    const indexes = whole ? checks.map((_, i) => i) : sent;
     const toSend = indexes.length === checks.length ? checks : indexes.map((i) => checks[i]);
-    // All or nothing with a cached denial: the request is denied, so the others count nothing (their blocks aside).
-    const knownDenied = indexes.length < checks.length && checks.some((check) => check.allOrNothing === true);
-    return this.send(toSend, knownDenied).then((answers) => {
+    return this.send(toSend).then((answers) => {
       for (let j = 0; j < indexes.length; j++) {
         const check = checks[indexes[j]];
         const answer = answers[j];
-        if (!answer.allowed && DenyCache.caches(check)) cache.remember(check, answer, localNow);
+        if (!answer.allowed && DenyCache.caches(check) && !decidedWithTheCall(toSend, j)) cache.remember(check, answer, localNow);
         results[indexes[j]] = answer;
       }
       return results;
@@ -161,8 +167,8 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /** Every check to Redis: one call, or one per hash tag on a Cluster. */
-  private send(checks: readonly WindowCheck[], knownDenied = false): Promise<HitResult[]> {
-    if (knownDenied || checks.some(usesAlgorithmMode)) return this.sendAlgorithmChecks(checks, knownDenied);
+  private send(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    if (checks.some(usesAlgorithmMode)) return this.sendAlgorithmChecks(checks);
     const keys = checks.map((check) => this.redisKey(check.key));
     // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
     // record at once, keep the plain mode and its single key per check.
@@ -184,11 +190,11 @@ export class RedisThrottleStore implements ThrottleStore {
    * Checks in the algorithm modes: one call ('a', or 'A' all or nothing), or one per hash tag on a
    * Cluster. All or nothing over several tags takes two rounds: every tag decides without writing
    * ('D'); then every tag commits ('A') when all allowed, else the tags with a denied blocking
-   * check write its block ('B'). `knownDenied`: the request is denied already (a cached denial).
+   * check write its block ('B').
    */
-  private sendAlgorithmChecks(checks: readonly WindowCheck[], knownDenied: boolean): Promise<HitResult[]> {
-    const allOrNothing = knownDenied || checks.some((check) => check.allOrNothing === true);
-    const single: AlgorithmMode = knownDenied ? 'B' : allOrNothing ? 'A' : 'a';
+  private sendAlgorithmChecks(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const allOrNothing = checks.some((check) => check.allOrNothing === true);
+    const single: AlgorithmMode = allOrNothing ? 'A' : 'a';
     let groups: number[][] | null;
     try {
       groups = this.slotGroups(checks.map((check) => primaryKey(this.names, check)));
@@ -205,7 +211,7 @@ export class RedisThrottleStore implements ThrottleStore {
           return this.runAlgorithmChecks(groupMode, indexes.map((i) => checks[i])).then((answers) => indexes.forEach((i, j) => (results[i] = answers[j])));
         }),
       ).then(() => results);
-    if (!allOrNothing || knownDenied) return inGroups(() => single, new Array<HitResult>(checks.length));
+    if (!allOrNothing) return inGroups(() => 'a', new Array<HitResult>(checks.length));
     return inGroups(() => 'D', new Array<HitResult>(checks.length)).then((decided) => {
       if (decided.every((result) => result.allowed)) return inGroups(() => 'A', decided);
       const blocks = (indexes: number[]) => indexes.some((i) => !decided[i].allowed && (checks[i].blockMs ?? 0) > 0);
@@ -213,10 +219,10 @@ export class RedisThrottleStore implements ThrottleStore {
     });
   }
 
-  private runAlgorithmChecks(mode: AlgorithmMode, checks: readonly WindowCheck[]): Promise<HitResult[]> {
+  private runAlgorithmChecks(mode: AlgorithmMode, checks: readonly WindowCheck[], peek = false): Promise<HitResult[]> {
     let call;
     try {
-      call = packAlgorithmChecks(mode, this.nowArgument(), checks, this.names, this.nextReservation);
+      call = packAlgorithmChecks(mode, this.nowArgument(), checks, this.names, this.nextReservation, peek);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -234,6 +240,8 @@ export class RedisThrottleStore implements ThrottleStore {
    */
   async record(hits: readonly RecordedHit[]): Promise<void> {
     if (hits.length === 0) return;
+    // Units added here change what Redis answers the key: its cached denial would be stale.
+    if (this.denyCache !== null) for (const hit of hits) this.denyCache.forget(hit.key);
     if (hits.some(usesCountedRecord)) return this.recordCounted(hits);
     const checks = hits.map((hit): WindowCheck => ({ key: hit.key, limit: Infinity, windowMs: hit.windowMs, ttlMs: hit.ttlMs, record: true }));
     const keys = checks.map((check) => this.redisKey(check.key));
@@ -279,7 +287,7 @@ export class RedisThrottleStore implements ThrottleStore {
   async peek(key: string, windowMs: number, counting?: PeekCounting): Promise<WindowState & { readonly outcome?: AlgorithmOutcome }> {
     if (counting !== undefined && counting.algorithm !== 'sliding-log') {
       const check: WindowCheck = { key, windowMs, limit: counting.limit, burst: counting.burst, algorithm: counting.algorithm, record: false };
-      const [result] = await this.runAlgorithmChecks('a', [check]);
+      const [result] = await this.runAlgorithmChecks('a', [check], true);
       return { count: result.count, oldest: null, now: result.now, outcome: result.outcome };
     }
     const [result] = await this.runChecks('p', [this.redisKey(key)], [{ key, limit: Infinity, windowMs, record: false }]);
@@ -360,6 +368,17 @@ export class RedisThrottleStore implements ThrottleStore {
       return this.redis.eval(THROTTLE_SCRIPT, keys, args);
     });
   }
+}
+
+/**
+ * True when the j-th check of an all-or-nothing call is decided with the call: an earlier check on
+ * its key adds its cost to the decision (lib/core/check-batch.ts). Its denial says nothing of the
+ * key alone (not to be cached), and a denial cached for the key alone is not its answer.
+ */
+function decidedWithTheCall(checks: readonly WindowCheck[], j: number): boolean {
+  if (!checks.some((check) => check.allOrNothing === true)) return false;
+  for (let i = 0; i < j; i++) if (checks[i].key === checks[j].key) return true;
+  return false;
 }
 
 /** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check (and the reservation in mode 'v'). */
