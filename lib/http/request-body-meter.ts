@@ -60,6 +60,11 @@ export class RequestBodyMeter {
     return meter;
   }
 
+  /** The meter already attached to this request, if any. */
+  static on(request: unknown): RequestBodyMeter | undefined {
+    return request !== null && typeof request === 'object' ? (request as Partial<MeteredRequest>)[METER] : undefined;
+  }
+
   /** The body's bytes as far as they are known now (see the file's comment). */
   received(): number {
     if (this.declared !== undefined && this.request.complete === true) return this.declared;
