@@ -4,10 +4,9 @@ import { describeValue } from '../core/describe-value.js';
 import type { Rate } from '../core/rate.js';
 import type { CountingAlgorithm, HitResult, WindowCheck } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
-import type { ThrottleMode } from '../core/throttle-mode.js';
 import { RequestBodyMeter } from '../http/request-body-meter.js';
 import { ResponseByteMeter, type ResponseCloseListener } from '../http/response-byte-meter.js';
-import { INHERITS_SCOPE, SimpleRateThrottle } from './simple-rate-throttle.js';
+import { INHERITS_SCOPE, type RateThrottleOverrides, SimpleRateThrottle } from './simple-rate-throttle.js';
 import { ALLOWED, type ThrottleContext, type ThrottleDecision } from './throttle.js';
 
 /** The algorithms that count bytes in constant memory ('sliding-log' would keep one entry per byte). */
@@ -17,17 +16,16 @@ export const BANDWIDTH_ALGORITHMS: readonly BandwidthAlgorithm[] = ['sliding-win
 /** RateLimit-Policy's `qu` for a byte budget (draft-ietf-httpapi-ratelimit-headers). */
 export const CONTENT_BYTES = 'content-bytes';
 
-/** What `BandwidthThrottle.with()` may override. */
-export interface BandwidthThrottleOverrides {
-  readonly scope?: string;
+/** What `BandwidthThrottle.with()` may override: a rate throttle's options, in bytes, and the request body. */
+export interface BandwidthThrottleOverrides extends Omit<RateThrottleOverrides, 'rate' | 'algorithm' | 'cost' | 'blockFor'> {
   /** A byte rate: '100MB/day', '512KiB/min', { limit: bytes, duration: seconds } (see parseByteRate). */
   readonly rate?: ByteRateInput;
+  /** Default 'sliding-window' (the module's `algorithm`, for request rates, does not apply). */
   readonly algorithm?: BandwidthAlgorithm;
   /** gcra only: bytes admitted at once on an idle key; default the rate's limit. */
   readonly burst?: number;
   /** Also count the request body's bytes (uploads); default false. */
   readonly countRequestBody?: boolean;
-  readonly mode?: ThrottleMode;
 }
 
 /** Where the transports that have a response body are: HTTP, and GraphQL over HTTP. */
@@ -43,9 +41,13 @@ const logger = new Logger('ThrottlingModule');
  * budget is left, so the response that spends the budget is served whole; after it the client is
  * refused (429, Retry-After) until enough bytes have left the window for one more byte.
  *
- * - Counted with a constant-memory algorithm: 'sliding-window' (default), 'gcra' or 'fixed-window'.
+ * - Counted with a constant-memory algorithm: 'sliding-window' (default), 'gcra' (with `burst`) or
+ *   'fixed-window'; 'sliding-log' is refused at boot (one entry per byte). `cost` and `blockFor` do
+ *   not apply (a response costs its bytes; the check counts nothing, so it starts no block), and a
+ *   route's `@ThrottleCost` is not read.
  * - Only HTTP responses (Express, Fastify, GraphQL over HTTP) have a body: on WebSockets and
- *   microservices the throttle does not apply (a warning says so once per transport).
+ *   microservices the throttle does not apply (a warning says so once per transport). A manual
+ *   check without a response (ThrottlingService with an identity) answers and counts nothing.
  * - A throttled response (429, whichever throttle refused it) counts nothing, so a client retrying
  *   early never pushes its own Retry-After further. Shadow mode counts what the client was served.
  * - `RateLimit-Policy` says `qu="content-bytes"`; `RateLimit`'s `r` is the bytes left.
@@ -55,9 +57,6 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
   override scope = 'bandwidth';
   /** A byte rate (see BandwidthThrottleOverrides.rate); when set it wins over `rates[scope]`. */
   declare rate?: ByteRateInput;
-  algorithm: BandwidthAlgorithm = 'sliding-window';
-  /** gcra only: bytes admitted at once on an idle key; unset, the rate's limit. */
-  burst?: number;
   /** Also count the bytes of the request body (see RequestBodyMeter for what is counted). */
   countRequestBody = false;
 
@@ -72,30 +71,21 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
   private warnedUnknownBody = false;
   private warnedNoOutcome = false;
 
-  /** A configured variant, as SimpleRateThrottle.with(), with the bandwidth options too. */
+  /** A configured variant, as SimpleRateThrottle.with(), with `countRequestBody` too. */
   static override with<T extends Type<SimpleRateThrottle>>(this: T, overrides: BandwidthThrottleOverrides): T {
-    const where = `${this.name}.with()`;
-    const { algorithm, burst, countRequestBody, ...common } = overrides ?? {};
-    if (algorithm !== undefined) checkAlgorithm(algorithm, where);
-    if (burst !== undefined) checkBurst(burst, algorithm, where);
-    if (countRequestBody !== undefined && typeof countRequestBody !== 'boolean') {
-      throw new ThrottleConfigError(`${where}: countRequestBody must be true or false, got ${describeValue(countRequestBody)}`);
-    }
-    const Base = SimpleRateThrottle.with.call(this, common as never) as unknown as new (...args: any[]) => BandwidthThrottle;
+    const { countRequestBody, ...common } = overrides ?? {};
+    const Base = SimpleRateThrottle.with.call(this, common as RateThrottleOverrides) as unknown as Type<BandwidthThrottle>;
+    if (countRequestBody === undefined) return Base as unknown as T;
+    const counts: boolean = countRequestBody;
     const Variant = class extends Base {
       constructor(...args: any[]) {
         super(...args);
-        if (algorithm !== undefined) this.algorithm = algorithm;
-        if (burst !== undefined) this.burst = burst;
-        if (countRequestBody !== undefined) this.countRequestBody = countRequestBody;
+        this.countRequestBody = counts;
       }
     };
-    const rateText = typeof common.rate === 'string' ? common.rate : undefined;
-    const label = [common.scope, rateText, algorithm, burst === undefined ? undefined : `burst ${burst}`, countRequestBody ? 'request body' : undefined, common.mode === 'shadow' ? 'shadow' : undefined]
-      .filter(Boolean)
-      .join(', ');
-    Object.defineProperty(Variant, 'name', { value: `${this.name}(${label})` });
-    Object.defineProperty(Variant, INHERITS_SCOPE, { value: common.scope === undefined });
+    const label = Base.name.endsWith('()') ? `${Base.name.slice(0, -1)}request body)` : `${Base.name.slice(0, -1)}, request body)`;
+    Object.defineProperty(Variant, 'name', { value: label });
+    Object.defineProperty(Variant, INHERITS_SCOPE, { value: (Base as unknown as Record<symbol, unknown>)[INHERITS_SCOPE] });
     return Variant as unknown as T;
   }
 
@@ -124,20 +114,38 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
     return this.scopeRate;
   }
 
-  /** Boot checks: the algorithm, burst and countRequestBody, and the byte rate of the scope. */
-  override validate(routeScope: string | undefined, where: string): void {
-    const name = this.constructor.name;
-    checkAlgorithm(this.algorithm, `${where}: ${name}`);
-    if (this.burst !== undefined) checkBurst(this.burst, this.algorithm, `${where}: ${name}`);
-    if (typeof this.countRequestBody !== 'boolean') {
-      throw new ThrottleConfigError(`${where}: ${name}: countRequestBody must be true or false, got ${describeValue(this.countRequestBody)}`);
-    }
+  /** Its own algorithm, else 'sliding-window': the module's `algorithm` is for request rates. */
+  override countingAlgorithm(): CountingAlgorithm {
+    return this.algorithm ?? 'sliding-window';
+  }
+
+  /** A byte rate in the module's `rates` is checked here (the module parses them as request rates). */
+  override validate(routeScope: string | undefined, where: string, routeCost?: number): void {
     const scope = this.scopeOnRoute(routeScope);
     if (this.rate === undefined && scope !== undefined && this.runtime.rateInputs?.has(scope) === true) {
+      this.validateCounting(where);
       this.rateFor(scope);
       return;
     }
-    super.validate(routeScope, where);
+    super.validate(routeScope, where, routeCost);
+  }
+
+  /** The rate throttle's checks, and what does not apply to bytes. */
+  protected override validateCounting(where: string): void {
+    const name = `${where}: ${this.constructor.name}`;
+    if (this.algorithm === 'sliding-log') {
+      throw new ThrottleConfigError(`${name}: algorithm 'sliding-log' cannot count bytes: it keeps one entry per unit, i.e. per byte; use 'sliding-window' (the default), 'gcra' or 'fixed-window'`);
+    }
+    if (this.cost !== undefined) {
+      throw new ThrottleConfigError(`${name}: cost does not apply to a bandwidth throttle (a response costs the bytes it sends), got cost ${describeValue(this.cost)}`);
+    }
+    if (this.blockFor !== undefined && this.blockFor !== 0) {
+      throw new ThrottleConfigError(`${name}: blockFor does not apply to a bandwidth throttle (its check counts nothing, the bytes are recorded after the response), got blockFor ${describeValue(this.blockFor)}`);
+    }
+    if (typeof this.countRequestBody !== 'boolean') {
+      throw new ThrottleConfigError(`${name}: countRequestBody must be true or false, got ${describeValue(this.countRequestBody)}`);
+    }
+    super.validateCounting(where);
   }
 
   /**
@@ -153,10 +161,10 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
     if (!rate) return null;
     const key = this.getCacheKey(ctx);
     if (key === null) return null;
-    const { algorithm, burst } = this;
-    return burst === undefined
-      ? { key, limit: rate.limit, windowMs: rate.durationMs, record: false, cost: 1, algorithm }
-      : { key, limit: rate.limit, windowMs: rate.durationMs, record: false, cost: 1, algorithm, burst };
+    const algorithm = this.countingAlgorithm();
+    if (algorithm !== 'gcra') return { key, limit: rate.limit, windowMs: rate.durationMs, record: false, cost: 1, algorithm };
+    // As SimpleRateThrottle: a limit of 0 admits nothing, under gcra too.
+    return { key, limit: rate.limit, windowMs: rate.durationMs, record: false, cost: 1, algorithm, burst: rate.limit === 0 ? 0 : (this.burst ?? rate.limit) };
   }
 
   /** The decision in bytes (`quotaUnit` 'content-bytes'); starts counting the response's bytes. */
@@ -167,18 +175,12 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
       return ALLOWED;
     }
     this.meter(check, ctx);
-    const { outcome } = result;
-    if (outcome === undefined) return ALLOWED;
-    const policy = this.scopeFor(ctx);
-    const window = check.windowMs / 1000;
-    const reset = outcome.resetMs / 1000;
-    if (!outcome.allowed) {
-      const wait = outcome.waitMs === null ? null : outcome.waitMs / 1000;
-      return { allowed: false, wait, limit: outcome.limit, remaining: outcome.remaining, reset, policy, window, quotaUnit: CONTENT_BYTES };
-    }
+    const decision = super.decide(check, result, ctx);
+    if (decision.limit === undefined) return decision;
+    if (!decision.allowed) return { ...decision, quotaUnit: CONTENT_BYTES };
     // The store answered as if the probe's byte were counted; nothing was, so it is still left.
-    const remaining = Math.min(outcome.limit, outcome.remaining + 1);
-    return { allowed: true, wait: null, limit: outcome.limit, remaining, reset, policy, window, quotaUnit: CONTENT_BYTES };
+    const remaining = Math.min(decision.limit, (decision.remaining ?? 0) + 1);
+    return { ...decision, remaining, quotaUnit: CONTENT_BYTES };
   }
 
   /** Called by the response's meter when it is over: records the bytes it counted. */
@@ -246,23 +248,5 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
       `${this.constructor.name}: countRequestBody: a chunked request body was read before throttling (by a body parser) and its size is unknown, so it counts 0; ` +
         'create the app with { rawBody: true } to count it, or send a Content-Length',
     );
-  }
-}
-
-function checkAlgorithm(algorithm: unknown, where: string): void {
-  if (algorithm === 'sliding-log') {
-    throw new ThrottleConfigError(`${where}: algorithm 'sliding-log' cannot count bytes: it keeps one entry per unit, i.e. per byte; use 'sliding-window' (the default), 'gcra' or 'fixed-window'`);
-  }
-  if (!BANDWIDTH_ALGORITHMS.includes(algorithm as BandwidthAlgorithm)) {
-    throw new ThrottleConfigError(`${where}: algorithm must be 'sliding-window', 'gcra' or 'fixed-window', got ${describeValue(algorithm)}`);
-  }
-}
-
-function checkBurst(burst: unknown, algorithm: unknown, where: string): void {
-  if (algorithm !== undefined && algorithm !== 'gcra') {
-    throw new ThrottleConfigError(`${where}: burst applies to algorithm 'gcra' only, got burst ${describeValue(burst)} with '${String(algorithm)}'`);
-  }
-  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1) {
-    throw new ThrottleConfigError(`${where}: burst must be a positive whole number of bytes, got ${describeValue(burst)}`);
   }
 }

@@ -4,7 +4,7 @@
  * a download the client drops, 429 with Retry-After once spent and admission again once enough bytes
  * left the window, RateLimit-Policy's qu="content-bytes", shadow mode.
  */
-import { Body, Controller, Get, HttpCode, type INestApplication, Logger, Post, Req, StreamableFile, type Type } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, type INestApplication, Logger, Post, Req, Res, StreamableFile, type Type } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -43,9 +43,14 @@ function readAll(stream: NodeJS.ReadableStream): Promise<number> {
   });
 }
 
+/** A Buffer body, sent as one `end(buffer)` (Express's res.send, Fastify's reply.send both take one; Nest would write a returned Buffer as JSON on Express). */
+function sendBuffer(res: { send(body: Buffer): unknown }, size: number): void {
+  res.send(Buffer.alloc(size, 97));
+}
+
 @Controller()
 class BandwidthController {
-  @Get('buffer') @ThrottleClasses(Downloads) buffer() { return Buffer.alloc(1000, 97); }
+  @Get('buffer') @ThrottleClasses(Downloads) buffer(@Res() res: any) { sendBuffer(res, 1000); }
   @Get('probe') @HttpCode(204) @ThrottleClasses(Downloads) probe() {}
 
   @Get('text') @ThrottleClasses(Text) text() { return TEXT; }
@@ -69,12 +74,12 @@ class BandwidthController {
   @Post('responses-only') @ThrottleClasses(ResponsesOnly) responsesOnly(@Body() _body: unknown) { return 'ok'; }
   @Get('responses-only/probe') @HttpCode(204) @ThrottleClasses(ResponsesOnly) responsesOnlyProbe() {}
 
-  @Get('shadow/buffer') @ThrottleShadow() @ThrottleClasses(Shadowed) shadowBuffer() { return Buffer.alloc(1000, 98); }
+  @Get('shadow/buffer') @ThrottleShadow() @ThrottleClasses(Shadowed) shadowBuffer(@Res() res: any) { sendBuffer(res, 1000); }
   @Get('shadow/probe') @HttpCode(204) @ThrottleClasses(Shadowed) shadowProbe() {}
 
-  @Get('fixed') @ThrottleClasses(Fixed) fixed() { return Buffer.alloc(1500, 99); }
+  @Get('fixed') @ThrottleClasses(Fixed) fixed() { return new StreamableFile(Buffer.alloc(1500, 99)); }
 
-  @Get('two') @ThrottleClasses(Text, Daily) two() { return Buffer.alloc(1000, 100); }
+  @Get('two') @ThrottleClasses(Text, Daily) two(@Res() res: any) { sendBuffer(res, 1000); }
 }
 
 interface Booted {
@@ -313,15 +318,35 @@ describe('BandwidthThrottle at boot', () => {
   });
 
   test("'sliding-log' is refused: it would keep one entry per byte", async () => {
-    expect(() => BandwidthThrottle.with({ rate: '1MB/day', algorithm: 'sliding-log' as never })).toThrow(
-      "BandwidthThrottle.with(): algorithm 'sliding-log' cannot count bytes: it keeps one entry per unit, i.e. per byte; use 'sliding-window' (the default), 'gcra' or 'fixed-window'",
+    expect((await bootError(appWith(BandwidthThrottle.with({ rate: '1MB/day', algorithm: 'sliding-log' as never }))))?.message).toBe(
+      "Routes.index: BandwidthThrottle(1MB/day, sliding-log): algorithm 'sliding-log' cannot count bytes: it keeps one entry per unit, i.e. per byte; use 'sliding-window' (the default), 'gcra' or 'fixed-window'",
     );
     class LogBandwidth extends BandwidthThrottle {
       override rate = '1MB/day';
-      override algorithm = 'sliding-log' as never;
+      override algorithm = 'sliding-log' as const;
     }
     expect((await bootError(appWith(LogBandwidth)))?.message).toBe(
       "Routes.index: LogBandwidth: algorithm 'sliding-log' cannot count bytes: it keeps one entry per unit, i.e. per byte; use 'sliding-window' (the default), 'gcra' or 'fixed-window'",
+    );
+  });
+
+  test('cost, blockFor, a burst without gcra and an unknown algorithm fail the boot, naming the value', async () => {
+    class Costly extends BandwidthThrottle {
+      override rate = '1MB/day';
+      override cost = 5;
+    }
+    expect((await bootError(appWith(Costly)))?.message).toBe('Routes.index: Costly: cost does not apply to a bandwidth throttle (a response costs the bytes it sends), got cost 5');
+    class Blocking extends BandwidthThrottle {
+      override rate = '1MB/day';
+      override blockFor = 60;
+    }
+    expect((await bootError(appWith(Blocking)))?.message).toBe(
+      'Routes.index: Blocking: blockFor does not apply to a bandwidth throttle (its check counts nothing, the bytes are recorded after the response), got blockFor 60',
+    );
+    expect((await bootError(appWith(BandwidthThrottle.with({ rate: '1MB/day', burst: 1000 }))))?.message).toContain("burst 1000 applies to algorithm 'gcra' only, but this throttle counts with 'sliding-window'");
+    expect((await bootError(appWith(BandwidthThrottle.with({ rate: '1MB/day', algorithm: 'leaky' as never }))))?.message).toContain("algorithm must be one of 'sliding-log', 'sliding-window', 'gcra', 'fixed-window', got 'leaky'");
+    expect((await bootError(appWith(BandwidthThrottle.with({ rate: '1MB/day', countRequestBody: 'yes' as never }))))?.message).toBe(
+      "Routes.index: BandwidthThrottle(1MB/day, request body): countRequestBody must be true or false, got 'yes'",
     );
   });
 });
