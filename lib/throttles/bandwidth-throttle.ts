@@ -237,7 +237,7 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
     if (this.warnedNoOutcome) return;
     this.warnedNoOutcome = true;
     logger.error(
-      `${this.constructor.name}: the store ${this.runtime.store.constructor.name} does not count with algorithms (its hit() reports no outcome for '${this.algorithm}'): bytes are neither checked nor counted`,
+      `${this.constructor.name}: the store ${this.runtime.store.constructor.name} does not count with algorithms (its hit() reports no outcome for '${this.countingAlgorithm()}'): bytes are neither checked nor counted`,
     );
   }
 
