@@ -49,7 +49,8 @@ const logger = new Logger('ThrottlingModule');
  *   microservices the throttle does not apply (a warning says so once per transport). A manual
  *   check without a response (ThrottlingService with an identity) answers and counts nothing.
  * - A throttled response (429, whichever throttle refused it) counts nothing, so a client retrying
- *   early never pushes its own Retry-After further. Shadow mode counts what the client was served.
+ *   early never pushes its own Retry-After further. Shadow mode counts what the client was served
+ *   (on GraphQL, whose refusals are 200s with an error, an operation over budget counts nothing).
  * - `RateLimit-Policy` says `qu="content-bytes"`; `RateLimit`'s `r` is the bytes left.
  */
 @Injectable()
@@ -174,7 +175,9 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
       this.warnNoOutcome();
       return ALLOWED;
     }
-    this.meter(check, ctx);
+    // A refused GraphQL operation answers 200 with an error, indistinguishable from one a shadow
+    // throttle let through: it counts nothing, so retrying never pushes the wait further.
+    if (result.allowed || ctx.transport !== 'graphql') this.meter(check, ctx);
     const decision = super.decide(check, result, ctx);
     if (decision.limit === undefined) return decision;
     if (!decision.allowed) return { ...decision, quotaUnit: CONTENT_BYTES };
