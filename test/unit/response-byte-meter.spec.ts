@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import fc from 'fast-check';
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ResponseByteMeter, type ResponseCloseListener } from '../../lib/http/response-byte-meter.js';
@@ -64,6 +65,38 @@ describe('ResponseByteMeter', () => {
     const received = await exchange(port);
     expect(received.body.length).toBe(13);
     expect((await closed()).sent).toBe(13);
+  });
+
+  test('for any sequence of writes (strings in any encoding, Buffers, views into larger buffers) it counts exactly the bytes the client receives', async () => {
+    type Piece = { kind: 'string'; text: string; encoding: BufferEncoding } | { kind: 'buffer'; bytes: Uint8Array } | { kind: 'view'; bytes: Uint8Array; start: number };
+    const piece: fc.Arbitrary<Piece> = fc.oneof(
+      fc.record({ kind: fc.constant('string' as const), text: fc.string({ unit: 'grapheme', maxLength: 40 }), encoding: fc.constantFrom<BufferEncoding>('utf8', 'utf16le', 'latin1') }),
+      fc.record({ kind: fc.constant('string' as const), text: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 40 }).map((hex) => hex.slice(0, hex.length - (hex.length % 2))), encoding: fc.constant<BufferEncoding>('hex') }),
+      fc.record({ kind: fc.constant('string' as const), text: fc.uint8Array({ maxLength: 60 }).map((bytes) => Buffer.from(bytes).toString('base64')), encoding: fc.constant<BufferEncoding>('base64') }),
+      fc.record({ kind: fc.constant('buffer' as const), bytes: fc.uint8Array({ maxLength: 3000 }) }),
+      // A view into a larger buffer: its byteLength, not its buffer's, is what is sent.
+      fc.record({ kind: fc.constant('view' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 200 }), start: fc.nat(199) }),
+    );
+    let pieces: Piece[] = [];
+    const write = (res: ServerResponse, p: Piece, last: boolean) => {
+      const chunk = p.kind === 'string' ? p.text : p.kind === 'buffer' ? p.bytes : p.bytes.subarray(Math.min(p.start, p.bytes.length));
+      if (last) (p.kind === 'string' ? res.end(chunk, p.encoding) : res.end(chunk));
+      else if (p.kind === 'string') res.write(chunk, p.encoding);
+      else res.write(chunk);
+    };
+    const { port, closed } = await meteredServer((_req, res) => {
+      pieces.forEach((p, i) => write(res, p, i === pieces.length - 1));
+      if (pieces.length === 0) res.end();
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 8 }), async (generated) => {
+        pieces = generated;
+        const received = await exchange(port);
+        const { sent } = await closed();
+        expect(sent).toBe(received.body.length);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   test('counts a streamed body piped into the response', async () => {
