@@ -181,9 +181,10 @@ export class BandwidthThrottle extends SimpleRateThrottle implements ResponseClo
     const decision = super.decide(check, result, ctx);
     if (decision.limit === undefined) return decision;
     if (!decision.allowed) return { ...decision, quotaUnit: CONTENT_BYTES };
-    // The store answered as if the probe's byte were counted; nothing was, so it is still left.
+    // The store answered as if the probe's byte were counted; nothing was, so it is still left, and
+    // a budget untouched has nothing to come back (its reset is now, not when that byte would leave).
     const remaining = Math.min(decision.limit, (decision.remaining ?? 0) + 1);
-    return { ...decision, remaining, quotaUnit: CONTENT_BYTES };
+    return remaining === decision.limit ? { ...decision, remaining, reset: 0, quotaUnit: CONTENT_BYTES } : { ...decision, remaining, quotaUnit: CONTENT_BYTES };
   }
 
   /** Called by the response's meter when it is over: records the bytes it counted. */

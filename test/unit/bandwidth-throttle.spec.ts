@@ -131,6 +131,16 @@ describe('decide(): the decision in bytes', () => {
     expect(ResponseByteMeter.on(response)).toBeDefined();
   });
 
+  test('an untouched budget reports no reset: nothing is used, so nothing comes back later', () => {
+    // What a store answers for an empty sliding-window key probed with one byte (as if it were counted).
+    const state = newSlidingWindowState();
+    const store = new DoubleStore((check) => counter(hitSlidingWindow(state, { limit: check.limit, periodMs: check.windowMs, cost: 1 }, 0, false)));
+    const throttle = bandwidth({ scope: 'dl', rate: '2500B/min' }, runtimeWith({ store }));
+    const check = throttle.planCheck(context())!;
+    expect(store.hit([check])[0].outcome).toMatchObject({ remaining: 2499, resetMs: 120_000 });
+    expect(throttle.decide(check, store.hit([check])[0], context())).toMatchObject({ allowed: true, limit: 2500, remaining: 2500, reset: 0 });
+  });
+
   test('refused: the store says when one byte fits again', () => {
     const store = new DoubleStore(() => counter({ allowed: false, limit: 2500, remaining: 0, resetMs: 70_020, waitMs: 70_020 }));
     const throttle = bandwidth({ scope: 'dl', rate: '2500B/min' }, runtimeWith({ store }));
