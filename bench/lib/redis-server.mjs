@@ -12,10 +12,11 @@ import { freePort } from './free-port.mjs';
  */
 const SCRIPT_INTERNAL = new Set([...THROTTLE_SCRIPT_COMMANDS, 'incr', 'incrby', 'pexpire', 'expire', 'pttl', 'get', 'set', 'del', 'info']);
 
-/** Starts redis-server and resolves with { url, admin (an ioredis client), stop() } once it answers. */
-export async function startRedis(name) {
+/** Starts redis-server (with `extraArgs`) and resolves with { url, admin (an ioredis client), stop() } once it answers. */
+export async function startRedis(name, extraArgs = []) {
   const port = await freePort();
-  const child = ownChild(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs];
+  const child = ownChild(spawn('redis-server', args, { stdio: 'ignore' }));
   const failed = new Promise((_, reject) => child.once('error', (error) => reject(new Error(`${name}: cannot start redis-server (${error.message}); it must be on PATH`))));
   const url = `redis://127.0.0.1:${port}`;
   const admin = new Redis(url, { retryStrategy: (times) => (times > 50 ? null : 100), maxRetriesPerRequest: null });
