@@ -7,7 +7,7 @@
 // round. Then the heap each key holds at each limit (a sliding log keeps its hits; counters do not).
 // Writes the "Time per check, each algorithm" section of bench/RESULTS.md (or BENCH_OUT).
 //
-// Knobs (environment): BENCH_ROUNDS (default 15), BENCH_CHECKS (checks per round, default 1000000),
+// Knobs (environment): BENCH_TIME_ROUNDS (default 15), BENCH_TIME_CHECKS (checks per round, default 1000000),
 // BENCH_ALGORITHMS (default all four).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +28,8 @@ const PATTERNS = [
 ];
 /** At most this many checks per limit before measuring: enough to fill a hot key's window at 10,000,000 (8,000,000). */
 const WARMUP_CHECKS = 10_000_000;
-const ROUNDS = positiveInteger('BENCH_ROUNDS', 15);
-const CHECKS = positiveInteger('BENCH_CHECKS', 1_000_000);
+const ROUNDS = positiveInteger('BENCH_TIME_ROUNDS', 15);
+const CHECKS = positiveInteger('BENCH_TIME_CHECKS', 1_000_000);
 /** Target of issue 21: the slowest limit within 10% of the fastest. */
 const TARGET_RATIO = 1.1;
 

@@ -3,7 +3,7 @@
 // Usage (from bench/redis-bench.mjs and bench/versus-flexible.mjs, via child_process.fork):
 //   node bench/redis-bench-server.mjs <variant> <limitsJson> <redisUrl>
 //   variant: ours | ours-write-each | ours-deny-cache | nestjs-throttler (bench/redis-bench.mjs)
-//            | ours-fixed-window | rate-limiter-flexible (bench/versus-flexible.mjs)
+//            | none | ours-fixed-window | rate-limiter-flexible (bench/versus-flexible.mjs)
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
@@ -34,6 +34,8 @@ function rateLimiterFlexible() {
 }
 
 const variants = {
+  // The ceiling: no guard, nothing sent to Redis.
+  none: () => ({ imports: [], providers: [] }),
   ours: () => ours(),
   'ours-write-each': () => ours({ storeOptions: { coalesceWrites: false } }),
   'ours-deny-cache': () => ours({ storeOptions: { denyCache: true } }),
