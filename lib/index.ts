@@ -27,8 +27,16 @@ export { ThrottleScope } from './nest/decorators/throttle-scope.decorator.js';
 export { ThrottledException, throttledMessage } from './nest/transports/throttled.exception.js';
 export { ThrottleRegistry, type RoutePlan } from './nest/enforcement/throttle-registry.js';
 export { defaultUserId, type ThrottlingSettings } from './nest/module/throttling-settings.js';
-export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA } from './nest/module/tokens.js';
+export { THROTTLING_OPTIONS, THROTTLING_RUNTIME, THROTTLING_SETTINGS, THROTTLE_CLASSES_METADATA, THROTTLE_COST_METADATA, THROTTLE_SCOPE_METADATA } from './nest/module/tokens.js';
 export { ThrottleShadow } from './nest/decorators/throttle-shadow.decorator.js';
+// Algorithms and cost, per rate throttle (docs/algorithms.md).
+export { ThrottleCost } from './nest/decorators/throttle-cost.decorator.js';
+export { type CountingAlgorithm, COUNTING_ALGORITHMS, type PeekCounting } from './core/store.js';
+export type { AlgorithmOutcome } from './core/algorithms/algorithm-outcome.js';
+export type { CountingOptions, ThrottleCostOption } from './throttles/counting-options.js';
+export type { RateBucket } from './throttles/simple-rate-throttle.js';
+export type { RateSpec } from './nest/enforcement/throttling.service.js';
+export type { BucketReading } from './nest/enforcement/throttle-admin.js';
 export { type ThrottleMode, THROTTLE_MODES } from './core/throttle-mode.js';
 export { THROTTLING_EVENTS, type OnStoreStateChangeHook, type OnThrottledHook, type ThrottledEvent, type ThrottledInfo } from './nest/enforcement/throttling-notifier.js';
 export { type ThrottlingMetricsOptions, type MeterProviderLike, type PrometheusRegistryLike } from './metrics/metrics-options.js';

@@ -16,10 +16,10 @@ export class ScopedThrottle extends SimpleRateThrottle {
     return routeScope;
   }
 
-  override validate(routeScope: string | undefined, where: string): void {
-    // An unscoped route is simply not throttled by ScopedThrottle (DRF), so there is nothing to check.
-    if (routeScope === undefined && this.rate === undefined) return;
-    super.validate(routeScope, where);
+  override validate(routeScope: string | undefined, where: string, routeCost?: number): void {
+    // An unscoped route is simply not throttled by ScopedThrottle (DRF): only how it counts is checked.
+    if (routeScope === undefined && this.rate === undefined) return this.validateCounting(where);
+    super.validate(routeScope, where, routeCost);
   }
 
   getCacheKey(ctx: ThrottleContext): string | null {

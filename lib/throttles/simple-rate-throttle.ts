@@ -1,23 +1,37 @@
 import { Inject, Injectable, type Type } from '@nestjs/common';
 import { boundedKeyPart } from '../core/bounded-key-part.js';
+import { checkedCost, type AlgorithmOutcome } from '../core/algorithms/algorithm-outcome.js';
 import { parseRate, type Rate, type RateInput } from '../core/rate.js';
-import type { HitResult, WindowCheck } from '../core/store.js';
+import type { CountingAlgorithm, HitResult, PeekCounting, WindowCheck } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { type ThrottleMode, validateThrottleMode } from '../core/throttle-mode.js';
 import { slidingLogWait } from '../core/wait.js';
+import { blockMsOf, type CountingOptions, type ThrottleCostOption, validateCostFits, validateCountingOptions } from './counting-options.js';
 import { ALLOWED, type Throttle, type ThrottleContext, type ThrottleDecision } from './throttle.js';
 import { THROTTLING_RUNTIME, type ThrottlingRuntime, whereToAdd } from './throttling-runtime.js';
 
-/** What `.with()` may override on a rate throttle. */
-export interface RateThrottleOverrides {
+/** What `.with()` may override on a rate throttle: its scope and rate, its mode, and how it counts. */
+export interface RateThrottleOverrides extends CountingOptions {
   readonly scope?: string;
   readonly rate?: RateInput;
   /** 'shadow': counted and reported, never denied (see the module's `mode`). */
   readonly mode?: ThrottleMode;
 }
 
+/** Where a throttle counts a request, whatever the request costs (ThrottlingService's peek, buckets, penalize). */
+export interface RateBucket {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  /** How the key counts, for peek() and record(): absent for a sliding log. */
+  readonly counting?: PeekCounting;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
- * DRF's SimpleRateThrottle: a sliding log of request times per cache key.
+ * DRF's SimpleRateThrottle: a sliding log of request times per cache key, unless `algorithm` (or
+ * the module's) picks a counter (docs/algorithms.md).
  *
  * Subclasses set `scope` (whose rate comes from the module's `rates`) or `rate` (which wins), and
  * implement `getCacheKey()`; returning null there means "do not throttle this request".
@@ -32,6 +46,17 @@ export abstract class SimpleRateThrottle implements Throttle {
   rate?: RateInput;
   /** This throttle's mode; unset, the module's `mode` applies (and `@ThrottleShadow()` beats both). */
   mode?: ThrottleMode;
+  /** How keys count; unset, the module's `algorithm` (default 'sliding-log', DRF's exact log). */
+  algorithm?: CountingAlgorithm;
+  /** gcra only: requests (units) admitted at once on an idle key; unset, the rate's limit. */
+  burst?: number;
+  /**
+   * Units one request takes: a positive integer, or `(ctx) => number` checked on every request. It
+   * beats the route's `@ThrottleCost`. Set (even to 1), the request's checks are all or nothing.
+   */
+  cost?: ThrottleCostOption;
+  /** Seconds a client stays refused once this throttle denies it (brute force); 0 or unset: none. */
+  blockFor?: number;
 
   @Inject(THROTTLING_RUNTIME)
   protected readonly runtime!: ThrottlingRuntime;
@@ -41,6 +66,8 @@ export abstract class SimpleRateThrottle implements Throttle {
   /** `throttle_<scope>_` for the scope last seen: spares building it on every request. */
   private keyPrefixScope: string | undefined;
   private keyPrefix = '';
+  /** `<class>.cost`, for the error of a cost function that returns no positive integer; built once. */
+  private costLabel: string | undefined;
 
   /** The bucket for this request, or null to let it through unthrottled. */
   abstract getCacheKey(ctx: ThrottleContext): string | null;
@@ -50,20 +77,27 @@ export abstract class SimpleRateThrottle implements Throttle {
    * is a new class, resolved through DI like any other.
    */
   static with<T extends Type<SimpleRateThrottle>>(this: T, overrides: RateThrottleOverrides): T {
-    const Base = this as unknown as new (...args: any[]) => { scope?: string; rate?: RateInput; mode?: ThrottleMode };
+    const Base = this as unknown as new (...args: any[]) => Pick<SimpleRateThrottle, 'scope' | 'rate' | 'mode' | keyof CountingOptions>;
     const mode = validateThrottleMode(overrides.mode, `${Base.name}.with()`);
+    // algorithm, burst, cost and blockFor are checked at boot, naming the route (see validate()).
+    const { scope, rate, algorithm, burst, cost, blockFor } = overrides;
     const Variant = class extends Base {
       constructor(...args: any[]) {
         super(...args);
-        if (overrides.scope !== undefined) this.scope = overrides.scope;
-        if (overrides.rate !== undefined) this.rate = overrides.rate;
+        if (scope !== undefined) this.scope = scope;
+        if (rate !== undefined) this.rate = rate;
         if (mode !== undefined) this.mode = mode;
+        if (algorithm !== undefined) this.algorithm = algorithm;
+        if (burst !== undefined) this.burst = burst;
+        if (cost !== undefined) this.cost = cost;
+        if (blockFor !== undefined) this.blockFor = blockFor;
       }
     };
-    const label = [overrides.scope, typeof overrides.rate === 'string' ? overrides.rate : undefined, mode === 'shadow' ? 'shadow' : undefined].filter(Boolean).join(', ');
+    const shown = [scope, typeof rate === 'string' ? rate : undefined, typeof algorithm === 'string' ? algorithm : undefined, mode === 'shadow' ? 'shadow' : undefined];
+    const label = shown.filter(Boolean).join(', ');
     Object.defineProperty(Variant, 'name', { value: `${Base.name}(${label})` });
     // A variant given a rate but no scope counts in its base's keys: the boot's shared-key check reads this.
-    Object.defineProperty(Variant, INHERITS_SCOPE, { value: overrides.scope === undefined });
+    Object.defineProperty(Variant, INHERITS_SCOPE, { value: scope === undefined });
     return Variant as unknown as T;
   }
 
@@ -98,23 +132,43 @@ export abstract class SimpleRateThrottle implements Throttle {
   }
 
   /**
-   * Checked at boot for every route that uses this throttle (and `scope` from `@ThrottleScope`):
-   * throws a ThrottleConfigError naming the throttle, the scope and the bad value.
+   * Checked at boot for every route that uses this throttle (and `scope` from `@ThrottleScope`,
+   * `routeCost` from `@ThrottleCost`): throws a ThrottleConfigError naming the throttle, the scope
+   * and the bad value.
    */
-  validate(routeScope: string | undefined, where: string): void {
+  validate(routeScope: string | undefined, where: string, routeCost?: number): void {
+    this.validateCounting(where);
     const scope = this.scopeOnRoute(routeScope);
     if (this.rate !== undefined) {
       this.rateFor(scope);
-      return;
+    } else {
+      if (scope === undefined) {
+        throw new ThrottleConfigError(`${where}: ${this.constructor.name} has neither a scope nor a rate: set one of them on the class, or use .with({ scope, rate })`);
+      }
+      if (!this.runtime.rates.has(scope)) {
+        throw new ThrottleConfigError(
+          `${where}: ${this.constructor.name} uses scope '${scope}', which has no rate: add it to ${whereToAdd(this.runtime.entryPoint, `rates: { ${scope}: '100/day' }`)} or set it to null to switch it off`,
+        );
+      }
     }
-    if (scope === undefined) {
-      throw new ThrottleConfigError(`${where}: ${this.constructor.name} has neither a scope nor a rate: set one of them on the class, or use .with({ scope, rate })`);
-    }
-    if (!this.runtime.rates.has(scope)) {
-      throw new ThrottleConfigError(
-        `${where}: ${this.constructor.name} uses scope '${scope}', which has no rate: add it to ${whereToAdd(this.runtime.entryPoint, `rates: { ${scope}: '100/day' }`)} or set it to null to switch it off`,
-      );
-    }
+    // A rate picked per request (rateFor overridden) is not known here: a cost above it is refused then, with no wait.
+    if (this.rateFor !== SimpleRateThrottle.prototype.rateFor) return;
+    const rate = this.rateFor(scope);
+    if (!rate) return;
+    const fixedCost = typeof this.cost === 'number' ? this.cost : this.cost === undefined ? routeCost : undefined;
+    if (fixedCost === undefined) return;
+    const costText = this.cost === undefined ? `the route's @ThrottleCost(${fixedCost})` : `cost ${fixedCost}`;
+    validateCostFits(fixedCost, costText, rate, this.countingAlgorithm(), this.burst, `${where}: ${this.constructor.name}${scope === undefined ? '' : `, scope '${scope}'`}`);
+  }
+
+  /** The checks of algorithm, burst, cost and blockFor that need no rate (see counting-options.ts). */
+  protected validateCounting(where: string): void {
+    validateCountingOptions(this, this.countingAlgorithm(), `${where}: ${this.constructor.name}`);
+  }
+
+  /** The algorithm this throttle counts with: its own, else the module's, else DRF's sliding log. */
+  countingAlgorithm(): CountingAlgorithm {
+    return this.algorithm ?? this.runtime?.algorithm ?? 'sliding-log';
   }
 
   /** The scope this throttle uses on a route; ScopedThrottle reads the route's scope. */
@@ -122,17 +176,62 @@ export abstract class SimpleRateThrottle implements Throttle {
     return this.scope;
   }
 
-  /** The store check for this request, or null when the request is not throttled by this class. */
+  /**
+   * The store check for this request, or null when the request is not throttled by this class.
+   * A plain DRF request (sliding log, no cost, no blockFor) gets exactly DRF's check; the others
+   * carry only the fields that differ from the defaults.
+   */
   planCheck(ctx: ThrottleContext): WindowCheck | null {
     const rate = this.rateFor(this.scopeFor(ctx), ctx);
     if (!rate) return null;
     const key = this.getCacheKey(ctx);
     if (key === null) return null;
-    return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
+    const algorithm = this.algorithm ?? this.runtime.algorithm ?? 'sliding-log';
+    const hasCost = this.cost !== undefined || ctx.cost !== undefined;
+    const blockFor = this.blockFor;
+    if (algorithm === 'sliding-log' && !hasCost && (blockFor === undefined || blockFor === 0)) return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
+    const check: Writable<WindowCheck> = { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
+    if (algorithm !== 'sliding-log') check.algorithm = algorithm;
+    // A limit of 0 admits nothing, under gcra too (its interval, period / limit, would be infinite).
+    if (algorithm === 'gcra') check.burst = rate.limit === 0 ? 0 : (this.burst ?? rate.limit);
+    if (hasCost) {
+      const cost = this.requestCost(ctx);
+      if (cost !== 1) check.cost = cost;
+      // A request that weighs something is consumed by all of its throttles or by none.
+      check.allOrNothing = true;
+    }
+    if (blockFor !== undefined && blockFor > 0) check.blockMs = blockMsOf(blockFor);
+    return check;
+  }
+
+  /**
+   * Where this request counts, what it costs aside: null when this throttle does not count it. For
+   * ThrottlingService's peek(), buckets() and penalize(), which must not call a cost function with
+   * a context made up for an identity.
+   */
+  planBucket(ctx: ThrottleContext): RateBucket | null {
+    const rate = this.rateFor(this.scopeFor(ctx), ctx);
+    if (!rate) return null;
+    const key = this.getCacheKey(ctx);
+    if (key === null) return null;
+    const algorithm = this.countingAlgorithm();
+    const bucket = { key, limit: rate.limit, windowMs: rate.durationMs };
+    if (algorithm === 'sliding-log') return bucket;
+    const counting: PeekCounting = algorithm === 'gcra' ? { algorithm, limit: rate.limit, burst: rate.limit === 0 ? 0 : (this.burst ?? rate.limit) } : { algorithm, limit: rate.limit };
+    return { ...bucket, counting };
+  }
+
+  /** The units of this request: the throttle's own cost, else the route's (`@ThrottleCost`), else 1. */
+  private requestCost(ctx: ThrottleContext): number {
+    const own = this.cost;
+    if (own === undefined) return ctx.cost ?? 1;
+    if (typeof own === 'number') return own;
+    return checkedCost(own.call(this, ctx), (this.costLabel ??= `${this.constructor.name}.cost`));
   }
 
   /** DRF's throttle_success / throttle_failure, plus what headers need. */
   decide(check: WindowCheck, result: HitResult, ctx: ThrottleContext): ThrottleDecision {
+    if (result.outcome !== undefined) return this.decideOutcome(check, result, result.outcome, ctx);
     const { limit, windowMs } = check;
     const policy = this.scopeFor(ctx);
     const window = windowMs / 1000;
@@ -146,6 +245,23 @@ export abstract class SimpleRateThrottle implements Throttle {
     const used = result.count + (check.record ? 1 : 0);
     const oldest = result.oldest ?? result.now;
     return { allowed: true, wait: null, limit, remaining: Math.max(0, limit - used), reset: (oldest + windowMs - result.now) / 1000, policy, window };
+  }
+
+  /**
+   * The decision of a store that answered in units (the counter algorithms; a sliding log with a
+   * cost or a blockFor). `limit` and `remaining` are in units, `reset` is when `remaining` next grows.
+   *
+   * gcra in the IETF headers: its quota is the burst, refilled one unit per period / limit, so
+   * RateLimit-Policy says q = burst and w = burst x period / limit seconds (the time an emptied burst
+   * takes to refill: with burst = limit, the rate's own period), and RateLimit says r = the units
+   * that could be taken at once now, t = seconds until the next unit is earned back.
+   */
+  private decideOutcome(check: WindowCheck, result: HitResult, outcome: AlgorithmOutcome, ctx: ThrottleContext): ThrottleDecision {
+    if (result.uncounted === true) return ALLOWED;
+    const { limit, windowMs } = check;
+    const windowSeconds = check.algorithm === 'gcra' && limit > 0 ? ((check.burst ?? limit) * windowMs) / limit / 1000 : windowMs / 1000;
+    const wait = outcome.allowed || outcome.waitMs === null ? null : outcome.waitMs / 1000;
+    return { allowed: outcome.allowed, wait, limit: outcome.limit, remaining: outcome.remaining, reset: outcome.resetMs / 1000, policy: this.scopeFor(ctx), window: windowSeconds };
   }
 
   async allowRequest(ctx: ThrottleContext): Promise<boolean | ThrottleDecision> {

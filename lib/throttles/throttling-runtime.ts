@@ -1,9 +1,9 @@
 import type { Clock } from '../core/clock.js';
 import type { Rate } from '../core/rate.js';
-import type { ThrottleStore } from '../core/store.js';
+import type { CountingAlgorithm, ThrottleStore } from '../core/store.js';
 
 /**
- * What built-in throttles need from the module: the store and the configured rates.
+ * What built-in throttles need from the module: the store, the configured rates and algorithm.
  * Injected into throttles by property injection, so user subclasses keep their constructors free.
  */
 export interface ThrottlingRuntime {
@@ -11,6 +11,8 @@ export interface ThrottlingRuntime {
   /** scope -> parsed rate; null means the scope is switched off. */
   readonly rates: ReadonlyMap<string, Rate | null>;
   readonly clock: Clock;
+  /** The module's `algorithm`: how rate throttles that name none count. Unset: 'sliding-log' (DRF). Tastypie throttles never read it. */
+  readonly algorithm?: CountingAlgorithm;
   /** How the module was configured, so messages give advice that fits. Default 'forRoot'. */
   readonly entryPoint?: EntryPoint;
 }

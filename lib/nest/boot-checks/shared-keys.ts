@@ -1,4 +1,5 @@
 import { describeValue } from '../../core/describe-value.js';
+import type { CountingAlgorithm } from '../../core/store.js';
 import { formatRate } from '../../core/rate.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { AnonThrottle } from '../../throttles/anon-throttle.js';
@@ -21,6 +22,13 @@ export interface KnownCount {
   readonly limit: string;
   /** The limit as the user wrote it: `rate '10/min'`, `rates.user '20/day'`, `throttleAt 5, ...`. */
   readonly limitText: string;
+  /**
+   * How the keys count: a key written by one algorithm is started afresh by another (and a gcra
+   * time means something else under another burst), so throttles sharing keys must agree on both.
+   */
+  readonly algorithm: CountingAlgorithm;
+  /** gcra's burst; undefined for the other algorithms. */
+  readonly burst?: number;
   /** How to give this throttle keys of its own. */
   readonly fix: string;
   /**
@@ -70,7 +78,10 @@ function knownRateCount(throttle: SimpleRateThrottle, routeScope: string | undef
     base === ScopedThrottle
       ? `give the routes of one of them a scope of their own, e.g. @ThrottleScope('${scope}-2') with a rate in rates, or use UserThrottle.with({ scope: '${scope}-2', rate: ${rateSource} }) there`
       : `give one of them a scope of its own, e.g. ${base.name}.with({ scope: '${scope}-2', rate: ${rateSource} })`;
+  const algorithm = throttle.countingAlgorithm();
   return {
+    algorithm,
+    burst: algorithm === 'gcra' ? (rate.limit === 0 ? 0 : (throttle.burst ?? rate.limit)) : undefined,
     namespace: `throttle_${scope}_`,
     keys: `throttle_${scope}_<${base === AnonThrottle ? 'address' : 'user id or address'}> (scope '${scope}')`,
     limit: `${rate.limit}/${rate.durationMs}`,
@@ -93,6 +104,7 @@ function knownTastypieCount(inner: CacheThrottle): KnownCount | undefined {
   const { throttleAt, timeframe, expiration, scope } = inner;
   const base = inner instanceof CacheDBThrottle ? CacheDBThrottle : CacheThrottle;
   return {
+    algorithm: 'sliding-log',
     namespace: `tastypie:${scope === undefined ? '' : `${scope}:`}`,
     keys: `tastypie:${scope === undefined ? '' : `${scope}:`}<identifier>_accesses (${scope === undefined ? 'no scope' : `scope '${scope}'`})`,
     limit: `${throttleAt}/${timeframe}/${expiration}`,
@@ -113,7 +125,8 @@ interface LimitUsers {
 /**
  * Every known count of the app, by key prefix: two throttles that count in the same keys with
  * different limits use up each other's (UserThrottle.with({ rate: '10/min' }) and '20/day' variants
- * both count in throttle_user_<id>), so that fails the boot, naming both.
+ * both count in throttle_user_<id>), so that fails the boot, naming both. Different algorithms or
+ * gcra bursts there always fail it: each one's writes would restart the other's count.
  */
 export class SharedKeyBook {
   private readonly namespaces = new Map<string, Map<string, LimitUsers>>();
@@ -126,8 +139,9 @@ export class SharedKeyBook {
   add(count: KnownCount, throttle: string, where: string): void {
     let limits = this.namespaces.get(count.namespace);
     if (limits === undefined) this.namespaces.set(count.namespace, (limits = new Map()));
-    let entry = limits.get(count.limit);
-    if (entry === undefined) limits.set(count.limit, (entry = { count, ownScope: true, users: new Map() }));
+    const limit = limitKey(count);
+    let entry = limits.get(limit);
+    if (entry === undefined) limits.set(limit, (entry = { count, ownScope: true, users: new Map() }));
     entry.ownScope &&= count.ownScope;
     let wheres = entry.users.get(throttle);
     if (wheres === undefined) entry.users.set(throttle, (wheres = new Set()));
@@ -139,7 +153,7 @@ export class SharedKeyBook {
     const limits = this.namespaces.get(count.namespace);
     if (limits === undefined) return;
     for (const [limit, other] of limits) {
-      if (limit !== count.limit) this.report(count.namespace, other, { count, ownScope: count.ownScope, users: new Map([[throttle, new Set([where])]]) });
+      if (limit !== limitKey(count)) this.report(count.namespace, other, { count, ownScope: count.ownScope, users: new Map([[throttle, new Set([where])]]) });
     }
   }
 
@@ -147,7 +161,10 @@ export class SharedKeyBook {
   assertNoConflicts(): void {
     for (const [namespace, limits] of this.namespaces) {
       if (limits.size < 2) continue;
-      let [first, second] = limits.values();
+      const entries = [...limits.values()];
+      let [first, second] = entries;
+      // Another algorithm or burst is always refused: report that pair, whatever else shares the keys.
+      second = entries.find((entry) => countingDiffers(entry.count, first.count)) ?? second;
       // Name the throttle that inherited the scope second: its fix is the one to make.
       if (!first.ownScope && second.ownScope) [first, second] = [second, first];
       this.report(namespace, first, second);
@@ -156,19 +173,36 @@ export class SharedKeyBook {
 
   private report(namespace: string, first: LimitUsers, second: LimitUsers): void {
     const error = conflict(first, second);
-    if (!first.ownScope || !second.ownScope) throw error;
+    if (!first.ownScope || !second.ownScope || countingDiffers(first.count, second.count)) throw error;
     if (this.warned.has(namespace)) return;
     this.warned.add(namespace);
     this.warn(`${error.message}. (This boots because each of them names the scope itself; a throttle that inherits it fails the boot.)`);
   }
 }
 
+/** Equal for throttles that may share keys: the same limit, counted the same way. */
+function limitKey(count: KnownCount): string {
+  return `${count.limit}|${count.algorithm}|${count.burst ?? ''}`;
+}
+
+function countingDiffers(a: KnownCount, b: KnownCount): boolean {
+  return a.algorithm !== b.algorithm || a.burst !== b.burst;
+}
+
+function countingText(count: KnownCount): string {
+  return count.algorithm === 'gcra' ? `algorithm 'gcra', burst ${count.burst}` : `algorithm '${count.algorithm}'`;
+}
+
 function conflict(first: LimitUsers, second: LimitUsers): ThrottleConfigError {
+  const counting = countingDiffers(first.count, second.count);
   const describe = ({ count, users }: LimitUsers) =>
-    [...users].map(([throttle, wheres]) => `${throttle} with ${count.limitText} (on ${[...wheres].join(', ')})`).join(' and ');
+    [...users].map(([throttle, wheres]) => `${throttle} with ${count.limitText}${counting ? `, ${countingText(count)}` : ''} (on ${[...wheres].join(', ')})`).join(' and ');
   const [where] = [...second.users.values()][0];
-  return new ThrottleConfigError(
-    `${where}: two throttles count in the same keys, ${first.count.keys}, with different limits, so each one's requests use up the other's limit: ` +
-      `${describe(first)}, and ${describe(second)}. To keep them apart, ${second.count.fix}`,
-  );
+  const why =
+    first.count.algorithm !== second.count.algorithm
+      ? `with different algorithms, so each one's writes start the other's count afresh`
+      : counting
+        ? `with different gcra bursts, so each one's writes move the other's limit`
+        : `with different limits, so each one's requests use up the other's limit`;
+  return new ThrottleConfigError(`${where}: two throttles count in the same keys, ${first.count.keys}, ${why}: ${describe(first)}, and ${describe(second)}. To keep them apart, ${second.count.fix}`);
 }

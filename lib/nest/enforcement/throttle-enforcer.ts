@@ -14,6 +14,7 @@ import { hasOwnThrottleMetadata } from '../decorators/own-throttle-metadata.js';
 import { retryAfterSeconds } from '../../core/wait.js';
 import { recordDecisions } from '../../metrics/record-decisions.js';
 import { enforcedDecisions, enforcedDenials, enforcedVerdict } from './shadow-plan.js';
+import { withRouteCost } from './route-cost-context.js';
 
 /**
  * Runs the throttles of one request and turns the verdict into headers or the transport's
@@ -40,7 +41,7 @@ export class ThrottleEnforcer {
     if (plan.throttles.length === 0) return true;
     const token = transport.requestToken(context);
     if (markHandled(token)) return true;
-    const ctx = transport.createContext(context, plan.scope, this.settings);
+    const ctx = withRouteCost(transport.createContext(context, plan.scope, this.settings, plan.cost), plan.cost);
     // Throttles that record after the handler (Tastypie) reserve their slot now; the access
     // interceptor settles it with the handler's outcome.
     const reserving = plan.accessedThrottles.length > 0;

@@ -10,7 +10,7 @@ import { prepareThrottle, TastypieThrottleAdapter } from '../../throttles/tastyp
 import { assertThrottleClass, type ThrottlingSettings } from '../module/throttling-settings.js';
 import { requestScopedDependency } from '../boot-checks/request-scoped-dependency.js';
 import { loadOptionalPeers } from '../transports/optional-peer.js';
-import { THROTTLE_CLASSES_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../module/tokens.js';
+import { THROTTLE_CLASSES_METADATA, THROTTLE_COST_METADATA, THROTTLE_SCOPE_METADATA, THROTTLING_OPTIONS, THROTTLING_SETTINGS } from '../module/tokens.js';
 import { knownCount, type KnownCount, SharedKeyBook } from '../boot-checks/shared-keys.js';
 import type { ThrottlingModuleOptions } from '../module/throttling-options.interface.js';
 import { describeValue } from '../../core/describe-value.js';
@@ -18,11 +18,14 @@ import { moduleLabel } from '../../throttles/throttling-runtime.js';
 import { throttleRecordsAfterHandler } from '../../throttles/records-after-handler.js';
 import { shadowFlags } from './shadow-plan.js';
 import { routeShadow } from '../decorators/throttle-shadow.decorator.js';
+import { routeCost } from '../decorators/throttle-cost.decorator.js';
 
 /** What the guard needs for one handler, worked out once. */
 export interface RoutePlan {
   readonly throttles: readonly Throttle[];
   readonly scope: string | undefined;
+  /** The route's @ThrottleCost (units per request), checked at boot; undefined: none (each throttle's own, else 1). */
+  readonly cost: number | undefined;
   /** The throttles that want `accessed()` after the handler succeeds. */
   readonly accessedThrottles: readonly Throttle[];
   /** What the route's RateLimit headers keep between responses. */
@@ -34,7 +37,7 @@ export interface RoutePlan {
   readonly names: readonly string[];
 }
 
-const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, accessedThrottles: [], headerCache: new RateLimitHeaderCache(), shadow: null, route: '', names: [] });
+const UNTHROTTLED: RoutePlan = Object.freeze({ throttles: [], scope: undefined, cost: undefined, accessedThrottles: [], headerCache: new RateLimitHeaderCache(), shadow: null, route: '', names: [] });
 
 /**
  * Resolves throttle classes to singletons through Nest's DI and plans every route at boot.
@@ -202,20 +205,22 @@ export class ThrottleRegistry implements OnModuleInit {
   private async buildPlan(type: Function, handler: Function, hostRef: ModuleRef, where: string, usedScopes: Set<string>): Promise<RoutePlan> {
     const classes: unknown = Reflect.getMetadata(THROTTLE_CLASSES_METADATA, handler) ?? Reflect.getMetadata(THROTTLE_CLASSES_METADATA, type) ?? this.settings.defaultThrottles;
     const scope = routeScope(type, handler);
+    const cost = routeCost(type, handler, where);
     if (!Array.isArray(classes)) throw new ThrottleConfigError(`${where}: @ThrottleClasses() holds ${describeValue(classes)}, not a list of throttle classes`);
-    if (classes.length === 0) return scope === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope };
+    if (classes.length === 0) return scope === undefined && cost === undefined ? UNTHROTTLED : { ...UNTHROTTLED, scope, cost };
 
     const throttles: Throttle[] = [];
     for (const [index, throttleClass] of classes.entries()) {
       assertThrottleClass(throttleClass, `${where}: throttle #${index + 1}`);
       const throttle = await this.resolve(throttleClass, hostRef, where);
-      this.validate(throttle, scope, where, usedScopes);
+      this.validate(throttle, scope, cost, where, usedScopes);
       throttles.push(throttle);
     }
     const names = throttles.map(throttleName);
     return {
       throttles,
       scope,
+      cost,
       accessedThrottles: throttles.filter(throttleRecordsAfterHandler),
       headerCache: new RateLimitHeaderCache(),
       shadow: shadowFlags(throttles, routeShadow(type, handler), this.settings.mode, where, names),
@@ -224,8 +229,8 @@ export class ThrottleRegistry implements OnModuleInit {
     };
   }
 
-  /** Rate throttles must find a well-formed rate for the scope they will use on this route. */
-  private validate(throttle: Throttle, routeScope: string | undefined, where: string, usedScopes: Set<string>): void {
+  /** Rate throttles must find a well-formed rate for the scope they will use on this route, and be able to admit its cost. */
+  private validate(throttle: Throttle, routeScope: string | undefined, cost: number | undefined, where: string, usedScopes: Set<string>): void {
     if (!(throttle instanceof SimpleRateThrottle)) return;
     const scope = throttle.scopeOnRoute(routeScope);
     // A throttle with a rate of its own never reads the scope's: a malformed one then still fails the
@@ -236,7 +241,7 @@ export class ThrottleRegistry implements OnModuleInit {
       if (badRate !== undefined) throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
     }
     try {
-      throttle.validate(routeScope, where);
+      throttle.validate(routeScope, where, cost);
     } catch (error) {
       if (error instanceof ThrottleConfigError && !error.message.startsWith(where)) {
         throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}${scope ? `, scope '${scope}'` : ''}: ${error.message}`);
@@ -310,7 +315,7 @@ function targetOf(wrapper: InstanceWrapper): { type: Function; prototype: any } 
 }
 
 function hasThrottleMetadata(type: Function, prototype: any, methods: string[]): boolean {
-  const has = (target: object) => Reflect.hasMetadata(THROTTLE_CLASSES_METADATA, target) || Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, target);
+  const has = (target: object) => Reflect.hasMetadata(THROTTLE_CLASSES_METADATA, target) || Reflect.hasMetadata(THROTTLE_SCOPE_METADATA, target) || Reflect.hasMetadata(THROTTLE_COST_METADATA, target);
   return has(type) || methods.some((method) => has(prototype[method]));
 }
 

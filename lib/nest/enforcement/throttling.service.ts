@@ -2,7 +2,6 @@ import { Inject, Injectable, type Type } from '@nestjs/common';
 import { setResponseHeader } from '../../http/http-client.js';
 import { RateLimitHeaderCache, writeRateLimitHeaders } from '../../http/rate-limit-headers.js';
 import type { RateInput } from '../../core/rate.js';
-import type { WindowState } from '../../core/store.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { type Evaluation, evaluateThrottles, settleEvaluation } from '../../throttles/evaluate-throttles.js';
 import { SimpleRateThrottle } from '../../throttles/simple-rate-throttle.js';
@@ -17,7 +16,9 @@ import { THROTTLING_SETTINGS } from '../module/tokens.js';
 import { httpRequestContext, httpThrottledProblem, httpUnavailableProblem } from '../transports/http-transport.js';
 import { describeValue } from '../../core/describe-value.js';
 import { retryAfterSeconds } from '../../core/wait.js';
-import { type Bucket, bucketOfThrottle, listBuckets, penalizeBucket, readBucket, type ThrottleBucketState } from './throttle-admin.js';
+import { type Bucket, bucketOfThrottle, type BucketReading, listBuckets, penalizeBucket, readBucket, type ThrottleBucketState } from './throttle-admin.js';
+import type { CountingOptions } from '../../throttles/counting-options.js';
+import { checkedCost } from '../../core/algorithms/algorithm-outcome.js';
 
 /** How many `{ scope, rate }` specs ThrottlingService keeps a throttle for. */
 export const MAX_CACHED_RATE_SPECS = 1_000;
@@ -25,12 +26,26 @@ export const MAX_CACHED_RATE_SPECS = 1_000;
 /** Who is checked: an Express/Fastify request, or any identity (a username, an API key, ...). */
 export type ThrottleTarget = { readonly identity: string } | object;
 
-/** A throttle class (DRF or Tastypie style, resolved through DI), or a named rate (`rate` omitted: the module's `rates[scope]`). */
-export type ThrottleSpec = Type<unknown> | { readonly scope: string; readonly rate?: RateInput };
+/**
+ * A named rate, counted like `UserThrottle.with({ scope, rate, algorithm, burst, blockFor })` (`rate`
+ * omitted: the module's `rates[scope]`; `algorithm` omitted: the module's).
+ */
+export interface RateSpec extends Pick<CountingOptions, 'algorithm' | 'burst' | 'blockFor'> {
+  readonly scope: string;
+  readonly rate?: RateInput;
+}
+
+/** A throttle class (DRF or Tastypie style, resolved through DI), or a named rate. */
+export type ThrottleSpec = Type<unknown> | RateSpec;
 
 export interface ManualCheckOptions {
   /** The scope ScopedThrottle reads (what @ThrottleScope gives on a route). */
   readonly scope?: string;
+  /**
+   * What this check costs, in units of each rate throttle's limit (what @ThrottleCost gives on a
+   * route; a throttle's own `cost` beats it). Given, the check is all or nothing. Default 1.
+   */
+  readonly cost?: number;
   /** Where to write Retry-After and RateLimit headers (Express response or Fastify reply). */
   readonly response?: unknown;
   /** For identity targets: the URL and method recorded by CacheDBThrottle. */
@@ -59,12 +74,9 @@ export interface ThrottleAttempt {
   release(): Promise<void>;
 }
 
-/** The state of one throttle's bucket for a target. */
-export interface ThrottleKeyState extends WindowState {
+/** The state of one throttle's bucket for a target (`limit`: what `remaining` counts down from, gcra's burst). */
+export interface ThrottleKeyState extends BucketReading {
   readonly key: string;
-  readonly limit: number;
-  /** Requests left in the window. */
-  readonly remaining: number;
   readonly windowMs: number;
 }
 
@@ -185,8 +197,8 @@ export class ThrottlingService {
 
   /** The state of one throttle's bucket for a target, without changing it. */
   async peek(target: ThrottleTarget, spec: ThrottleSpec, options: ManualCheckOptions = {}): Promise<ThrottleKeyState> {
-    const { key, limit, windowMs } = await this.bucketOf(target, spec, options);
-    return { ...(await readBucket(this.settings.runtime.store, { key, limit, windowMs })), key, limit, windowMs };
+    const bucket = await this.bucketOf(target, spec, options);
+    return { ...(await readBucket(this.settings.runtime.store, bucket)), key: bucket.key, windowMs: bucket.windowMs };
   }
 
   /**
@@ -234,8 +246,9 @@ export class ThrottlingService {
     if (target === null || typeof target !== 'object') {
       throw new TypeError(`ThrottlingService: the target must be a request or { identity }, got ${describeValue(target)}`);
     }
+    const cost = options.cost === undefined ? undefined : checkedCost(options.cost, 'ThrottlingService: options.cost');
     const identity = (target as { identity?: unknown }).identity;
-    if (identity === undefined) return httpRequestContext(target, options.response, options.scope, this.settings);
+    if (identity === undefined) return httpRequestContext(target, options.response, options.scope, this.settings, undefined, undefined, cost);
     if (typeof identity !== 'string' || identity.length === 0) {
       throw new TypeError(`ThrottlingService: identity must be a non-empty string, got ${describeValue(identity)}`);
     }
@@ -251,6 +264,7 @@ export class ThrottlingService {
       handler: undefined,
       method: options.method ?? '',
       url: options.url ?? '',
+      cost,
     };
   }
 
@@ -270,18 +284,18 @@ export class ThrottlingService {
     if (spec === null || typeof spec !== 'object' || typeof (spec as { scope?: unknown }).scope !== 'string') {
       throw new ThrottleConfigError(`ThrottlingService: expected a throttle class or { scope, rate }, got ${describeValue(spec)}`);
     }
-    const { scope, rate } = spec as { scope: string; rate?: RateInput };
-    const id = `${scope}\u0000${JSON.stringify(rate)}`;
+    const { scope, rate, algorithm, burst, blockFor } = spec as RateSpec;
+    const id = `${scope}\u0000${JSON.stringify([rate, algorithm, burst, blockFor])}`;
     const cached = this.rateThrottles.get(id);
     if (cached !== undefined) {
       this.rateThrottles.delete(id);
       this.rateThrottles.set(id, cached);
       return cached;
     }
-    const created = this.registry.createDetached(UserThrottle.with({ scope, rate })).then((throttle) => {
-      // Validated the way the registry validates routes at boot: a bad rate is named here.
+    const created = this.registry.createDetached(UserThrottle.with({ scope, rate, algorithm, burst, blockFor })).then((throttle) => {
+      // Validated the way the registry validates routes at boot: a bad rate, algorithm, burst or blockFor is named here.
       if (throttle instanceof SimpleRateThrottle) throttle.validate(scope, 'ThrottlingService');
-      this.registry.claimKeys(throttle, scope, `{ scope: ${describeValue(scope)}${rate === undefined ? '' : `, rate: ${describeValue(rate)}`} }`, false);
+      this.registry.claimKeys(throttle, scope, specLabel(spec as RateSpec), false);
       return throttle;
     });
     this.rateThrottles.set(id, created);
@@ -301,4 +315,14 @@ export class ThrottlingService {
     if (bucket === undefined) throw new ThrottleConfigError(`ThrottlingService: ${throttle.constructor.name} keeps no bucket in the store that peek() or reset() could read`);
     return bucket;
   }
+}
+
+/** How a `{ scope, rate, ... }` spec is named in errors: as it was written. */
+function specLabel({ scope, rate, algorithm, burst, blockFor }: RateSpec): string {
+  const parts = [`scope: ${describeValue(scope)}`];
+  if (rate !== undefined) parts.push(`rate: ${describeValue(rate)}`);
+  if (algorithm !== undefined) parts.push(`algorithm: ${describeValue(algorithm)}`);
+  if (burst !== undefined) parts.push(`burst: ${describeValue(burst)}`);
+  if (blockFor !== undefined) parts.push(`blockFor: ${describeValue(blockFor)}`);
+  return `{ ${parts.join(', ')} }`;
 }

@@ -2,7 +2,7 @@ import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { ForwardedHeaderName } from '../../core/client-identity.js';
 import type { Clock } from '../../core/clock.js';
 import type { RateInput } from '../../core/rate.js';
-import type { Awaitable, ThrottleStore } from '../../core/store.js';
+import type { Awaitable, CountingAlgorithm, ThrottleStore } from '../../core/store.js';
 import type { RateLimitHeaderMode } from '../../http/rate-limit-headers.js';
 import type { StoreErrorPolicy } from '../../stores/fail-safe-throttle-store.js';
 import type { AccessLog } from '../../access-log/access-log.js';
@@ -24,6 +24,12 @@ export interface ThrottlingModuleOptions {
   readonly defaultThrottles?: readonly ThrottleClass[];
   /** scope -> rate (DRF DEFAULT_THROTTLE_RATES); `null` switches a scope off. */
   readonly rates?: Readonly<Record<string, RateInput>>;
+  /**
+   * How rate throttles that name no `algorithm` count (AnonThrottle, UserThrottle, ScopedThrottle,
+   * your subclasses): 'sliding-log' (default, DRF's exact log), 'sliding-window', 'gcra' or
+   * 'fixed-window' (docs/algorithms.md). Tastypie throttles keep their access log whatever it says.
+   */
+  readonly algorithm?: CountingAlgorithm;
   /**
    * DRF's NUM_PROXIES: how many trusted proxies append to X-Forwarded-For (or Forwarded, see
    * `forwardedHeader`). Unset, with `trustedProxies` unset too: the adapter's own client address

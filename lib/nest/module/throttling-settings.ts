@@ -12,6 +12,7 @@ import { MemoryThrottleStore } from '../../stores/memory-throttle-store.js';
 import { FailSafeThrottleStore, STORE_ERROR_POLICIES, type StoreStateChange } from '../../stores/fail-safe-throttle-store.js';
 import type { Throttle } from '../../throttles/throttle.js';
 import { isTastypieStyleClass } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
+import { validateAlgorithm } from '../../throttles/counting-options.js';
 import type { EntryPoint, ThrottlingRuntime } from '../../throttles/throttling-runtime.js';
 import type { EnforcementPoint, ThrottlingModuleOptions } from './throttling-options.interface.js';
 import { rpcIdentityReader } from '../transports/rpc-transport.js';
@@ -40,7 +41,7 @@ export interface ThrottlingSettings extends OperationSettings, TransportSettings
   readonly entryPoint: EntryPoint;
 }
 
-const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports', 'mode', 'shadowHeaders', 'onThrottled', 'onStoreStateChange', 'metrics', 'errorFormat']);
+const KNOWN_OPTIONS = new Set(['defaultThrottles', 'rates', 'algorithm', 'numProxies', 'trustedProxies', 'forwardedHeader', 'ipv6Subnet', 'store', 'clock', 'headers', 'userId', 'enforceAt', 'maxKeys', 'rpcIdentity', 'onStoreError', 'storeTimeout', 'accessLog', 'transports', 'mode', 'shadowHeaders', 'onThrottled', 'onStoreStateChange', 'metrics', 'errorFormat']);
 
 /** DRF reads `request.user.pk`; Nest apps usually carry `id` (or a JWT's `sub`). */
 export const defaultUserId: UserIdReader = (_request, user) => {
@@ -61,6 +62,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   const clock = options.clock === undefined ? systemClock : validClock(options.clock, 'ThrottlingModule: clock');
 
   const { rates, badRates } = parseRates(options.rates);
+  const algorithm = validateAlgorithm(options.algorithm, 'ThrottlingModule') ?? 'sliding-log';
   const defaultThrottles = validateDefaultThrottles(options.defaultThrottles);
 
   const clientIdentity = clientIdentityFromOptions(options, 'ThrottlingModule');
@@ -89,7 +91,7 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   reportStoreMetrics(store, operations.metrics);
   return {
     ...operations,
-    runtime: { store, rates, clock, entryPoint },
+    runtime: { store, rates, clock, entryPoint, algorithm },
     defaultThrottles,
     numProxies: clientIdentity.numProxies,
     clientIdentity,

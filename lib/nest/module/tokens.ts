@@ -5,5 +5,6 @@ export const THROTTLING_SETTINGS = Symbol('nestjs-throttling:settings');
 /** Metadata keys written by the decorators. */
 export const THROTTLE_CLASSES_METADATA = 'nestjs-throttling:classes';
 export const THROTTLE_SCOPE_METADATA = 'nestjs-throttling:scope';
+export const THROTTLE_COST_METADATA = 'nestjs-throttling:cost';
 
 export { THROTTLING_RUNTIME } from '../../throttles/throttling-runtime.js';

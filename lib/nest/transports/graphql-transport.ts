@@ -30,7 +30,7 @@ export const graphqlTransport: TransportBinding = {
 
   countsByDefault: (context) => isRootOperationField(context),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings, cost?: number): ThrottleContext {
     const gqlContext = graphqlContextOf(context);
     const info = context.getArgByIndex(3);
     const request = graphqlRequestOf(gqlContext);
@@ -50,6 +50,7 @@ export const graphqlTransport: TransportBinding = {
       handler: context.getHandler(),
       method: String(info?.operation?.operation ?? 'query').toUpperCase(),
       url: `${info?.parentType?.name ?? ''}.${info?.fieldName ?? ''}`,
+      cost,
     };
   },
 

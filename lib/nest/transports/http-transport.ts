@@ -11,9 +11,9 @@ import { PROBLEM_JSON } from '../../http/problem-details.js';
 export const httpTransport: TransportBinding = {
   requestToken: (context) => context.getArgByIndex(0),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings, cost?: number): ThrottleContext {
     const request = context.getArgByIndex(0);
-    return httpRequestContext(request, context.getArgByIndex(1), scope, settings, context.getClass(), context.getHandler());
+    return httpRequestContext(request, context.getArgByIndex(1), scope, settings, context.getClass(), context.getHandler(), cost);
   },
 
   setHeader: (ctx, name, value) => setResponseHeader(ctx.response, name, value),
@@ -32,10 +32,10 @@ export function onResponseClose(ctx: ThrottleContext, done: () => void): void {
 }
 
 /** The ThrottleContext of an Express or Fastify request (also used by ThrottlingService). */
-export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: TransportSettings, controller?: Function, handler?: Function): ThrottleContext {
+export function httpRequestContext(request: any, response: any, scope: string | undefined, settings: TransportSettings, controller?: Function, handler?: Function, cost?: number): ThrottleContext {
   // Fastify runs Nest middleware on the raw Node request, so a user set there lives on request.raw.
   const user = request.user ?? request.raw?.user;
-  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.clientIdentity), user, settings.userId(request, user), scope, controller, handler);
+  return new HttpThrottleContext(request, response, httpClientIdent(request, settings.clientIdentity), user, settings.userId(request, user), scope, controller, handler, cost);
 }
 
 /**
@@ -55,6 +55,7 @@ class HttpThrottleContext implements ThrottleContext {
     readonly scope: string | undefined,
     readonly controller: Function | undefined,
     readonly handler: Function | undefined,
+    readonly cost: number | undefined,
   ) {}
 
   get method(): string {

@@ -24,7 +24,7 @@ import type { ThrottleDecision } from '../../throttles/throttle.js';
 export const rpcTransport: TransportBinding = {
   requestToken: (context) => context.getArgs(),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings, cost?: number): ThrottleContext {
     const rpc = context.switchToRpc();
     const data = rpc.getData();
     const rpcContext = rpc.getContext();
@@ -46,6 +46,7 @@ export const rpcTransport: TransportBinding = {
       handler: context.getHandler(),
       method: 'RPC',
       url: pattern,
+      cost,
     };
   },
 

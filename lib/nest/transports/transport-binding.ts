@@ -32,8 +32,11 @@ export interface TransportSettings {
 export interface TransportBinding {
   /** The object that stands for one request, so that it is throttled once whoever asks again. */
   requestToken(context: ExecutionContext): object;
-  /** The ThrottleContext of the request. */
-  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext;
+  /**
+   * The ThrottleContext of the request. `cost`: the route's @ThrottleCost, to set as `ctx.cost`
+   * (undefined: none); a binding that leaves it out gets it set by the guard.
+   */
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings, cost?: number): ThrottleContext;
   /** Writes a response header where the transport has a response; otherwise does nothing. */
   setHeader(ctx: ThrottleContext, name: string, value: string): void;
   /**

@@ -18,7 +18,7 @@ import type { ThrottleDecision } from '../../throttles/throttle.js';
 export const wsTransport: TransportBinding = {
   requestToken: (context) => context.getArgs(),
 
-  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings): ThrottleContext {
+  createContext(context: ExecutionContext, scope: string | undefined, settings: TransportSettings, cost?: number): ThrottleContext {
     const ws = context.switchToWs();
     const client = ws.getClient();
     const user = wsUserOf(client);
@@ -36,6 +36,7 @@ export const wsTransport: TransportBinding = {
       handler: context.getHandler(),
       method: 'WS',
       url: typeof pattern === 'string' ? pattern : String(pattern ?? ''),
+      cost,
     };
   },
 

@@ -144,6 +144,13 @@ function validateTastypieOptions(options: TastypieThrottleOptions & Record<strin
     throw new ThrottleConfigError(`${where}: reservationTimeout must be a number of seconds > 0, got ${describeValue(reservationTimeout)}`);
   }
   validateThrottleMode(options.mode, where);
+  // Tastypie's throttles count after the handler and wait out their own window; a block would need
+  // a check that records, which they do not make. Refused rather than silently ignored.
+  if (options.blockFor !== undefined) {
+    throw new ThrottleConfigError(
+      `${where}: blockFor is not supported on Tastypie throttles (got ${describeValue(options.blockFor)}): use a rate throttle for brute-force blocks, e.g. UserThrottle.with({ scope: 'login', rate: '5/min', blockFor: 900 })`,
+    );
+  }
   const known = new Set(['throttleAt', 'timeframe', 'expiration', 'scope', 'reservationTimeout', 'mode']);
   if (options.constructor === Object) {
     for (const key of Object.keys(options)) {
