@@ -66,6 +66,16 @@ export function validateCostFits(cost: number, costText: string, rate: Rate, alg
   throw new ThrottleConfigError(`${where}: ${costText} is above ${what}, so no request could ever be admitted: lower the cost, or raise the ${algorithm === 'gcra' ? 'burst' : 'rate'}`);
 }
 
+/**
+ * The window a policy announces (RateLimit-Policy's w), in seconds: the rate's period, except under
+ * gcra, whose quota is its burst refilled one unit per period / limit: burst x period / limit, the
+ * time an emptied burst takes to refill (the period itself when burst = limit).
+ */
+export function policyWindowSeconds(limit: number, periodMs: number, algorithm: CountingAlgorithm | undefined, burst: number | undefined): number {
+  if (algorithm !== 'gcra' || limit === 0) return periodMs / 1000;
+  return ((burst ?? limit) * periodMs) / limit / 1000;
+}
+
 /** blockFor in whole ms (rounded up: never shorter than asked), or undefined when it is not a valid number of seconds. */
 export function blockMsOf(blockFor: unknown): number | undefined {
   if (typeof blockFor !== 'number' || !Number.isFinite(blockFor) || blockFor < 0) return undefined;

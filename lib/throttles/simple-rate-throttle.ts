@@ -6,7 +6,7 @@ import type { CountingAlgorithm, HitResult, PeekCounting, WindowCheck } from '..
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { type ThrottleMode, validateThrottleMode } from '../core/throttle-mode.js';
 import { slidingLogWait } from '../core/wait.js';
-import { blockMsOf, type CountingOptions, type ThrottleCostOption, validateCostFits, validateCountingOptions } from './counting-options.js';
+import { blockMsOf, type CountingOptions, policyWindowSeconds, type ThrottleCostOption, validateCostFits, validateCountingOptions } from './counting-options.js';
 import { ALLOWED, type Throttle, type ThrottleContext, type ThrottleDecision } from './throttle.js';
 import { THROTTLING_RUNTIME, type ThrottlingRuntime, whereToAdd } from './throttling-runtime.js';
 
@@ -192,8 +192,7 @@ export abstract class SimpleRateThrottle implements Throttle {
     if (algorithm === 'sliding-log' && !hasCost && (blockFor === undefined || blockFor === 0)) return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
     const check: Writable<WindowCheck> = { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
     if (algorithm !== 'sliding-log') check.algorithm = algorithm;
-    // A limit of 0 admits nothing, under gcra too (its interval, period / limit, would be infinite).
-    if (algorithm === 'gcra') check.burst = rate.limit === 0 ? 0 : (this.burst ?? rate.limit);
+    if (algorithm === 'gcra') check.burst = this.burstFor(rate);
     if (hasCost) {
       const cost = this.requestCost(ctx);
       if (cost !== 1) check.cost = cost;
@@ -217,8 +216,26 @@ export abstract class SimpleRateThrottle implements Throttle {
     const algorithm = this.countingAlgorithm();
     const bucket = { key, limit: rate.limit, windowMs: rate.durationMs };
     if (algorithm === 'sliding-log') return bucket;
-    const counting: PeekCounting = algorithm === 'gcra' ? { algorithm, limit: rate.limit, burst: rate.limit === 0 ? 0 : (this.burst ?? rate.limit) } : { algorithm, limit: rate.limit };
+    const counting: PeekCounting = algorithm === 'gcra' ? { algorithm, limit: rate.limit, burst: this.burstFor(rate) } : { algorithm, limit: rate.limit };
     return { ...bucket, counting };
+  }
+
+  /**
+   * gcra's burst under a rate: the throttle's, else the limit. A limit of 0 admits nothing, under
+   * gcra too (its interval, period / limit, would be infinite), so its burst is 0 whatever is set.
+   */
+  burstFor(rate: Rate): number {
+    return rate.limit === 0 ? 0 : (this.burst ?? rate.limit);
+  }
+
+  /**
+   * What this throttle's RateLimit-Policy announces for a rate (also in the OpenAPI document): the
+   * limit and period, except under gcra (see decideOutcome).
+   */
+  policyOf(rate: Rate): { readonly quota: number; readonly window: number } {
+    if (this.countingAlgorithm() !== 'gcra') return { quota: rate.limit, window: rate.durationMs / 1000 };
+    const burst = this.burstFor(rate);
+    return { quota: burst, window: policyWindowSeconds(rate.limit, rate.durationMs, 'gcra', burst) };
   }
 
   /** The units of this request: the throttle's own cost, else the route's (`@ThrottleCost`), else 1. */
@@ -259,7 +276,7 @@ export abstract class SimpleRateThrottle implements Throttle {
   private decideOutcome(check: WindowCheck, result: HitResult, outcome: AlgorithmOutcome, ctx: ThrottleContext): ThrottleDecision {
     if (result.uncounted === true) return ALLOWED;
     const { limit, windowMs } = check;
-    const windowSeconds = check.algorithm === 'gcra' && limit > 0 ? ((check.burst ?? limit) * windowMs) / limit / 1000 : windowMs / 1000;
+    const windowSeconds = policyWindowSeconds(limit, windowMs, check.algorithm, check.burst);
     const wait = outcome.allowed || outcome.waitMs === null ? null : outcome.waitMs / 1000;
     return { allowed: outcome.allowed, wait, limit: outcome.limit, remaining: outcome.remaining, reset: outcome.resetMs / 1000, policy: this.scopeFor(ctx), window: windowSeconds };
   }

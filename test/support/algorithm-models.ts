@@ -108,6 +108,33 @@ export class TokenBucketModel implements AlgorithmModel {
 }
 
 /**
+ * The sliding log with a cost: the units admitted in (now - period, now], reset and wait found by
+ * trying every millisecond (every unit has left a period on, so the search ends).
+ */
+export class SlidingLogModel implements AlgorithmModel {
+  readonly admitted: Admitted[] = [];
+
+  hit({ limit, periodMs, cost }: ModelCheck, now: number): AlgorithmOutcome {
+    const count = (at: number) => slidingLogCount(this.admitted, at, periodMs);
+    const allowed = count(now) + cost <= limit;
+    if (allowed) this.admitted.push({ time: now, cost });
+    const after = count(now);
+    const remaining = Math.max(0, limit - after);
+    const firstFrom = (fits: (at: number) => boolean): number => {
+      for (let t = now; ; t++) if (fits(t)) return t - now;
+    };
+    return {
+      allowed,
+      limit,
+      remaining,
+      // Ms until remaining grows; an empty window never grows, and reports a whole window.
+      resetMs: after === 0 ? periodMs : firstFrom((t) => Math.max(0, limit - count(t)) > remaining),
+      waitMs: allowed ? 0 : cost > limit ? null : firstFrom((t) => count(t) + cost <= limit),
+    };
+  }
+}
+
+/**
  * blockFor over any model: the history of blocks; a request inside one is refused uncounted, and a
  * denial with a wait outside any starts one of max(blockFor, wait).
  */

@@ -12,6 +12,8 @@ import { hitFixedWindow, newFixedWindowState } from '../../lib/core/algorithms/f
 import { hitGcra, newGcraState } from '../../lib/core/algorithms/gcra.js';
 import { hitSlidingWindow, newSlidingWindowState } from '../../lib/core/algorithms/sliding-window.js';
 import { retryAfterSeconds } from '../../lib/core/wait.js';
+import { documentedPolicies, policyHeaderValue } from '../../lib/nest/openapi/throttled-responses.js';
+import type { RoutePlan } from '../../lib/nest/enforcement/throttle-registry.js';
 import {
   type CountingAlgorithm,
   evaluateThrottles,
@@ -225,6 +227,13 @@ describe('decide(): a decision from each algorithm, for Retry-After, the DRF mes
     const denied = throttle.decide(check, counterResult(core(check, 1_000), 1_000), context());
     expect(denied).toEqual({ allowed: false, wait: 5, limit: 5, remaining: 0, reset: 5, policy: 'api', window: 30 });
     expect(retryAfterSeconds(denied.wait)).toBe(5);
+  });
+
+  test('the OpenAPI document announces the policies the headers send, gcra with its burst and refill time', () => {
+    const runtime = runtimeWith({ rates: { user: '100/day' }, algorithm: 'fixed-window' });
+    const throttles = [userThrottle({ scope: 'api', rate: '10/min', algorithm: 'gcra', burst: 5 }, runtime), Object.assign(new UserThrottle(), { runtime })];
+    const plan = { throttles, scope: undefined } as unknown as RoutePlan;
+    expect(policyHeaderValue(documentedPolicies(plan))).toBe('"api";q=5;w=30, "user";q=100;w=86400');
   });
 
   test("gcra with the default burst reports the rate's own limit and period", () => {

@@ -14,7 +14,8 @@ import type { AlgorithmOutcome, BlockableState } from './algorithm-outcome.js';
  *
  * commit false only answers (neither the algorithm nor the block writes): a store checks every
  * throttle of a request so first, then commits all of them when all allow, else the denied ones
- * only, which writes their blocks and nothing else (all or nothing across throttles).
+ * only, which writes their blocks and nothing else (all or nothing across throttles: the
+ * algorithms write nothing on a denial).
  */
 export function hitWithBlock<S extends BlockableState, C>(
   state: S,
@@ -25,11 +26,21 @@ export function hitWithBlock<S extends BlockableState, C>(
   hit: (state: S, check: C, now: number, commit: boolean) => AlgorithmOutcome,
   commit = true,
 ): AlgorithmOutcome {
-  if (now < state.blockedUntil) {
-    const left = state.blockedUntil - now;
-    return { allowed: false, limit, remaining: 0, resetMs: left, waitMs: left };
-  }
-  const outcome = hit(state, check, now, commit);
+  return blockedOutcome(state, now, limit) ?? startBlockOnDenial(state, hit(state, check, now, commit), now, blockForMs, commit);
+}
+
+/** The refusal of a key inside its block, or null when none is running (then the algorithm decides). */
+export function blockedOutcome(state: BlockableState, now: number, limit: number): AlgorithmOutcome | null {
+  if (now >= state.blockedUntil) return null;
+  const left = state.blockedUntil - now;
+  return { allowed: false, limit, remaining: 0, resetMs: left, waitMs: left };
+}
+
+/**
+ * What the algorithm decided, turned into the start of a block when it denied with a wait (and
+ * blockForMs is set): for the sliding log, whose decision is made outside hitWithBlock's callback.
+ */
+export function startBlockOnDenial(state: BlockableState, outcome: AlgorithmOutcome, now: number, blockForMs: number, commit: boolean): AlgorithmOutcome {
   if (outcome.allowed || outcome.waitMs === null || blockForMs <= 0) return outcome;
   const left = Math.max(blockForMs, outcome.waitMs);
   if (commit) state.blockedUntil = now + left;

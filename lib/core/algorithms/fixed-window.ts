@@ -40,6 +40,18 @@ export function hitFixedWindow(state: FixedWindowState, check: AlgorithmCheck, n
   return { allowed, limit, remaining: Math.max(0, limit - used), resetMs: toWindowEnd, waitMs };
 }
 
+/** Counts `cost` in the current window whatever the limit (units already spent: bytes sent). */
+export function recordFixedWindow(state: FixedWindowState, check: AlgorithmCheck, now: number): void {
+  const windowStart = now - (now % check.periodMs);
+  state.used = (state.windowStart === windowStart ? state.used : 0) + check.cost;
+  state.windowStart = windowStart;
+}
+
+/** The units counted in the window holding `now`. */
+export function fixedWindowUsed(state: FixedWindowState, periodMs: number, now: number): number {
+  return state.windowStart === now - (now % periodMs) ? state.used : 0;
+}
+
 /** Ms the key must be kept: until its window ends (then it counts 0 anyway). */
 export function fixedWindowRetentionMs(state: FixedWindowState, check: AlgorithmCheck, now: number): number {
   return state.windowStart + check.periodMs - now;

@@ -59,6 +59,22 @@ export function hitGcra(state: GcraState, check: GcraCheck, now: number, commit 
   return { allowed, limit: burst, remaining, resetMs, waitMs };
 }
 
+/**
+ * Counts `cost` whatever the burst (units already spent: bytes sent): the TAT moves on by cost x T,
+ * and the key is refused until it has earned them back.
+ */
+export function recordGcra(state: GcraState, check: AlgorithmCheck, now: number): void {
+  const after = debtScaled(state, check.limit, now) + check.cost * check.periodMs;
+  const whole = Math.floor(after / check.limit);
+  state.tatMs = now + whole;
+  state.tatFraction = after - whole * check.limit;
+}
+
+/** The units in use at `now` (the debt, rounded up to whole units). */
+export function gcraUsed(state: GcraState, check: Pick<AlgorithmCheck, 'limit' | 'periodMs'>, now: number): number {
+  return Math.ceil(debtScaled(state, check.limit, now) / check.periodMs);
+}
+
 /** TAT - now in 1/limit ms, 0 when the TAT is past (an idle key owes nothing). */
 function debtScaled(state: GcraState, limit: number, now: number): number {
   if (state.tatMs < now) return 0;

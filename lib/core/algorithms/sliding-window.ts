@@ -59,6 +59,18 @@ export function hitSlidingWindow(state: SlidingWindowState, check: AlgorithmChec
   return { allowed, limit, remaining, resetMs, waitMs };
 }
 
+/** Counts `cost` in the current window whatever the estimate (units already spent: bytes sent). */
+export function recordSlidingWindow(state: SlidingWindowState, check: AlgorithmCheck, now: number): void {
+  const { periodMs } = check;
+  const windowStart = now - (now % periodMs);
+  if (state.windowStart !== windowStart) {
+    state.previous = state.windowStart + periodMs === windowStart ? state.current : 0;
+    state.current = 0;
+    state.windowStart = windowStart;
+  }
+  state.current += check.cost;
+}
+
 /** The weighted count of a key's state at `now` (0 when its windows are past). */
 export function slidingWindowEstimate(state: SlidingWindowState, now: number, periodMs: number): number {
   const windowStart = now - (now % periodMs);

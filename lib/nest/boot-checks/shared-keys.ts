@@ -81,7 +81,7 @@ function knownRateCount(throttle: SimpleRateThrottle, routeScope: string | undef
   const algorithm = throttle.countingAlgorithm();
   return {
     algorithm,
-    burst: algorithm === 'gcra' ? (rate.limit === 0 ? 0 : (throttle.burst ?? rate.limit)) : undefined,
+    burst: algorithm === 'gcra' ? throttle.burstFor(rate) : undefined,
     namespace: `throttle_${scope}_`,
     keys: `throttle_${scope}_<${base === AnonThrottle ? 'address' : 'user id or address'}> (scope '${scope}')`,
     limit: `${rate.limit}/${rate.durationMs}`,

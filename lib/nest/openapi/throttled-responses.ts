@@ -132,7 +132,10 @@ export function documentedPolicies(plan: RoutePlan): DocumentedPolicy[] {
     if (throttle instanceof SimpleRateThrottle) {
       const scope = throttle.scopeOnRoute(plan.scope);
       const rate = rateAtBoot(throttle, scope);
-      if (rate) policies.push({ name: scope ?? `policy${policies.length + 1}`, quota: rate.limit, window: Math.ceil(rate.durationMs / 1000) });
+      if (!rate) continue;
+      // What the route's RateLimit-Policy header will say (gcra: its burst and refill time).
+      const { quota, window } = throttle.policyOf(rate);
+      policies.push({ name: scope ?? `policy${policies.length + 1}`, quota, window: Math.ceil(window) });
     } else if (throttle instanceof TastypieThrottleAdapter && throttle.inner instanceof CacheThrottle) {
       const inner = throttle.inner;
       policies.push({ name: inner.scope ?? 'tastypie', quota: inner.throttleAt, window: inner.timeframe });
