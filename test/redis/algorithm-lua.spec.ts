@@ -16,20 +16,26 @@ const prefix = runPrefix('algorithm-lua');
 
 /**
  * A tiny script around the snippets: one check, the time passed in (as text, like the store's test
- * clock), the outcome back as integers in one string.
- * ARGV: algorithm, now, limit, periodMs, cost, burst, blockForMs, commit (1/0).
+ * clock), the outcome back as integers in one string. The key is read and written with the store's
+ * own loadCounter()/storeCounter(), as the store's script does.
+ * ARGV: kind ('f', 's', 'g'), now, limit, periodMs, cost, burst, blockForMs, commit (1/0).
  */
 const TEST_SCRIPT = `${ALGORITHM_LUA}
-local name = ARGV[1]
+local kind = ARGV[1]
 local now, limit, periodMs, cost, burst, blockForMs = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
 local commit = ARGV[8] == '1'
-local allowed, reportedLimit, remaining, reset, wait
-if name == 'fixed-window' then
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, commit, fixedWindow, limit, periodMs, cost, commit)
-elseif name == 'sliding-window' then
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, limit, commit, slidingWindow, limit, periodMs, cost, commit)
-else
-  allowed, reportedLimit, remaining, reset, wait = withBlock(KEYS[1], now, blockForMs, burst, commit, gcra, limit, periodMs, cost, burst, commit)
+local scale = kind == 'g' and gcraScale(limit, periodMs) or 1
+local state = loadCounter(KEYS[1], kind, limit, scale)
+local reported = kind == 'g' and burst or limit
+local allowed, reportedLimit, remaining, reset, wait, counted, blockedUntil = withBlock(state, now, blockForMs, reported, CORES[kind], limit, periodMs, cost, burst, false)
+if commit then
+  if counted then
+    storeCounter(KEYS[1], kind, counted, now, periodMs, scale)
+  elseif blockedUntil then
+    local blocked = copyState(state)
+    blocked.b = blockedUntil
+    storeCounter(KEYS[1], kind, blocked, now, periodMs, scale)
+  end
 end
 -- The expiry the call left, then none: the test's clock is not the server's, so the key must not
 -- vanish in real time while the test replays minutes in a few milliseconds.
@@ -37,6 +43,8 @@ local ttl = redis.call('PTTL', KEYS[1])
 redis.call('PERSIST', KEYS[1])
 return (allowed and '1' or '0') .. ' ' .. integerText(reportedLimit) .. ' ' .. integerText(remaining) .. ' ' .. integerText(reset) .. ' ' .. integerText(wait) .. ' ' .. integerText(ttl)
 `;
+
+const KINDS: Readonly<Record<string, string>> = { 'fixed-window': 'f', 'sliding-window': 's', gcra: 'g' };
 
 interface Check {
   readonly limit: number;
@@ -96,7 +104,7 @@ suite('the algorithms in Lua, on real Redis', () => {
   });
 
   const hit = (name: string, key: string, check: Check, now: number, blockForMs: number, commit = true) =>
-    redis.eval(TEST_SCRIPT, 1, key, name, String(now), check.limit, check.periodMs, check.cost, check.burst, blockForMs, commit ? '1' : '0').then((reply) => parse(reply as string));
+    redis.eval(TEST_SCRIPT, 1, key, KINDS[name], String(now), check.limit, check.periodMs, check.cost, check.burst, blockForMs, commit ? '1' : '0').then((reply) => parse(reply as string));
 
   // Limits and periods up to production sizes: the Lua must stay exact where the models cannot go.
   const scenario = fc
@@ -139,11 +147,10 @@ suite('the algorithms in Lua, on real Redis', () => {
           const blockedBefore = typescript.blockedUntil();
           const expected = typescript.hit(check, now, commit);
           expect(outcome).toEqual(expected);
-          // A write (an admission, or a block starting) sets the expiry to what the state needs (less
-          // the ms the script took); a refusal writes nothing, so the key keeps none (the test script
-          // persisted it) or does not exist.
-          if (expected.allowed && commit) expectAbout(ttl, typescript.retentionMs(check, now));
-          else if (typescript.blockedUntil() !== blockedBefore) expectAbout(ttl, typescript.blockedUntil() - now);
+          // A write (an admission, or a block starting) sets the expiry to what the state needs, its
+          // counts and its block (less the ms the script took); a refusal writes nothing, so the key
+          // keeps none (the test script persisted it) or does not exist.
+          if ((expected.allowed && commit) || typescript.blockedUntil() !== blockedBefore) expectAbout(ttl, typescript.retentionMs(check, now));
           else expect(ttl).toBeLessThan(0);
         }
       }),
@@ -166,61 +173,58 @@ suite('the algorithms in Lua, on real Redis', () => {
     expectAbout((await hit('gcra', blocked, single, now, 600_000)).ttl, 600_000);
   });
 
-  test('a key left by another algorithm starts afresh instead of failing the script', async () => {
-    const key = `${prefix}switch:throttle_user_{9}`;
+  test('a key holding a string of another shape starts afresh; a key of another type fails the call, naming it', async () => {
     const check = { limit: 2, periodMs: 60_000, cost: 2, burst: 2 };
     const now = 1_764_000_000_000;
-    for (const [i, name] of ['fixed-window', 'sliding-window', 'gcra'].entries()) {
-      // Each finds only the others' fields (the window start included) and counts from 0.
-      expect((await hit(name, key, check, now + i, 0)).outcome.allowed).toBe(true);
+    for (const [i, name] of Object.keys(CORES).entries()) {
+      const key = `${prefix}foreign:${name}:throttle_user_{9}`;
+      await redis.set(key, i === 0 ? 'not a state' : i === 1 ? '' : 'b17.');
+      expect((await hit(name, key, check, now, 0)).outcome).toMatchObject({ allowed: true, remaining: 0 });
+      // Now its own state: the next request finds it.
+      expect((await hit(name, key, check, now + 1, 0)).outcome.allowed).toBe(false);
     }
-    // Back to an algorithm whose own state is still current: its count holds.
-    expect((await hit('fixed-window', key, check, now + 3, 0)).outcome.allowed).toBe(false);
+    const list = `${prefix}foreign:list:throttle_user_{9}`;
+    await redis.rpush(list, '1');
+    await expect(hit('gcra', list, check, now, 0)).rejects.toThrow(`key ${list} holds a list, not a counter`);
   });
 
-  test('a block that is over leaves the key: its field is removed on the next request', async () => {
+  test('a block is written in front of the counts, and the next write after it is over leaves it out', async () => {
     const key = `${prefix}unblock:throttle_user_{10}`;
     const single = { limit: 1, periodMs: 1000, cost: 1, burst: 1 };
     const now = 1_764_000_000_000;
     await hit('fixed-window', key, single, now, 5000);
+    const counted = await redis.get(key);
     expect((await hit('fixed-window', key, single, now, 5000)).outcome.allowed).toBe(false);
-    expect(await redis.hexists(key, 'b')).toBe(1);
+    expect(await redis.get(key)).toBe(`b${now + 5000}.${counted}`);
     expect((await hit('fixed-window', key, single, now + 5000, 5000)).outcome.allowed).toBe(true);
-    expect(await redis.hexists(key, 'b')).toBe(0);
+    expect(await redis.get(key)).not.toMatch(/^b/);
   });
 
-  test('a key costs the same memory at any limit: MEMORY USAGE per algorithm', async () => {
+  test('a state is one decimal string: an integer to Redis at the usual sizes, exact at any size', async () => {
     const now = 1_764_000_000_123;
-    // MEMORY USAGE counts the key's name too: measured at the lengths of production keys,
-    // 'throttle:throttle_user_{42}' (27 characters) and 'throttle:throttle_user_{203.0.113.42}' (37),
-    // with names of this run's own (a short unique start, padded).
-    const ownStart = `n${process.pid}${Date.now() % 1_000_000}:{`;
-    const keyOfLength = (length: number) => `${ownStart}${'x'.repeat(length - ownStart.length - 1)}}`;
-    const figures: string[] = [];
-    for (const length of [27, 37]) {
-      const key = keyOfLength(length);
-      try {
-        for (const name of Object.keys(CORES)) {
-          const usage: number[] = [];
-          const blocked: number[] = [];
-          for (const limit of [10, 10_000, 10_000_000]) {
-            await redis.del(key);
-            // A used key (3 units per request), and then the same key with a block written too.
-            for (let i = 0; i < 3; i++) await hit(name, key, { limit, periodMs: 3_600_000, cost: 3, burst: limit }, now + i * 997, 0);
-            usage.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
-            // Two at once on a limit of 1: the second is refused and starts a block.
-            for (let i = 0; i < 2; i++) await hit(name, key, { limit: 1, periodMs: 3_600_000, cost: 1, burst: 1 }, now + 5000, 60_000);
-            expect(await redis.hexists(key, 'b')).toBe(1);
-            blocked.push((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number);
-          }
-          figures.push(`${name}, ${length}-character key: ${usage.join('/')} B (with a block: ${blocked.join('/')} B) at limits 10/10k/10M`);
-          // Bounded whatever the limit: the same fields, whose integers grow by a few bytes at most.
-          expect(Math.max(...usage, ...blocked) - Math.min(...usage)).toBeLessThanOrEqual(16);
-        }
-      } finally {
+    const key = `${prefix}codec:throttle_user_{11}`;
+    const encodings: Record<string, string[]> = {};
+    for (const name of Object.keys(CORES)) {
+      encodings[name] = [];
+      for (const limit of [100, 10_000_000, 9_007_199_251]) {
         await redis.del(key);
+        // Half the limit at once, then the outcome of a request for the rest read back from the stored state.
+        const half = Math.floor(limit / 2);
+        const check = { limit, periodMs: 3_600_000, cost: half, burst: limit };
+        await hit(name, key, check, now, 0);
+        encodings[name].push((await redis.object('ENCODING', key)) as string);
+        const core = CORES[name](0);
+        core.hit(check, now);
+        const rest = { ...check, cost: limit - half };
+        expect((await hit(name, key, rest, now + 1, 0, false)).outcome).toEqual(core.hit(rest, now + 1, false));
       }
     }
-    process.stderr.write(`MEMORY USAGE per key (Redis hash): ${figures.join('; ')}\n`);
+    await redis.del(key);
+    // 19 digits at most is an integer to Redis (its 16 B object); larger counts make a longer text.
+    expect(encodings).toEqual({
+      'fixed-window': ['int', 'int', 'embstr'],
+      'sliding-window': ['int', 'int', 'embstr'],
+      gcra: ['int', 'int', 'embstr'],
+    });
   });
 });

@@ -140,8 +140,9 @@ suite('the deny cache in front of Redis (denyCache)', () => {
     expect((await store.hit([burst, sustained])).map((r) => r.allowed)).toEqual([false, true]);
     now += 1000;
     const sentKeys: string[][] = [];
-    const monitor = await redis.duplicate();
-    await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[]) => args[0].toLowerCase() === 'evalsha' && sentKeys.push(args.slice(3, 3 + Number(args[2])))));
+    // monitor() opens a connection of its own: that one is the feed to close.
+    const monitor = await redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => args[0].toLowerCase() === 'evalsha' && sentKeys.push(args.slice(3, 3 + Number(args[2]))));
     const calls = await scriptCalls();
     const results = await store.hit([burst, sustained]);
     expect((await scriptCalls()) - calls).toBe(1);

@@ -1,27 +1,30 @@
 /**
- * The counting algorithms of lib/core/algorithms/ as Lua functions, to be concatenated into the one
+ * The counting algorithms of lib/core/algorithms/ as Lua functions, concatenated into the one
  * request script (throttle-script.ts) so that a request's checks, in any mix of algorithms, stay one
- * EVALSHA. Each works on one Redis hash per key with a fixed set of short fields, and sets PEXPIRE
- * on every write so that an idle key disappears once its state no longer matters.
+ * EVALSHA; test/redis/algorithm-lua.spec.ts runs them against the TypeScript cores.
+ *
+ * The cores are pure: each takes a key's state (a table) and returns the decision and, when the
+ * request is counted, the state after it, writing nothing. The caller decides what is written
+ * (every check of an all-or-nothing request is decided before anything is), through
+ * loadCounter()/storeCounter():
+ *
+ *   fixedWindow(state, now, limit, periodMs, cost, burst, force)     state: index (of the window), used
+ *   slidingWindow(state, now, limit, periodMs, cost, burst, force)   state: index, current, previous
+ *   gcra(state, now, limit, periodMs, cost, burst, force)            state: tat (ms), fraction (1/limit ms)
+ *   withBlock(state, now, blockForMs, reportedLimit, core, <its arguments>)   state: b (blocked until, 0: none)
+ *
+ * Each returns allowed, limit, remaining, resetMs, waitMs (-1 = never), the counted state (nil when
+ * denied); withBlock also the time a block it starts ends (nil when none). `force` counts the cost
+ * even past the limit (a recorded hit: bytes already sent). burst is gcra's; the windows ignore it.
  *
  * The arithmetic is the TypeScript cores' own, operation for operation, on IEEE doubles in both
- * languages, so both give the same integers (test/redis/algorithm-lua.spec.ts checks it):
+ * languages, so both give the same integers. Two differences, where the TypeScript cannot go:
+ * remaining is never below 0 (a forced count can pass the limit), and a gcra fraction read under
+ * another rate than it was written with is capped below the limit (a TAT off by under 1 ms).
  *
- *   fixedWindow(key, now, limit, periodMs, cost, commit)           fields w (window start), n (used)
- *   slidingWindow(key, now, limit, periodMs, cost, commit)         fields w, c (current), p (previous)
- *   gcra(key, now, limit, periodMs, cost, burst, commit)           fields t (TAT, ms), f (its fraction, 1/limit ms)
- *   withBlock(key, now, blockForMs, reportedLimit, commit, algorithm, <its arguments>)   field b (blocked until)
- *
- * commit false only answers, writing nothing (see lib/core/algorithms/block-for.ts): the script
- * runs every check of a request so, then again with commit true, all of them when all allowed, else
- * the denied ones (which writes their blocks only).
- *
- * A state read only counts when all of its fields are there: a hash left by another algorithm (the
- * throttle's algorithm was changed) starts afresh rather than failing the request's script.
- *
- * Each returns allowed (boolean), limit, remaining, resetMs, waitMs (-1 = never). Numbers go to
- * Redis through integerText(): Redis would write a Lua number as a float, and truncates numbers in
- * replies, so everything stored or replied is an integer written as text.
+ * One key is one string (STATE_CODEC_LUA below), kept as an integer by Redis whenever it fits: for a
+ * `throttle:throttle_user_{123456}:fw` key, 88 B by MEMORY USAGE, where a hash of the same fields
+ * takes 120 B. Every write sets the key's expiry to what its state needs, so idle keys vanish.
  */
 
 /** Shared by the snippets below; include once, first. */
@@ -29,24 +32,144 @@ export const ALGORITHM_LUA_HELPERS = `
 local function integerText(x) return string.format('%d', x) end
 `;
 
+/**
+ * A state as decimal text: the fields in decimal, preceded by one character per field but the last
+ * giving its length (base 36: '1'..'9', then 'a' = 10...), the last field taking the rest; a running
+ * block in front, as 'b<until>.'. Fields: fixed window used, index; sliding window current,
+ * previous, index; gcra fraction / scale, tat (the time field last: it is the long one).
+ *
+ * Why decimal digits: Redis keeps a string that reads as a 64-bit integer as the integer itself, in
+ * the key's object (16 B), where any other string costs 32 B or more, and a hash 48 B or more. An
+ * idle key's fields fit 19 digits at the usual limits (a minute window's index is 8 digits, a TAT
+ * 13); larger ones only make the text longer, never inexact.
+ *
+ * The gcra fraction is always a multiple of gcd(limit, period) (TATs move by whole periods in
+ * 1/limit ms), so it is stored divided by it (gcraScale): '1000000/day' keeps one digit, not six.
+ */
+export const STATE_CODEC_LUA = `
+local LENGTH_DIGITS = '123456789abcdefghijklmnopqrstuvwxyz'
+
+local function withLength(field)
+  local length = #field
+  return string.sub(LENGTH_DIGITS, length, length)
+end
+
+-- The fields of a state string, or nil when it is not one of 'count' fields.
+local function decodeFields(text, count)
+  local blockedUntil, start = 0, 1
+  -- 98: 'b', a running block.
+  if string.byte(text, 1) == 98 then
+    local dot = string.find(text, '.', 2, true)
+    if not dot then return nil end
+    blockedUntil = tonumber(string.sub(text, 2, dot - 1))
+    if not blockedUntil then return nil end
+    start = dot + 1
+  end
+  local fields = { b = blockedUntil }
+  local at = start + count - 1
+  for i = 1, count - 1 do
+    local length = tonumber(string.sub(text, start + i - 1, start + i - 1), 36)
+    if not length or length == 0 then return nil end
+    fields[i] = tonumber(string.sub(text, at, at + length - 1))
+    if not fields[i] then return nil end
+    at = at + length
+  end
+  fields[count] = tonumber(string.sub(text, at))
+  if not fields[count] then return nil end
+  return fields
+end
+
+local function encodeFields(now, blockedUntil, a, b, c)
+  local text
+  if c then
+    local first, second = integerText(a), integerText(b)
+    text = withLength(first) .. withLength(second) .. first .. second .. integerText(c)
+  else
+    local first = integerText(a)
+    text = withLength(first) .. first .. integerText(b)
+  end
+  -- A block that is over is left out: only a blocked key pays for it.
+  if blockedUntil > now then text = 'b' .. integerText(blockedUntil) .. '.' .. text end
+  return text
+end
+
+-- What the gcra fraction is stored divided by: gcd(limit, period) (1 for a rate that is not in
+-- whole numbers, where the fraction is kept as it is).
+local function gcraScale(limit, periodMs)
+  if limit % 1 ~= 0 or periodMs % 1 ~= 0 or limit < 1 or periodMs < 1 then return 1 end
+  local a, b = limit, periodMs
+  while b > 0 do a, b = b, a % b end
+  return a
+end
+
+-- kind: 'f' fixed window, 's' sliding window, 'g' gcra. A key that is missing, or holds a string
+-- of another shape, starts afresh; a key of another type is not ours, and fails the call naming it.
+local function loadCounter(key, kind, limit, scale)
+  local text = redis.pcall('GET', key)
+  if type(text) == 'table' then
+    error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. redis.call('TYPE', key)['ok'] .. ', not a counter' })
+  end
+  if kind == 's' then
+    local fields = text and decodeFields(text, 3)
+    if fields then return { current = fields[1], previous = fields[2], index = fields[3], b = fields.b } end
+    return { current = 0, previous = 0, index = 0, b = 0 }
+  end
+  local fields = text and decodeFields(text, 2)
+  if kind == 'f' then
+    if fields then return { used = fields[1], index = fields[2], b = fields.b } end
+    return { used = 0, index = 0, b = 0 }
+  end
+  if fields then return { fraction = math.min(fields[1] * scale, limit - 1), tat = fields[2], b = fields.b } end
+  return { fraction = 0, tat = 0, b = 0 }
+end
+
+-- Ms the key must be kept for its state: its window, its TAT, its block, whichever is last.
+local function counterRetention(kind, state, now, periodMs)
+  local keep
+  if kind == 'f' then keep = (state.index + 1) * periodMs - now
+  elseif kind == 's' then keep = (state.index + 2) * periodMs - now
+  else keep = state.tat + 1 - now end
+  return math.max(1, keep, state.b - now)
+end
+
+local function storeCounter(key, kind, state, now, periodMs, scale)
+  local text
+  if kind == 'f' then text = encodeFields(now, state.b, state.used, state.index)
+  elseif kind == 's' then text = encodeFields(now, state.b, state.current, state.previous, state.index)
+  else text = encodeFields(now, state.b, state.fraction / scale, state.tat) end
+  redis.call('SET', key, text, 'PX', integerText(counterRetention(kind, state, now, periodMs)))
+end
+
+local function copyState(state)
+  local copy = {}
+  for field, value in pairs(state) do copy[field] = value end
+  return copy
+end
+`;
+
 export const FIXED_WINDOW_LUA = `
-local function fixedWindow(key, now, limit, periodMs, cost, commit)
-  local state = redis.call('HMGET', key, 'w', 'n')
+local function fixedWindow(state, now, limit, periodMs, cost, burst, force)
   local windowStart = now - (now % periodMs)
+  local index = windowStart / periodMs
   local used = 0
-  if state[1] and state[2] and state[1] + 0 == windowStart then used = state[2] + 0 end
+  if state.index == index then used = state.used end
   local toWindowEnd = windowStart + periodMs - now
-  local allowed = used + cost <= limit
-  if allowed then used = used + cost end
-  if allowed and commit then
-    redis.call('HSET', key, 'w', integerText(windowStart), 'n', integerText(used))
-    redis.call('PEXPIRE', key, integerText(toWindowEnd))
+  local allowed = force or used + cost <= limit
+  local counted
+  if allowed then
+    used = used + cost
+    counted = { used = used, index = index, b = state.b }
   end
   local wait = 0
   if not allowed then
     if cost > limit then wait = -1 else wait = toWindowEnd end
   end
-  return allowed, limit, math.max(0, limit - used), toWindowEnd, wait
+  return allowed, limit, math.max(0, limit - used), toWindowEnd, wait, counted
+end
+
+local function fixedWindowInUse(state, now, periodMs)
+  if state.index == (now - (now % periodMs)) / periodMs then return state.used end
+  return 0
 end
 `;
 
@@ -64,31 +187,36 @@ local function slidingWindowWait(windowStart, current, previous, now, limit, per
   return math.max(0, math.ceil(at - now))
 end
 
-local function slidingWindow(key, now, limit, periodMs, cost, commit)
-  local state = redis.call('HMGET', key, 'w', 'c', 'p')
+-- The counters of the window holding now: as stored, or the stored current become the previous, or none.
+local function slidingWindowCounters(state, index)
+  if state.index == index then return state.current, state.previous end
+  if state.index + 1 == index then return 0, state.current end
+  return 0, 0
+end
+
+local function slidingWindow(state, now, limit, periodMs, cost, burst, force)
   local windowStart = now - (now % periodMs)
-  local current, previous = 0, 0
-  if state[1] and state[2] and state[3] then
-    local storedStart = state[1] + 0
-    if storedStart == windowStart then
-      current = state[2] + 0
-      previous = state[3] + 0
-    elseif storedStart + periodMs == windowStart then
-      previous = state[2] + 0
-    end
-  end
-  local allowed = previous * (1 - (now - windowStart) / periodMs) + current + cost <= limit
-  if allowed then current = current + cost end
-  if allowed and commit then
-    redis.call('HSET', key, 'w', integerText(windowStart), 'c', integerText(current), 'p', integerText(previous))
-    redis.call('PEXPIRE', key, integerText(windowStart + 2 * periodMs - now))
+  local index = windowStart / periodMs
+  local current, previous = slidingWindowCounters(state, index)
+  local allowed = force or previous * (1 - (now - windowStart) / periodMs) + current + cost <= limit
+  local counted
+  if allowed then
+    current = current + cost
+    counted = { current = current, previous = previous, index = index, b = state.b }
   end
   local remaining = math.max(0, math.floor(limit - (previous * (1 - (now - windowStart) / periodMs) + current)))
   local wait = 0
   if not allowed then wait = slidingWindowWait(windowStart, current, previous, now, limit, periodMs, cost) end
   local reset = slidingWindowWait(windowStart, current, previous, now, limit, periodMs, math.min(remaining + 1, limit))
   if reset < 0 then reset = 0 end
-  return allowed, limit, remaining, reset, wait
+  return allowed, limit, remaining, reset, wait, counted
+end
+
+-- The estimate now, rounded up: the units in use.
+local function slidingWindowInUse(state, now, periodMs)
+  local windowStart = now - (now % periodMs)
+  local current, previous = slidingWindowCounters(state, windowStart / periodMs)
+  return math.ceil(previous * (1 - (now - windowStart) / periodMs) + current)
 end
 `;
 
@@ -100,58 +228,60 @@ local function gcraWait(debt, cost, limit, periodMs, burst)
   return math.ceil(excess / limit)
 end
 
-local function gcra(key, now, limit, periodMs, cost, burst, commit)
-  local state = redis.call('HMGET', key, 't', 'f')
-  local debt = 0
-  if state[1] and state[2] then
-    local tat = state[1] + 0
-    if tat >= now then debt = (tat - now) * limit + state[2] end
-  end
+-- TAT - now in 1/limit ms, 0 when the TAT is past (an idle key owes nothing).
+local function gcraDebt(state, now, limit)
+  if state.tat >= now then return (state.tat - now) * limit + state.fraction end
+  return 0
+end
+
+local function gcra(state, now, limit, periodMs, cost, burst, force)
+  local debt = gcraDebt(state, now, limit)
   local tolerance = burst * periodMs
-  local allowed = debt + cost * periodMs <= tolerance
+  local allowed = force or debt + cost * periodMs <= tolerance
   local after = debt
-  if allowed then after = debt + cost * periodMs end
-  if allowed and commit then
+  local counted
+  if allowed then
+    after = debt + cost * periodMs
     local whole = math.floor(after / limit)
-    redis.call('HSET', key, 't', integerText(now + whole), 'f', integerText(after - whole * limit))
-    redis.call('PEXPIRE', key, integerText(whole + 1))
+    counted = { tat = now + whole, fraction = after - whole * limit, b = state.b }
   end
-  local remaining = math.floor((tolerance - after) / periodMs)
+  local remaining = math.max(0, math.floor((tolerance - after) / periodMs))
   local wait = 0
   if not allowed then
     if cost > burst then wait = -1 else wait = gcraWait(after, cost, limit, periodMs, burst) end
   end
   local reset = 0
   if remaining < burst then reset = gcraWait(after, remaining + 1, limit, periodMs, burst) end
-  return allowed, burst, remaining, reset, wait
+  return allowed, burst, remaining, reset, wait, counted
+end
+
+-- The units the debt stands for, rounded up (one unit is periodMs in 1/limit ms).
+local function gcraInUse(state, now, limit, periodMs)
+  return math.ceil(gcraDebt(state, now, limit) / periodMs)
 end
 `;
 
 /** blockFor over any of the above: the rule of lib/core/algorithms/block-for.ts. */
 export const BLOCK_FOR_LUA = `
-local function withBlock(key, now, blockForMs, reportedLimit, commit, algorithm, ...)
-  -- No block is ever written without blockFor, which spares the read.
-  if blockForMs > 0 then
-    local blockedUntil = redis.call('HGET', key, 'b')
-    if blockedUntil then
-      if now < blockedUntil + 0 then
-        local left = blockedUntil - now
-        return false, reportedLimit, 0, left, left
-      end
-      -- Over: the field goes, so that only a blocked key pays for it.
-      if commit then redis.call('HDEL', key, 'b') end
-    end
+local function withBlock(state, now, blockForMs, reportedLimit, core, ...)
+  if now < state.b then
+    local left = state.b - now
+    return false, reportedLimit, 0, left, left, nil, nil
   end
-  local allowed, limit, remaining, reset, wait = algorithm(key, now, ...)
-  if allowed or wait < 0 or blockForMs <= 0 then return allowed, limit, remaining, reset, wait end
+  local allowed, limit, remaining, reset, wait, counted = core(state, now, ...)
+  if allowed or wait < 0 or blockForMs <= 0 then return allowed, limit, remaining, reset, wait, counted, nil end
   local left = math.max(blockForMs, wait)
-  if commit then
-    redis.call('HSET', key, 'b', integerText(now + left))
-    if redis.call('PTTL', key) < left then redis.call('PEXPIRE', key, integerText(left)) end
-  end
-  return false, limit, 0, left, left
+  return false, limit, 0, left, left, nil, now + left
+end
+
+local CORES = { f = fixedWindow, s = slidingWindow, g = gcra }
+
+local function unitsInUse(kind, state, now, limit, periodMs)
+  if kind == 'f' then return fixedWindowInUse(state, now, periodMs) end
+  if kind == 's' then return slidingWindowInUse(state, now, periodMs) end
+  return gcraInUse(state, now, limit, periodMs)
 end
 `;
 
 /** Every snippet, in an order that defines each function before its first use. */
-export const ALGORITHM_LUA = ALGORITHM_LUA_HELPERS + FIXED_WINDOW_LUA + SLIDING_WINDOW_LUA + GCRA_LUA + BLOCK_FOR_LUA;
+export const ALGORITHM_LUA = ALGORITHM_LUA_HELPERS + STATE_CODEC_LUA + FIXED_WINDOW_LUA + SLIDING_WINDOW_LUA + GCRA_LUA + BLOCK_FOR_LUA;

@@ -12,7 +12,8 @@ export interface RedisScriptClient {
   readonly cluster: boolean;
   evalsha(sha: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   eval(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
-  del(key: string): Promise<unknown>;
+  /** Deletes keys of one slot (on a Cluster) in one DEL. */
+  del(keys: readonly string[]): Promise<unknown>;
   /** Disconnects the client (only called when the store was told it owns it). */
   quit(): Promise<unknown>;
 }
@@ -21,7 +22,7 @@ export interface RedisScriptClient {
 interface IoRedisLike {
   evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-  del(key: string): Promise<unknown>;
+  del(...keys: string[]): Promise<unknown>;
   quit(): Promise<unknown>;
   defineCommand: unknown;
   isCluster?: boolean;
@@ -35,7 +36,7 @@ interface IoRedisLike {
 interface NodeRedisLike {
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  del(key: string): Promise<unknown>;
+  del(keys: string[]): Promise<unknown>;
   quit?(): Promise<unknown>;
   close?(): Promise<unknown>;
   masters?: unknown;
@@ -73,7 +74,7 @@ function ioRedisAdapter(client: IoRedisLike, options: RedisScriptClientOptions):
       coalescer?.beforeWrite();
       return client.eval(script, keys.length, ...keys, ...args);
     },
-    del: (key) => client.del(key),
+    del: (keys) => client.del(...keys),
     quit: () => client.quit(),
   };
 }
@@ -85,7 +86,7 @@ function nodeRedisAdapter(client: NodeRedisLike): RedisScriptClient {
     cluster: client.masters !== undefined,
     evalsha: (sha, keys, args) => client.evalSha(sha, { keys: keys as string[], arguments: args as string[] }),
     eval: (script, keys, args) => client.eval(script, { keys: keys as string[], arguments: args as string[] }),
-    del: (key) => client.del(key),
+    del: (keys) => client.del(keys as string[]),
     // node-redis 5+ renamed quit() to close(); 4 only has quit().
     quit: () => (typeof client.close === 'function' ? client.close() : client.quit!()),
   };

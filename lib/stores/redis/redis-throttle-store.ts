@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, validClock } from '../../core/clock.js';
-import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../../core/store.js';
+import type { AlgorithmOutcome } from '../../core/algorithms/algorithm-outcome.js';
+import type { CountingAlgorithm, HitResult, PeekCounting, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../../core/store.js';
 import { describeValue } from '../../core/describe-value.js';
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
+import { type AlgorithmMode, packAlgorithmChecks, packCountedRecords, parseAlgorithmReply, primaryKey, usesAlgorithmMode, usesCountedRecord } from './algorithm-call.js';
 import { DenyCache, type DenyCacheOption } from './deny-cache.js';
 import { hashTagOf } from './hash-tag.js';
+import { RedisKeyNames } from './redis-key-names.js';
 import { adaptRedisClient, type RedisScriptClient } from './redis-script-client.js';
 import { THROTTLE_SCRIPT, THROTTLE_SCRIPT_SHA } from './throttle-script.js';
 
@@ -29,16 +32,14 @@ export interface RedisThrottleStoreOptions {
   readonly coalesceWrites?: boolean;
   /**
    * Deny again in-process, without a round trip, a check Redis has just denied, until its slot
-   * frees: a client flooding over its limit then costs Redis nothing per request. Only DRF's checks
-   * (record, no reservation). A reset() in this process drops the key's denial; another process's
-   * reset (or a flushed Redis) is seen here only when the cached wait has passed, hence off by
-   * default. true: at most 10,000 denials held (least recently used dropped first); { maxKeys }: as many.
+   * frees: a client flooding over its limit then costs Redis nothing per request. Sliding-log
+   * checks that record at once (DRF's) and every counter-algorithm check; never a reservation. A
+   * reset() in this process drops the key's denial; another process's reset (or a flushed Redis) is
+   * seen here only when the cached wait has passed, hence off by default. true: at most 10,000
+   * denials held (least recently used dropped first); { maxKeys }: as many.
    */
   readonly denyCache?: DenyCacheOption;
 }
-
-/** How SimpleRateThrottle's keys start (DRF's cache format). */
-const DRF_KEY_START = 'throttle_';
 
 /**
  * Sliding logs in Redis or Valkey (single node or Cluster), atomic across every process and machine
@@ -55,7 +56,15 @@ const DRF_KEY_START = 'throttle_';
  * - Reservations (WindowCheck.reserveMs) live in a companion sorted set per key, reservation id ->
  *   expiry, in the key's hash slot (see pendingKey()): checked, held and settled inside the script.
  *   Checks with `record: false` (the only ones that reserve) count them; DRF's never hold any.
- * - Opt-in (`denyCache`): DRF checks Redis just denied are denied again here until their slot frees
+ * - The counter algorithms (fixed-window, sliding-window, gcra) keep one short string per key and
+ *   algorithm (`<log key>:fw`, `:sw`, `:gc`, in the log's slot), cost, blockMs and allOrNothing are
+ *   decided inside the same one call (./algorithm-modes-lua.ts); DRF's checks, which carry none of
+ *   them, keep the plain mode and its cost.
+ * - allOrNothing across several hash tags of a Cluster (keys of different identities): every tag
+ *   is first decided without writing, then all commit when all allowed (else only the blocks of the
+ *   denied are written): two round trips, and another request slipping between them on one tag
+ *   makes that tag deny while the others counted (stricter, never more admitted than the limits).
+ * - Opt-in (`denyCache`): checks Redis just denied are denied again here until their answer changes
  *   (./deny-cache.ts), so a flood over the limit makes no round trip per request.
  */
 export class RedisThrottleStore implements ThrottleStore {
@@ -68,6 +77,8 @@ export class RedisThrottleStore implements ThrottleStore {
   private reservations = 0;
   /** Null when the option is off: then hit() costs one check more than without it. */
   private readonly denyCache: DenyCache | null;
+  private readonly names: RedisKeyNames;
+  private readonly nextReservation = (): string => `${this.reservationPrefix}${++this.reservations}`;
 
   constructor(client: unknown, options: RedisThrottleStoreOptions = {}) {
     if (options.coalesceWrites !== undefined && typeof options.coalesceWrites !== 'boolean') {
@@ -82,6 +93,7 @@ export class RedisThrottleStore implements ThrottleStore {
     this.clock = options.clock === undefined ? undefined : validClock(options.clock, 'RedisThrottleStore: clock');
     this.closeClient = options.closeClient === true;
     this.denyCache = DenyCache.fromOption(options.denyCache);
+    this.names = new RedisKeyNames(keyPrefix, this.redis.cluster);
   }
 
   /** True when the store counts in the Redis server's time (no clock was given). */
@@ -90,16 +102,14 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /**
-   * The Redis key of a store key. DRF-format keys (`throttle_<scope>_<ident>`, what every
-   * SimpleRateThrottle makes) become `<prefix>throttle_<scope>_{<ident>}`: the identity is the hash
-   * tag, so all keys of one request share a Cluster slot. Any other key (Tastypie's, a custom
+   * The Redis key of a store key's sliding log. DRF-format keys (`throttle_<scope>_<ident>`, what
+   * every SimpleRateThrottle makes) become `<prefix>throttle_<scope>_{<ident>}`: the identity is the
+   * hash tag, so all keys of one request share a Cluster slot. Any other key (Tastypie's, a custom
    * throttle's) is kept whole and hashed whole, spreading over the Cluster. Either way the Redis key
-   * is a function of the store key alone, so peek() and reset() find it.
+   * is a function of the store key alone, so peek() and reset() find it (./redis-key-names.ts).
    */
   redisKey(key: string): string {
-    const cut = lastUnderscore(key) + 1;
-    if (!key.startsWith(DRF_KEY_START) || cut <= DRF_KEY_START.length || cut === key.length) return this.keyPrefix + key;
-    return `${this.keyPrefix}${key.slice(0, cut)}{${key.slice(cut)}}`;
+    return this.names.logKey(key);
   }
 
   /**
@@ -108,9 +118,12 @@ export class RedisThrottleStore implements ThrottleStore {
    * contains '}' cannot be put in a tag: on a Cluster its checks then hold no reservation (null).
    */
   pendingKey(redisKey: string): string | null {
-    if (hashTagOf(redisKey) !== redisKey) return `${redisKey}:pending`;
-    if (this.redis.cluster && redisKey.includes('}')) return null;
-    return `${this.keyPrefix}{${redisKey}}:pending`;
+    return this.names.pendingKey(redisKey);
+  }
+
+  /** The Redis key of a store key under an algorithm: its sliding log, or its counter (`:fw`, `:sw`, `:gc`). */
+  keyOf(key: string, algorithm?: CountingAlgorithm): string {
+    return this.names.keyOf(key, algorithm);
   }
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
@@ -134,7 +147,9 @@ export class RedisThrottleStore implements ThrottleStore {
     if (sent === null) return Promise.resolve(results);
     const indexes = sent;
     const toSend = indexes.length === checks.length ? checks : indexes.map((i) => checks[i]);
-    return this.send(toSend).then((answers) => {
+    // All or nothing with a cached denial: the request is denied, so the others count nothing (their blocks aside).
+    const knownDenied = indexes.length < checks.length && checks.some((check) => check.allOrNothing === true);
+    return this.send(toSend, knownDenied).then((answers) => {
       for (let j = 0; j < indexes.length; j++) {
         const check = checks[indexes[j]];
         const answer = answers[j];
@@ -146,7 +161,8 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /** Every check to Redis: one call, or one per hash tag on a Cluster. */
-  private send(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+  private send(checks: readonly WindowCheck[], knownDenied = false): Promise<HitResult[]> {
+    if (knownDenied || checks.some(usesAlgorithmMode)) return this.sendAlgorithmChecks(checks, knownDenied);
     const keys = checks.map((check) => this.redisKey(check.key));
     // Only checks that record later can reserve, so only they read pending sets: DRF's checks, which
     // record at once, keep the plain mode and its single key per check.
@@ -164,8 +180,61 @@ export class RedisThrottleStore implements ThrottleStore {
     ).then(() => results);
   }
 
+  /**
+   * Checks in the algorithm modes: one call ('a', or 'A' all or nothing), or one per hash tag on a
+   * Cluster. All or nothing over several tags takes two rounds: every tag decides without writing
+   * ('D'); then every tag commits ('A') when all allowed, else the tags with a denied blocking
+   * check write its block ('B'). `knownDenied`: the request is denied already (a cached denial).
+   */
+  private sendAlgorithmChecks(checks: readonly WindowCheck[], knownDenied: boolean): Promise<HitResult[]> {
+    const allOrNothing = knownDenied || checks.some((check) => check.allOrNothing === true);
+    const single: AlgorithmMode = knownDenied ? 'B' : allOrNothing ? 'A' : 'a';
+    let groups: number[][] | null;
+    try {
+      groups = this.slotGroups(checks.map((check) => primaryKey(this.names, check)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (groups === null) return this.runAlgorithmChecks(single, checks);
+    const tagGroups = groups;
+    const inGroups = (mode: (group: number[]) => AlgorithmMode | null, results: HitResult[]) =>
+      Promise.all(
+        tagGroups.map((indexes) => {
+          const groupMode = mode(indexes);
+          if (groupMode === null) return undefined;
+          return this.runAlgorithmChecks(groupMode, indexes.map((i) => checks[i])).then((answers) => indexes.forEach((i, j) => (results[i] = answers[j])));
+        }),
+      ).then(() => results);
+    if (!allOrNothing || knownDenied) return inGroups(() => single, new Array<HitResult>(checks.length));
+    return inGroups(() => 'D', new Array<HitResult>(checks.length)).then((decided) => {
+      if (decided.every((result) => result.allowed)) return inGroups(() => 'A', decided);
+      const blocks = (indexes: number[]) => indexes.some((i) => !decided[i].allowed && (checks[i].blockMs ?? 0) > 0);
+      return inGroups((indexes) => (blocks(indexes) ? 'B' : null), decided);
+    });
+  }
+
+  private runAlgorithmChecks(mode: AlgorithmMode, checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    let call;
+    try {
+      call = packAlgorithmChecks(mode, this.nowArgument(), checks, this.names, this.nextReservation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.evaluateRaw(call.keys, [call.packed]).then((reply) => parseAlgorithmReply(reply, checks.length));
+  }
+
+  /** What the script takes as the time: '-' for the server's TIME, else the test clock's. */
+  private nowArgument(): string {
+    return this.clock === undefined ? '-' : String(this.clock());
+  }
+
+  /**
+   * Records unconditionally. Plain hits on sliding logs (Tastypie's accessed) keep mode 'r'; units
+   * on a counter, or several on a log (bytes sent), are counted by mode 'c', even past the limit.
+   */
   async record(hits: readonly RecordedHit[]): Promise<void> {
     if (hits.length === 0) return;
+    if (hits.some(usesCountedRecord)) return this.recordCounted(hits);
     const checks = hits.map((hit): WindowCheck => ({ key: hit.key, limit: Infinity, windowMs: hit.windowMs, ttlMs: hit.ttlMs, record: true }));
     const keys = checks.map((check) => this.redisKey(check.key));
     const groups = this.slotGroups(keys);
@@ -174,6 +243,17 @@ export class RedisThrottleStore implements ThrottleStore {
       return;
     }
     await Promise.all(groups.map((indexes) => this.runChecks('r', indexes.map((i) => keys[i]), indexes.map((i) => checks[i]))));
+  }
+
+  private async recordCounted(hits: readonly RecordedHit[]): Promise<void> {
+    const groups = this.slotGroups(hits.map((hit) => primaryKey(this.names, hit)));
+    const calls = groups === null ? [hits] : groups.map((indexes) => indexes.map((i) => hits[i]));
+    await Promise.all(
+      calls.map((group) => {
+        const call = packCountedRecords(this.nowArgument(), group, this.names);
+        return this.evaluateRaw(call.keys, [call.packed]);
+      }),
+    );
   }
 
   async settle(settlements: readonly Settlement[]): Promise<void> {
@@ -192,17 +272,29 @@ export class RedisThrottleStore implements ThrottleStore {
     await Promise.all([...byTag.values()].map(({ keys, packed }) => this.evaluateRaw(keys, [packed])));
   }
 
-  async peek(key: string, windowMs: number): Promise<WindowState> {
+  /**
+   * Reads a key without changing it. A counter (`counting`): the units in use (count), and the
+   * outcome a check costing 1 would get (a running block included), by a check that only answers.
+   */
+  async peek(key: string, windowMs: number, counting?: PeekCounting): Promise<WindowState & { readonly outcome?: AlgorithmOutcome }> {
+    if (counting !== undefined && counting.algorithm !== 'sliding-log') {
+      const check: WindowCheck = { key, windowMs, limit: counting.limit, burst: counting.burst, algorithm: counting.algorithm, record: false };
+      const [result] = await this.runAlgorithmChecks('a', [check]);
+      return { count: result.count, oldest: null, now: result.now, outcome: result.outcome };
+    }
     const [result] = await this.runChecks('p', [this.redisKey(key)], [{ key, limit: Infinity, windowMs, record: false }]);
     return { count: result.count, oldest: result.oldest, now: result.now };
   }
 
-  /** Forgets the key's hits and its pending slots, as the embedded store does. */
+  /**
+   * Forgets the key under every algorithm: its hits, pending slots, block and counters, in one DEL
+   * (one per slot in the rare case of a Cluster key whose companions cannot share its slot).
+   */
   async reset(key: string): Promise<void> {
-    const redisKey = this.redisKey(key);
-    const pendingKey = this.pendingKey(redisKey);
+    const names = this.names.allNames(key);
     this.denyCache?.forget(key);
-    await Promise.all([this.redis.del(redisKey), pendingKey === null ? undefined : this.redis.del(pendingKey)]);
+    const groups = this.slotGroups(names);
+    await Promise.all(groups === null ? [this.redis.del(names)] : groups.map((indexes) => this.redis.del(indexes.map((i) => names[i]))));
     // A denial of a check sent before the reset may have landed meanwhile.
     this.denyCache?.forget(key);
   }
@@ -268,13 +360,6 @@ export class RedisThrottleStore implements ThrottleStore {
       return this.redis.eval(THROTTLE_SCRIPT, keys, args);
     });
   }
-}
-
-/** key.lastIndexOf('_'), as a loop: V8 runs lastIndexOf in C++, which costs more than these few characters. */
-function lastUnderscore(key: string): number {
-  let i = key.length - 1;
-  while (i >= 0 && key.charCodeAt(i) !== 95) i--;
-  return i;
 }
 
 /** The script's reply: one string, `now`, then allowed, count, oldest and blocking per check (and the reservation in mode 'v'). */

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { ALGORITHM_LUA } from './algorithm-lua.js';
+import { ALGORITHM_MODES_LUA } from './algorithm-modes-lua.js';
 
 /**
  * The sliding-log script: DRF's allow_request for every check of one request, atomically, in one
@@ -33,6 +35,9 @@ import { createHash } from 'node:crypto';
  *          TIME (the normal case: every instance shares one clock), then for each key: limit,
  *          windowMs, record (1/0), retentionMs ('=' when it is windowMs); in 'v' also reserveMs
  *          ('0': none; 'x': the key has no pending set) and the reservation id ('-': none).
+ *          Modes 'a', 'A', 'D', 'B' and 'c' take checks with an algorithm, a cost, a blockMs or
+ *          allOrNothing, and counted records: see algorithm-modes-lua.ts. DRF's modes never enter
+ *          their branch (one comparison), so DRF's requests cost what they did.
  *
  * Reservations ('v', 's'): KEYS come in pairs, a key's list and its pending set (a sorted set of
  * reservation id -> expiry in ms, in the same hash slot). A 'v' check drops the expired slots and
@@ -133,6 +138,12 @@ local function countAfter(key, cutoff)
   local expired = expiredBefore(key, cutoff, 1, length)
   if expired == length then return 0, nil end
   return length - expired, redis.call('LINDEX', key, string.format('%d', expired))
+end
+
+-- The algorithm modes (algorithm-modes-lua.ts), in a branch of their own: DRF's modes pass it at
+-- one comparison, without creating its functions.
+if mode ~= 'h' and mode ~= 'v' and mode ~= 'r' and mode ~= 'p' and mode ~= 's' then
+${ALGORITHM_LUA}${ALGORITHM_MODES_LUA}
 end
 
 if mode == 's' then
