@@ -96,7 +96,7 @@ async function redisBytes(redis, store, algorithm, limits) {
   const held = await redis.admin.dbsize();
   const after = await usedMemory(redis.admin);
   const sampled = [];
-  for (let i = 0; i < SAMPLES; i++) sampled.push(redis.admin.memory('USAGE', store.redisKey(keyOf(Math.floor((i * KEYS) / SAMPLES))), 'SAMPLES', '0'));
+  for (let i = 0; i < SAMPLES; i++) sampled.push(redis.admin.memory('USAGE', store.keyOf(keyOf(Math.floor((i * KEYS) / SAMPLES)), algorithm), 'SAMPLES', '0'));
   const usages = (await Promise.all(sampled)).filter((bytes) => bytes !== null);
   if (held < KEYS || usages.length < SAMPLES) throw new Error(`bench: Redis holds ${held} keys (${usages.length} of ${SAMPLES} sampled), not ${KEYS}`);
   await redis.admin.flushdb();
