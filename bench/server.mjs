@@ -1,12 +1,12 @@
 // One memory-store benchmark server (bench/lib/bench-server.mjs: a one-route Nest app on Fastify).
 // Usage (from bench/run.mjs, via child_process.fork): node bench/server.mjs <variant> <limitsJson>
-//   variant: an id of bench/lib/memory-variants.mjs
+//   variant: an id of bench/lib/memory-variants.mjs, or one bench/versus-flexible.mjs runs
 //   limits:  {"minute": <count per minute>, "hour": <count per hour>}
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { serveBenchApp } from './lib/bench-server.mjs';
-import { nestjsThrottlerModule, ourModule } from './lib/compared-modules.mjs';
+import { nestjsThrottlerModule, ourModule, rateLimiterFlexibleModule } from './lib/compared-modules.mjs';
 
 const [variant, limitsJson] = process.argv.slice(2);
 const limits = JSON.parse(limitsJson ?? '{"minute":100,"hour":1000}');
@@ -39,6 +39,9 @@ const variants = {
   // prom-client's default register: a decision counter per throttle per request.
   'ours-metrics': () => ({ imports: [ourModule(limits, { metrics: { prometheus: {} } })], providers: [] }),
   'nestjs-throttler': () => nestjsThrottlerModule(limits),
+  // bench/versus-flexible.mjs: fixed windows, what rate-limiter-flexible counts.
+  'ours-fixed-window': () => ({ imports: [ourModule(limits, { algorithm: 'fixed-window' })], providers: [] }),
+  'rate-limiter-flexible': () => rateLimiterFlexibleModule(limits),
 };
 if (!(variant in variants)) throw new Error(`bench/server.mjs: unknown variant '${variant}'`);
 await serveBenchApp(variants[variant]());

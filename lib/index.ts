@@ -15,6 +15,11 @@ export { SimpleRateThrottle, type RateThrottleOverrides } from './throttles/simp
 export { AnonThrottle } from './throttles/anon-throttle.js';
 export { UserThrottle } from './throttles/user-throttle.js';
 export { ScopedThrottle } from './throttles/scoped-throttle.js';
+// Bandwidth: byte budgets counted on the bytes sent (and optionally received).
+export { BandwidthThrottle, type BandwidthThrottleOverrides, type BandwidthAlgorithm, BANDWIDTH_ALGORITHMS, CONTENT_BYTES } from './throttles/bandwidth-throttle.js';
+export { parseByteRate, formatByteRate, type ByteRateInput, BYTE_UNITS } from './core/byte-rate.js';
+export { ResponseByteMeter, type MeterableResponse, type ResponseCloseListener } from './http/response-byte-meter.js';
+export { RequestBodyMeter, type MeterableRequest } from './http/request-body-meter.js';
 export { evaluateThrottles, settleEvaluation, type Evaluation } from './throttles/evaluate-throttles.js';
 export type { ThrottlingRuntime } from './throttles/throttling-runtime.js';
 

@@ -31,3 +31,12 @@ export function scheduleKnobs({ duration = 3, warmup = 3, rounds = 3, processes 
 export function describeSchedule({ processes, rounds, seconds, warmupSeconds, connections }) {
   return `${processes} processes per server, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, ${connections} connections`;
 }
+
+/** The counting algorithms the algorithm benchmarks measure: BENCH_ALGORITHMS (comma-separated), default all four. */
+export function chosenAlgorithms() {
+  const known = ['sliding-log', 'fixed-window', 'sliding-window', 'gcra'];
+  const ids = (process.env.BENCH_ALGORITHMS ?? known.join(',')).split(',');
+  const unknown = ids.filter((id) => !known.includes(id));
+  if (unknown.length > 0) throw new Error(`bench: BENCH_ALGORITHMS names unknown algorithms: ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return known.filter((id) => ids.includes(id));
+}

@@ -14,6 +14,9 @@ export function resultsPath() {
 export const HTTP_SECTION = 'http-memory'; // bench/run.mjs
 export const REDIS_SECTION = 'redis-store'; // bench/redis-bench.mjs
 export const MEMORY_SECTION = 'memory-footprint'; // bench/memory-footprint.mjs
+export const ALGORITHM_MEMORY_SECTION = 'algorithm-memory'; // bench/algorithm-memory.mjs
+export const ALGORITHM_TIME_SECTION = 'algorithm-time'; // bench/algorithm-time.mjs
+export const FLEXIBLE_SECTION = 'versus-flexible'; // bench/versus-flexible.mjs
 
 const start = (id) => `<!-- bench section ${id}: written by its own driver, kept by the others -->`;
 const end = (id) => `<!-- end of bench section ${id} -->`;

@@ -3,7 +3,8 @@ import type { ThrottleDecision } from '../throttles/throttle.js';
 
 /**
  * - 'ietf': `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers, structured
- *   field lists with one item per policy: `"user";q=1000;w=86400` and `"user";r=999;t=86400`);
+ *   field lists with one item per policy: `"user";q=1000;w=86400` and `"user";r=999;t=86400`; a
+ *   policy that counts something else than requests says so: `"bandwidth";q=1000000;w=60;qu="content-bytes"`);
  * - 'legacy': `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds) for the
  *   most restrictive policy;
  * - 'both', or false for none.
@@ -28,6 +29,7 @@ export class RateLimitHeaderCache {
   private readonly policies: (string | undefined)[] = [];
   private readonly limits: (number | undefined)[] = [];
   private readonly windows: (number | undefined)[] = [];
+  private readonly quotaUnits: (string | undefined)[] = [];
   /** Per decision index: `"name";r=` (the start of its `RateLimit` item), after `, ` unless it is the first. */
   private readonly statePrefixes: string[] = [];
   private policyValue = '';
@@ -47,7 +49,7 @@ export class RateLimitHeaderCache {
     if (decisions.length !== this.limits.length) return false;
     for (let i = 0; i < decisions.length; i++) {
       const decision = decisions[i];
-      if (decision.limit !== this.limits[i] || decision.window !== this.windows[i] || decision.policy !== this.policies[i]) return false;
+      if (decision.limit !== this.limits[i] || decision.window !== this.windows[i] || decision.policy !== this.policies[i] || decision.quotaUnit !== this.quotaUnits[i]) return false;
     }
     return true;
   }
@@ -55,18 +57,19 @@ export class RateLimitHeaderCache {
   private rebuild(decisions: readonly ThrottleDecision[]): void {
     let value = '';
     let items = 0;
-    this.policies.length = this.limits.length = this.windows.length = this.statePrefixes.length = decisions.length;
+    this.policies.length = this.limits.length = this.windows.length = this.quotaUnits.length = this.statePrefixes.length = decisions.length;
     for (let i = 0; i < decisions.length; i++) {
-      const { limit, window, policy } = decisions[i];
+      const { limit, window, policy, quotaUnit } = decisions[i];
       this.policies[i] = policy;
       this.limits[i] = limit;
       this.windows[i] = window;
+      this.quotaUnits[i] = quotaUnit;
       const name = policyName(policy, i);
       const separator = items === 0 ? '' : ', ';
       this.statePrefixes[i] = `${separator}${name};r=`;
       if (limit === undefined) continue;
       items++;
-      value += `${separator}${name};q=${limit}${window === undefined ? '' : `;w=${Math.ceil(window)}`}`;
+      value += `${separator}${name};q=${limit}${window === undefined ? '' : `;w=${Math.ceil(window)}`}${quotaUnit === undefined ? '' : `;qu=${quotaUnitItem(quotaUnit)}`}`;
     }
     this.policyValue = value;
   }
@@ -131,6 +134,14 @@ function isTighter(candidate: ThrottleDecision, current: ThrottleDecision): bool
   const a = candidate.remaining ?? 0;
   const b = current.remaining ?? 0;
   return a < b || (a === b && (candidate.reset ?? 0) > (current.reset ?? 0));
+}
+
+/**
+ * `qu`'s value, an sf-string: the draft's units ('request', 'content-bytes', 'concurrency') as they
+ * are; anything else a custom throttle hands is escaped as policy names are.
+ */
+function quotaUnitItem(unit: string): string {
+  return policyItemName(String(unit));
 }
 
 /** The name of a policy, as a header item. */

@@ -44,23 +44,25 @@ export class SeenWindows {
   /** Notes a call sent to the store for the check, at local time `localNow`. */
   sent(check: WindowCheck, localNow: number): void {
     const slot = this.slotFor(check);
-    this.pending[slot]++;
+    this.pending[slot] += check.cost ?? 1;
     this.sentAt[slot] = localNow;
   }
 
   /** Forgets one unanswered call for the check (its request was counted elsewhere: by the local store). */
   unsent(check: WindowCheck): void {
     const slot = slotOf(check) & this.mask;
-    if (this.keys[slot] === check.key && this.windows[slot] === check.windowMs && this.pending[slot] > 0) this.pending[slot]--;
+    if (this.keys[slot] === check.key && this.windows[slot] === check.windowMs) this.pending[slot] = Math.max(0, this.pending[slot] - (check.cost ?? 1));
   }
 
   /** Notes what the store answered for a check (sent before), at local time `localNow`. */
   note(check: WindowCheck, result: HitResult, localNow: number): void {
     const slot = this.slotFor(check);
-    if (this.pending[slot] > 0) this.pending[slot]--;
+    this.pending[slot] = Math.max(0, this.pending[slot] - (check.cost ?? 1));
     if (result.uncounted === true) return;
-    // An allowed, recorded check added this request's hit after counting.
-    this.counts[slot] = result.count + (result.allowed && check.record ? 1 : 0);
+    // An allowed, recorded check added this request's units after counting; an answer in units says
+    // what is in use after it (a counter's state has no hit times: all of it is taken as seen now).
+    const outcome = result.outcome;
+    this.counts[slot] = outcome !== undefined ? outcome.limit - outcome.remaining : result.count + (result.allowed && check.record ? 1 : 0);
     this.oldestAt[slot] = result.oldest === null ? localNow : localNow - (result.now - result.oldest);
     this.seenAt[slot] = localNow;
   }

@@ -10,6 +10,11 @@ export interface ThrottlingRuntime {
   readonly store: ThrottleStore;
   /** scope -> parsed rate; null means the scope is switched off. */
   readonly rates: ReadonlyMap<string, Rate | null>;
+  /**
+   * scope -> the rate as written in the module's `rates`, for throttles that read another kind of
+   * rate there (BandwidthThrottle: byte rates such as '100MB/day', which `rates` cannot parse).
+   */
+  readonly rateInputs?: ReadonlyMap<string, unknown>;
   readonly clock: Clock;
   /** The module's `algorithm`: how rate throttles that name none count. Unset: 'sliding-log' (DRF). Tastypie throttles never read it. */
   readonly algorithm?: CountingAlgorithm;

@@ -5,20 +5,40 @@
  * throttles of a request, a block that outlasts the window, and the module-wide algorithm.
  */
 import { Controller, Get } from '@nestjs/common';
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import {
   CacheThrottle,
   type CountingAlgorithm,
+  RedisThrottleStore,
   ThrottleClasses,
   ThrottleCost,
   type ThrottlingModuleOptions,
   ThrottlingService,
+  type ThrottleStore,
   UserThrottle,
 } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { appPerTest, PLATFORMS, type Platform } from '../support/http-app.js';
+import { REDIS_URL, serviceAvailable } from '../support/services.js';
 import { testModule } from '../support/test-app.js';
+import { deleteKeys, runPrefix } from '../redis/support/redis-keys.js';
+
+// The memory store the module builds, and Redis (its script on the test's clock) where it runs.
+type StoreKind = 'memory' | 'redis';
+const STORES: StoreKind[] = (await serviceAvailable('Redis', REDIS_URL)) ? ['memory', 'redis'] : ['memory'];
+const prefix = runPrefix('algorithms-e2e');
+let redis: Redis | undefined;
+let apps = 0;
+beforeAll(() => {
+  if (STORES.includes('redis')) redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  if (redis === undefined) return;
+  await deleteKeys(prefix);
+  redis.disconnect();
+});
 
 // 6,000 s since the epoch: a whole number of minutes, so fixed windows start with the test.
 const START = 6_000;
@@ -66,13 +86,17 @@ class DefaultsController {
   @Get('tastypie') @ThrottleClasses(CacheThrottle.with({ throttleAt: 2, timeframe: 60 })) tastypie() { return 'ok'; }
 }
 
-describe.each(PLATFORMS)('algorithms and cost on %s', (platform: Platform) => {
-  const apps = appPerTest(platform);
+const RUNS = PLATFORMS.flatMap((platform) => STORES.map((store) => [platform, store] as const));
+
+describe.each(RUNS)('algorithms and cost on %s, %s store', (platform: Platform, storeKind: StoreKind) => {
+  const started = appPerTest(platform);
 
   async function boot(options: ThrottlingModuleOptions = {}) {
     const clock = new FakeClock();
     clock.set(START);
-    const app = await apps.start(testModule({ options: { clock: clock.read, ...options }, controllers: [AlgorithmController, CostController, LoginController, DefaultsController] }));
+    const store: ThrottleStore | undefined = storeKind === 'redis' ? new RedisThrottleStore(redis!, { keyPrefix: `${prefix}${++apps}:`, clock: clock.read }) : undefined;
+    const controllers = [AlgorithmController, CostController, LoginController, DefaultsController];
+    const app = await started.start(testModule({ options: { clock: clock.read, ...(store === undefined ? {} : { store }), ...options }, controllers }));
     const get = (path: string) => request(app.getHttpServer()).get(path);
     return { clock, get, service: app.get(ThrottlingService) };
   }
@@ -86,14 +110,14 @@ describe.each(PLATFORMS)('algorithms and cost on %s', (platform: Platform) => {
   // Three requests at once on 3/min, then the fourth: what each algorithm tells the client.
   test.each([
     // DRF: the oldest hit's 60 s shared among the 1 request left.
-    ['sliding-log', 'log', 60, '"log";q=3;w=60', '"log";r=0;t=60'],
+    ['sliding-log', 60, '"log";q=3;w=60', '"log";r=0;t=60'],
     // The previous window's 3 must weigh at most 2: 1/3 into the next window.
-    ['sliding-window', 'window', 80, '"window";q=3;w=60', '"window";r=0;t=80'],
+    ['sliding-window', 80, '"window";q=3;w=60', '"window";r=0;t=80'],
     // One unit every 20 s: the first is back after 20 s.
-    ['gcra', 'gcra', 20, '"gcra";q=3;w=60', '"gcra";r=0;t=20'],
+    ['gcra', 20, '"gcra";q=3;w=60', '"gcra";r=0;t=20'],
     // Everything comes back when the window ends.
-    ['fixed-window', 'fixed', 60, '"fixed";q=3;w=60', '"fixed";r=0;t=60'],
-  ] as const)('%s: the fourth of three at once is a 429 with Retry-After %#', async (algorithm, _scope, wait, policy, state) => {
+    ['fixed-window', 60, '"fixed";q=3;w=60', '"fixed";r=0;t=60'],
+  ] as const)('%s: the fourth of three at once is a 429 with Retry-After %i', async (algorithm, wait, policy, state) => {
     const { get, clock } = await boot();
     const path = `/algo/${algorithm as CountingAlgorithm}`;
     for (let i = 0; i < 3; i++) expect((await get(path)).status).toBe(200);

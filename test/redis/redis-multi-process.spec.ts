@@ -54,6 +54,37 @@ suite('four app processes on one Redis (Express and Fastify), with clocks up to 
     expect(tally(answers)).toEqual({ 401: 5, 429: 195 });
   }, 60_000);
 
+  test.each([
+    ['gcra', '198.51.100.11'],
+    ['sliding-window', '198.51.100.12'],
+    ['fixed-window', '198.51.100.13'],
+  ])('%s: 2,000 concurrent requests from one client over the 4 processes, limit 100: exactly 100 admitted', async (algorithm, address) => {
+    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => get(agent, apps[i % apps.length].port, `/algorithms/${algorithm}`, { 'x-forwarded-for': address })));
+    expect(tally(answers)).toEqual({ 200: 100, 429: 1900 });
+    expect(answers.filter((answer) => answer.status === 429).every((answer) => Number(answer.retryAfter) > 0)).toBe(true);
+  }, 60_000);
+
+  test('a route that costs 10 under 100/hour and 55/hour: 5 of 500 concurrent requests admitted, and the denied ones consumed nothing of the wider throttle', async () => {
+    const address = '198.51.100.14';
+    const answers = await Promise.all(Array.from({ length: 500 }, (_, i) => get(agent, apps[i % apps.length].port, '/algorithms/costly', { 'x-forwarded-for': address })));
+    expect(tally(answers)).toEqual({ 200: 5, 429: 495 });
+    const usage = await get(agent, apps[0].port, '/algorithms/costly-usage', { 'x-client': address });
+    expect(JSON.parse(usage.body)).toEqual({ count: 50, remaining: 50 });
+  }, 60_000);
+
+  test('blockFor 600 s at 5/min: 5 of 200 concurrent requests admitted, every refusal says to come back in about 600 s', async () => {
+    const address = '198.51.100.15';
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => get(agent, apps[i % apps.length].port, '/algorithms/blocking', { 'x-forwarded-for': address })));
+    expect(tally(answers)).toEqual({ 200: 5, 429: 195 });
+    // The first denial starts the block; the ones Redis answered before it carry the 5/min log's wait, so check the last ones.
+    const later = await Promise.all(apps.map((app) => get(agent, app.port, '/algorithms/blocking', { 'x-forwarded-for': address })));
+    for (const answer of later) {
+      expect(answer.status).toBe(429);
+      expect(Number(answer.retryAfter)).toBeGreaterThan(590);
+      expect(Number(answer.retryAfter)).toBeLessThanOrEqual(600);
+    }
+  }, 60_000);
+
   test('two instances whose clocks differ by ten minutes share one window (the time is the server\'s)', async () => {
     const [behind, ahead] = apps;
     const client = { 'x-forwarded-for': '198.51.100.2' };

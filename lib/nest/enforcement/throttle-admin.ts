@@ -72,7 +72,8 @@ export async function readBucket(store: ThrottleStore, bucket: Bucket): Promise<
   }
   const { count, oldest, now, outcome } = await store.peek(bucket.key, bucket.windowMs, counting);
   const limit = outcome?.limit ?? capacityOf(counting);
-  const remaining = outcome?.remaining ?? Math.max(0, limit - count);
+  // The outcome is a request costing 1's: admitted, it would have taken one of the units left.
+  const remaining = outcome === undefined ? Math.max(0, limit - count) : outcome.remaining + (outcome.allowed ? 1 : 0);
   return { count, oldest, now, limit, remaining, resetsInMs: outcome?.resetMs ?? 0, algorithm: counting.algorithm };
 }
 

@@ -41,14 +41,17 @@ export async function stopAppProcess(app: AppProcess): Promise<void> {
 export interface Answer {
   readonly status: number;
   readonly retryAfter: string | undefined;
+  readonly body: string;
 }
 
 /** GET on loopback, through a shared agent (so thousands of requests reuse sockets). */
 export function get(agent: Agent, port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent, headers, timeout: 20_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined }));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined, body }));
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${path} on ${port} timed out`)));
     req.on('error', reject);

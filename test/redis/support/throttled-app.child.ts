@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
-import { AnonThrottle, CacheThrottle, RedisThrottleStore, ThrottleClasses, ThrottlingModule, ThrottlingService } from '../../../lib/index.js';
+import { AnonThrottle, CacheThrottle, RedisThrottleStore, ThrottleClasses, ThrottleCost, ThrottlingModule, ThrottlingService } from '../../../lib/index.js';
 
 interface ChildConfig {
   readonly redisUrl: string;
@@ -46,6 +46,59 @@ class HelloController {
 
 const LoginThrottle = CacheThrottle.with({ throttleAt: 5, timeframe: 900, scope: 'login' });
 
+// One throttle per counter algorithm at 100/hour (fixed-window per day: a window boundary during the test is then unlikely).
+const GcraThrottle = AnonThrottle.with({ scope: 'gcra', rate: '100/hour', algorithm: 'gcra' });
+const SlidingWindowThrottle = AnonThrottle.with({ scope: 'sliding', rate: '100/hour', algorithm: 'sliding-window' });
+const FixedWindowThrottle = AnonThrottle.with({ scope: 'fixed', rate: '100/day', algorithm: 'fixed-window' });
+// A costly route under two throttles: 10 units a request, 100/hour and 55/hour, so the second admits 5.
+const CostlyWide = AnonThrottle.with({ scope: 'costly-wide', rate: '100/hour', algorithm: 'sliding-window' });
+const CostlyNarrow = AnonThrottle.with({ scope: 'costly-narrow', rate: '55/hour', algorithm: 'gcra' });
+const BlockingThrottle = AnonThrottle.with({ scope: 'blocking', rate: '5/min', blockFor: 600 });
+
+@Controller('algorithms')
+class AlgorithmsController {
+  constructor(private readonly throttling: ThrottlingService) {}
+
+  @Get('gcra')
+  @ThrottleClasses(GcraThrottle)
+  gcra() {
+    return { pid: process.pid };
+  }
+
+  @Get('sliding-window')
+  @ThrottleClasses(SlidingWindowThrottle)
+  slidingWindow() {
+    return { pid: process.pid };
+  }
+
+  @Get('fixed-window')
+  @ThrottleClasses(FixedWindowThrottle)
+  fixedWindow() {
+    return { pid: process.pid };
+  }
+
+  @Get('costly')
+  @ThrottleCost(10)
+  @ThrottleClasses(CostlyWide, CostlyNarrow)
+  costly() {
+    return { pid: process.pid };
+  }
+
+  /** What the costly route's wider throttle has counted for a client. */
+  @Get('costly-usage')
+  @ThrottleClasses()
+  async costlyUsage(@Headers('x-client') client: string) {
+    const state = await this.throttling.peek({ identity: client }, CostlyWide);
+    return { count: state.count, remaining: state.remaining };
+  }
+
+  @Get('blocking')
+  @ThrottleClasses(BlockingThrottle)
+  blocking() {
+    return { pid: process.pid };
+  }
+}
+
 @Module({
   imports: [
     ThrottlingModule.forRoot({
@@ -61,7 +114,7 @@ const LoginThrottle = CacheThrottle.with({ throttleAt: 5, timeframe: 900, scope:
       ...(config.storeTimeout === 'default' ? {} : { storeTimeout: config.storeTimeout ?? 5000 }),
     }),
   ],
-  controllers: [HelloController],
+  controllers: [HelloController, AlgorithmsController],
 })
 class ChildAppModule {}
 
