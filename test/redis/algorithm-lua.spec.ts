@@ -32,9 +32,7 @@ if commit then
   if counted then
     storeCounter(KEYS[1], kind, counted, now, periodMs, scale, 1)
   elseif blockedUntil then
-    local blocked = copyState(state)
-    blocked.b = blockedUntil
-    storeCounter(KEYS[1], kind, blocked, now, periodMs, scale, 1)
+    storeCounter(KEYS[1], kind, withBlockedUntil(kind, state, blockedUntil), now, periodMs, scale, 1)
   end
 end
 -- The expiry the call left, then none: the test's clock is not the server's, so the key must not

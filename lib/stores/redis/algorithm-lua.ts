@@ -55,7 +55,8 @@ local function withLength(field)
   return string.sub(LENGTH_DIGITS, length, length)
 end
 
--- The fields of a state string, or nil when it is not one of 'count' fields.
+-- The fields of a state string (the block, then up to three), or nil when it is not one of
+-- 'count' fields. Returned as values: a table per read would cost more than the parsing.
 local function decodeFields(text, count)
   local blockedUntil, start = 0, 1
   -- 98: 'b', a running block.
@@ -66,18 +67,16 @@ local function decodeFields(text, count)
     if not blockedUntil then return nil end
     start = dot + 1
   end
-  local fields = { b = blockedUntil }
-  local at = start + count - 1
-  for i = 1, count - 1 do
-    local length = tonumber(string.sub(text, start + i - 1, start + i - 1), 36)
-    if not length or length == 0 then return nil end
-    fields[i] = tonumber(string.sub(text, at, at + length - 1))
-    if not fields[i] then return nil end
-    at = at + length
+  local first = tonumber(string.sub(text, start, start), 36)
+  if not first or first == 0 then return nil end
+  if count == 2 then
+    local at = start + 1
+    return blockedUntil, tonumber(string.sub(text, at, at + first - 1)), tonumber(string.sub(text, at + first))
   end
-  fields[count] = tonumber(string.sub(text, at))
-  if not fields[count] then return nil end
-  return fields
+  local second = tonumber(string.sub(text, start + 1, start + 1), 36)
+  if not second or second == 0 then return nil end
+  local at = start + 2
+  return blockedUntil, tonumber(string.sub(text, at, at + first - 1)), tonumber(string.sub(text, at + first, at + first + second - 1)), tonumber(string.sub(text, at + first + second))
 end
 
 local function encodeFields(now, blockedUntil, a, b, c)
@@ -111,16 +110,19 @@ local function loadCounter(key, kind, limit, scale)
     error({ err = 'nestjs-throttling: key ' .. key .. ' holds a ' .. redis.call('TYPE', key)['ok'] .. ', not a counter' })
   end
   if kind == 's' then
-    local fields = text and decodeFields(text, 3)
-    if fields then return { current = fields[1], previous = fields[2], index = fields[3], b = fields.b } end
+    if text then
+      local b, current, previous, index = decodeFields(text, 3)
+      if index then return { current = current, previous = previous, index = index, b = b } end
+    end
     return { current = 0, previous = 0, index = 0, b = 0 }
   end
-  local fields = text and decodeFields(text, 2)
+  local b, first, second
+  if text then b, first, second = decodeFields(text, 2) end
   if kind == 'f' then
-    if fields then return { used = fields[1], index = fields[2], b = fields.b } end
+    if second then return { used = first, index = second, b = b } end
     return { used = 0, index = 0, b = 0 }
   end
-  if fields then return { fraction = math.min(fields[1] * scale, limit - 1), tat = fields[2], b = fields.b } end
+  if second then return { fraction = math.min(first * scale, limit - 1), tat = second, b = b } end
   return { fraction = 0, tat = 0, b = 0 }
 end
 
@@ -143,10 +145,11 @@ local function storeCounter(key, kind, state, now, periodMs, scale, keptAtLeast)
   redis.call('SET', key, text, 'PX', integerText(math.max(keptAtLeast, counterRetention(kind, state, now, periodMs))))
 end
 
-local function copyState(state)
-  local copy = {}
-  for field, value in pairs(state) do copy[field] = value end
-  return copy
+-- The state with a block until blockedUntil.
+local function withBlockedUntil(kind, state, blockedUntil)
+  if kind == 'f' then return { used = state.used, index = state.index, b = blockedUntil } end
+  if kind == 's' then return { current = state.current, previous = state.previous, index = state.index, b = blockedUntil } end
+  return { fraction = state.fraction, tat = state.tat, b = blockedUntil }
 end
 `;
 

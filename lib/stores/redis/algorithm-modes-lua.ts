@@ -109,9 +109,7 @@ local function evaluateCounter(check, commit, extra)
     entry.state = counted
     entry.changed = true
   elseif commit and blockedUntil then
-    local blocked = copyState(state)
-    blocked.b = blockedUntil
-    entry.state = blocked
+    entry.state = withBlockedUntil(kind, state, blockedUntil)
     entry.changed = true
   end
   check.allowed, check.outLimit, check.remaining, check.reset, check.wait = allowed, limit, remaining, reset, wait
@@ -183,7 +181,7 @@ local function evaluateLog(check, commit, extra)
       remaining, reset, wait = 0, left, left
     end
   end
-  check.hold = nil
+  check.hold = false
   if allowed and commit then
     if check.record then
       log.added = log.added + cost
@@ -213,7 +211,12 @@ while k <= #KEYS do
   local kind, limitArg, windowArg, costArg, recordArg, blockArg, nextPos = string.match(ARGV[1], '^ (%a) (%S+) (%S+) (%S+) (%S+) (%S+)()', pos)
   pos = nextPos
   -- record 'p': a peek, which counts nothing and reports a running block.
-  local check = { kind = kind, key = KEYS[k], limit = limitArg + 0, periodMs = windowArg + 0, cost = costArg + 0, record = recordArg == '1', peek = recordArg == 'p', blockForMs = blockArg + 0 }
+  -- Every field the check gets, in the constructor: a table grown field by field costs a rehash per doubling.
+  local check = {
+    kind = kind, key = KEYS[k], limit = limitArg + 0, periodMs = windowArg + 0, cost = costArg + 0, record = recordArg == '1', peek = recordArg == 'p', blockForMs = blockArg + 0,
+    burst = false, pendingKey = false, blockKey = false, id = false, retention = false, readsPending = false, reserveMs = false, hold = false, blockUntil = false,
+    allowed = false, count = 0, oldest = '', blocking = '', outcome = true, outLimit = 0, remaining = 0, reset = 0, wait = 0,
+  }
   if kind == 'l' then
     local retentionArg, reserveArg, id, afterPos = string.match(ARGV[1], '^ (%S+) (%S+) (%S+)()', pos)
     pos = afterPos
