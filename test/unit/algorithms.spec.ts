@@ -4,7 +4,7 @@ import { checkedCost, type AlgorithmOutcome, type BlockableState } from '../../l
 import { ThrottleConfigError } from '../../lib/core/throttle-config-error.js';
 import { hitWithBlock } from '../../lib/core/algorithms/block-for.js';
 import { hitFixedWindow, newFixedWindowState } from '../../lib/core/algorithms/fixed-window.js';
-import { hitGcra, newGcraState } from '../../lib/core/algorithms/gcra.js';
+import { hitGcra, newGcraState, recordGcra } from '../../lib/core/algorithms/gcra.js';
 import { hitSlidingWindow, newSlidingWindowState, slidingWindowEstimate } from '../../lib/core/algorithms/sliding-window.js';
 import {
   BlockForModel,
@@ -155,6 +155,18 @@ describe.each(ALGORITHMS)('$name', (algorithm) => {
 });
 
 describe('gcra', () => {
+  test('units recorded past the burst (bytes sent) leave remaining at 0, not below, and reset is when one unit is back', () => {
+    const state = newGcraState();
+    const check = { limit: 100, periodMs: 100_000, cost: 1, burst: 100 };
+    recordGcra(state, { ...check, cost: 250 }, 0);
+    const outcome = hitGcra(state, check, 0, false);
+    expect(outcome.allowed).toBe(false);
+    expect(outcome.remaining).toBe(0);
+    // 250 units of 1 s each owed, a burst of 100 tolerated: one more unit fits after 151 s.
+    expect(outcome.resetMs).toBe(151_000);
+    expect(outcome.waitMs).toBe(151_000);
+  });
+
   test('an idle key admits burst requests at once, then one per emission interval', () => {
     const state = newGcraState();
     const check = { limit: 3, periodMs: 1000, cost: 1, burst: 5 };

@@ -52,7 +52,8 @@ export function hitGcra(state: GcraState, check: GcraCheck, now: number, commit 
     state.tatMs = now + whole;
     state.tatFraction = after - whole * limit;
   }
-  const remaining = Math.floor((tolerance - after) / periodMs);
+  // Below 0 after records past the burst (bandwidth): nothing can be taken, whatever the debt.
+  const remaining = Math.max(0, Math.floor((tolerance - after) / periodMs));
   const waitMs = allowed ? 0 : cost > burst ? null : waitScaled(after, cost, check);
   // remaining < burst whenever something is counted; when nothing is, nothing is owed (0).
   const resetMs = remaining >= burst ? 0 : waitScaled(after, remaining + 1, check);

@@ -19,8 +19,7 @@
  * even past the limit (a recorded hit: bytes already sent). burst is gcra's; the windows ignore it.
  *
  * The arithmetic is the TypeScript cores' own, operation for operation, on IEEE doubles in both
- * languages, so both give the same integers, quirks included (gcra's remaining goes below 0 after
- * units recorded past the burst, as hitGcra's does). One difference: a gcra fraction read under
+ * languages, so both give the same integers. One difference: a gcra fraction read under
  * another rate than it was written with is capped below the limit (its TAT off by under 1 ms).
  *
  * One key is one string (STATE_CODEC_LUA below), kept as an integer by Redis whenever it fits: for a
@@ -252,7 +251,7 @@ local function gcra(state, now, limit, periodMs, cost, burst, force)
     counted = { tat = now + whole, fraction = after - whole * limit, b = state.b }
   end
   -- As the TypeScript core: below 0 after units recorded past the burst (see the file's comment).
-  local remaining = math.floor((tolerance - after) / periodMs)
+  local remaining = math.max(0, math.floor((tolerance - after) / periodMs))
   local wait = 0
   if not allowed then
     if cost > burst then wait = -1 else wait = gcraWait(after, cost, limit, periodMs, burst) end
