@@ -1,5 +1,5 @@
 import { type Clock, systemClock, validClock } from '../core/clock.js';
-import type { Awaitable, HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import type { Awaitable, HitResult, PeekCounting, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { DeadlineQueue, type ExpiryReason, HARD_BOUND_TIMEOUTS } from './deadline-queue.js';
 import { MemoryThrottleStore } from './memory-throttle-store.js';
@@ -164,9 +164,9 @@ export class FailSafeThrottleStore implements ThrottleStore {
     return this.guarded(() => this.inner.record(hits), () => (this.policy === 'local' ? this.local!.record(hits) : undefined), false, undefined, 'record');
   }
 
-  peek(key: string, windowMs: number): Promise<WindowState> {
-    return this.guarded(() => this.inner.peek(key, windowMs), () => {
-      if (this.policy === 'local') return this.localPeek(key, windowMs);
+  peek(key: string, windowMs: number, counting?: PeekCounting): Promise<WindowState> {
+    return this.guarded(() => this.inner.peek(key, windowMs, counting), () => {
+      if (this.policy === 'local') return this.localPeek(key, windowMs, counting);
       return { count: 0, oldest: null, now: this.clock() };
     }, true, undefined, 'peek');
   }
@@ -180,7 +180,7 @@ export class FailSafeThrottleStore implements ThrottleStore {
     // A request whose call was sent is pending in `seen`: not against itself.
     if (sent) for (const check of checks) this.seen!.unsent(check);
     const seen = checks.map((check) => this.seen!.inWindow(check, check.windowMs, now));
-    const results = this.local!.hit(checks.map((check, i) => (seen[i].count === 0 ? check : { ...check, limit: Math.max(0, check.limit - seen[i].count) })));
+    const results = this.local!.hit(checks.map((check, i) => (seen[i].count === 0 ? check : lessBy(check, seen[i].count))));
     // Admitted here, it is counted here; refused here, the store may still count its call.
     if (sent) {
       for (let i = 0; i < checks.length; i++) if (!results[i].allowed) this.seen!.sent(checks[i], now);
@@ -188,8 +188,8 @@ export class FailSafeThrottleStore implements ThrottleStore {
     return results.map((result, i) => withSeen(result, seen[i]));
   }
 
-  private localPeek(key: string, windowMs: number): WindowState {
-    const state = this.local!.peek(key, windowMs);
+  private localPeek(key: string, windowMs: number, counting: PeekCounting | undefined): WindowState {
+    const state = this.local!.peek(key, windowMs, counting);
     return withSeen(state, this.seen!.inWindow({ key }, windowMs, state.now));
   }
 
@@ -345,6 +345,12 @@ export class FailSafeThrottleStore implements ThrottleStore {
 }
 
 /** A local answer with the seen hits of the shared store added to its count and oldest. */
+/** The check with `seen` units already taken: gcra's burst (what may come at once), else the limit. */
+function lessBy(check: WindowCheck, seen: number): WindowCheck {
+  if (check.algorithm === 'gcra') return { ...check, burst: Math.max(0, (check.burst ?? check.limit) - seen) };
+  return { ...check, limit: Math.max(0, check.limit - seen) };
+}
+
 function withSeen<T extends WindowState>(state: T, seen: { readonly count: number; readonly oldest: number | null }): T {
   if (seen.count === 0) return state;
   const oldest = state.oldest === null || (seen.oldest !== null && seen.oldest < state.oldest) ? seen.oldest : state.oldest;

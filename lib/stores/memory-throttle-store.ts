@@ -2,8 +2,12 @@ import { type Clock, systemClock, validClock } from '../core/clock.js';
 import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
 import { PendingSlots } from '../core/pending-slots.js';
-import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
-import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { hitBatch } from '../core/check-batch.js';
+import { type AlgorithmOutcome, type BlockableState } from '../core/algorithms/algorithm-outcome.js';
+import { blockRetentionMs } from '../core/algorithms/block-for.js';
+import { checkCounter, checkedAlgorithm, clearCounterState, type CounterAlgorithm, type CounterState, counterRetentionMs, peekCounter, recordCounter } from '../core/algorithms/counter-check.js';
+import { hitSlidingLog, hitSlidingLogInUnits, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
+import type { HitResult, PeekCounting, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import type { ThrottlingMetrics } from '../metrics/throttling-metrics.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 
@@ -17,6 +21,9 @@ export interface MemoryThrottleStoreOptions {
   readonly maxKeys?: number;
 }
 
+/** What peek() reads for a counter key that holds nothing. */
+const FRESH_COUNTER: CounterState = Object.freeze({ windowStart: 0, used: 0, current: 0, previous: 0, tatMs: 0, tatFraction: 0, blockedUntil: 0 });
+
 /** How many entries each operation inspects for expiry: enough to outpace new keys, small enough to be free. */
 const SWEEP_STEPS_PER_OPERATION = 2;
 
@@ -25,11 +32,14 @@ const SWEEP_STEPS_PER_OPERATION = 2;
  * itself, not an object that points at one: a check then reads one object fewer, often from a cold
  * cache line, and a key costs one object header less.
  */
-class Entry extends HitLog {
-  older: Entry | null = null;
-  newer: Entry | null = null;
+class Entry extends HitLog implements BlockableState {
+  older: Node | null = null;
+  newer: Node | null = null;
   /** Reservations held on the key (created by the first reserving check). */
   pending: PendingSlots | null = null;
+  /** Until when a blockFor refuses the key (ms); only checks with blockMs read or write it. */
+  blockedUntil = 0;
+  readonly algorithm = 'sliding-log';
   constructor(readonly key: string) {
     super();
   }
@@ -37,12 +47,42 @@ class Entry extends HitLog {
   override clear(): void {
     super.clear();
     this.pending?.clear();
+    this.blockedUntil = 0;
   }
 
   /** Keeps the key at least as long as its pending slots (a write sets the expiry from its own retention). */
   keepPending(): void {
     if (this.pending !== null && this.pending.size > 0) this.expiresAt = Math.max(this.expiresAt, this.pending.latestExpiry);
   }
+}
+
+/** A counter algorithm's key: its state (lib/core/algorithms/counter-check.ts), linked like a log's entry. */
+class CounterEntry implements CounterState {
+  older: Node | null = null;
+  newer: Node | null = null;
+  expiresAt = 0;
+  windowStart = 0;
+  used = 0;
+  current = 0;
+  previous = 0;
+  tatMs = 0;
+  tatFraction = 0;
+  blockedUntil = 0;
+  constructor(
+    readonly key: string,
+    readonly algorithm: CounterAlgorithm,
+  ) {}
+
+  clear(): void {
+    clearCounterState(this);
+  }
+}
+
+type Node = Entry | CounterEntry;
+
+/** Whether a check needs more than DRF's plain path: another algorithm, a cost, a block, all or nothing. */
+function isPlain(check: WindowCheck): boolean {
+  return check.algorithm === undefined && check.cost === undefined && check.blockMs === undefined && check.allOrNothing === undefined;
 }
 
 /**
@@ -57,12 +97,12 @@ class Entry extends HitLog {
  * - Every operation is synchronous, so checks on one key are atomic within the process.
  */
 export class MemoryThrottleStore implements ThrottleStore {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, Node>();
   /** Least and most recently used ends of the recency list. */
-  private oldest: Entry | null = null;
-  private newest: Entry | null = null;
+  private oldest: Node | null = null;
+  private newest: Node | null = null;
   /** The next entry the sweep inspects, walking from the oldest end; null: start over at the oldest. */
-  private sweepCursor: Entry | null = null;
+  private sweepCursor: Node | null = null;
   private readonly clock: Clock;
   private readonly maxKeys: number;
   /** Set by reportTo(); null (the default) costs an eviction one check. */
@@ -88,10 +128,11 @@ export class MemoryThrottleStore implements ThrottleStore {
   hit(checks: readonly WindowCheck[]): HitResult[] {
     const now = this.clock();
     this.sweep(now);
+    for (let i = 0; i < checks.length; i++) if (!isPlain(checks[i])) return hitBatch(checks, (check, commit, extraCost) => this.evaluate(check, now, commit, extraCost));
     const results = new Array<HitResult>(checks.length);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      const entry = this.touch(check.key, now);
+      const entry = this.touchLog(check.key, now);
       if (check.reserveMs === undefined || check.record) {
         results[i] = hitSlidingLog(entry, check, now, entry.pending ?? undefined);
       } else {
@@ -102,12 +143,37 @@ export class MemoryThrottleStore implements ThrottleStore {
     return results;
   }
 
+  /** One check of a call that is not DRF's plain one (see lib/core/check-batch.ts for commit and extraCost). */
+  private evaluate(check: WindowCheck, now: number, commit: boolean, extraCost: number): HitResult {
+    const algorithm = checkedAlgorithm(check.algorithm, 'MemoryThrottleStore: WindowCheck.algorithm');
+    if (algorithm !== 'sliding-log') {
+      const entry = this.touchCounter(check.key, algorithm, now);
+      const result = checkCounter(algorithm, entry, check, now, commit, extraCost);
+      if (commit) entry.expiresAt = Math.max(entry.expiresAt, now + counterRetentionMs(algorithm, entry, check.limit, check.windowMs, now));
+      return result;
+    }
+    const entry = this.touchLog(check.key, now);
+    const reserving = check.reserveMs !== undefined && !check.record;
+    const pending = reserving ? (entry.pending ??= new PendingSlots()) : (entry.pending ?? undefined);
+    const result = hitSlidingLogInUnits(entry, check, now, entry, commit, extraCost, pending, reserving && commit ? String(++this.reservations) : undefined);
+    if (entry.blockedUntil > now) entry.expiresAt = Math.max(entry.expiresAt, now + blockRetentionMs(entry, now));
+    entry.keepPending();
+    return result;
+  }
+
   record(hits: readonly RecordedHit[]): void {
     const now = this.clock();
     this.sweep(now);
     for (const hit of hits) {
-      const entry = this.touch(hit.key, now);
-      recordSlidingLog(entry, hit.windowMs, hit.ttlMs, now);
+      const algorithm = checkedAlgorithm(hit.algorithm, 'MemoryThrottleStore: RecordedHit.algorithm');
+      if (algorithm !== 'sliding-log') {
+        const entry = this.touchCounter(hit.key, algorithm, now);
+        recordCounter(algorithm, entry, hit, now);
+        entry.expiresAt = Math.max(entry.expiresAt, now + counterRetentionMs(algorithm, entry, hit.limit!, hit.windowMs, now));
+        continue;
+      }
+      const entry = this.touchLog(hit.key, now);
+      recordSlidingLog(entry, hit.windowMs, hit.ttlMs, now, hit.cost ?? 1);
       entry.keepPending();
     }
   }
@@ -117,19 +183,25 @@ export class MemoryThrottleStore implements ThrottleStore {
     this.sweep(now);
     for (const settlement of settlements) {
       const held = this.entries.get(settlement.key);
-      if (held !== undefined && held.expiresAt > now) held.pending?.drop(settlement.reservation);
+      if (held instanceof Entry && held.expiresAt > now) held.pending?.drop(settlement.reservation);
       if (!settlement.commit) continue;
-      const entry = this.touch(settlement.key, now);
+      const entry = this.touchLog(settlement.key, now);
       recordSlidingLog(entry, settlement.windowMs, settlement.ttlMs, now);
       entry.keepPending();
     }
   }
 
-  peek(key: string, windowMs: number): WindowState {
+  peek(key: string, windowMs: number, counting?: PeekCounting): WindowState & { readonly outcome?: AlgorithmOutcome } {
     const now = this.clock();
-    const log = this.entries.get(key);
-    if (log === undefined || log.expiresAt <= now) return { count: 0, oldest: null, now };
-    return readSlidingLog(log, windowMs, now);
+    const entry = this.entries.get(key);
+    const algorithm = checkedAlgorithm(counting?.algorithm, 'MemoryThrottleStore: peek() algorithm');
+    if (algorithm !== 'sliding-log') {
+      // A key never counted, expired, or counted by another algorithm reads as fresh.
+      const state = entry instanceof CounterEntry && entry.algorithm === algorithm && entry.expiresAt > now ? entry : FRESH_COUNTER;
+      return peekCounter(algorithm, state, counting!, windowMs, now);
+    }
+    if (!(entry instanceof Entry) || entry.expiresAt <= now) return { count: 0, oldest: null, now };
+    return readSlidingLog(entry, windowMs, now);
   }
 
   reset(key: string): void {
@@ -151,23 +223,33 @@ export class MemoryThrottleStore implements ThrottleStore {
     this.sweepCursor = null;
   }
 
-  /** Returns the key's entry, created if new, with its log cleared if it expired, marked most recently used. */
-  private touch(key: string, now: number): Entry {
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = new Entry(key);
-      this.entries.set(key, entry);
-      this.link(entry);
-      if (this.entries.size > this.maxKeys) {
-        this.remove(this.oldest!);
-        this.metrics?.memoryEviction(this.metricsLabel);
-      }
-      return entry;
-    }
-    return this.refresh(entry, now);
+  /** The key's hit log, created if new (or if the key held a counter), cleared if expired, marked most recently used. */
+  private touchLog(key: string, now: number): Entry {
+    const entry = this.entries.get(key);
+    if (entry instanceof Entry) return this.refresh(entry, now);
+    if (entry !== undefined) this.remove(entry);
+    return this.add(new Entry(key));
   }
 
-  private refresh(entry: Entry, now: number): Entry {
+  /** The key's counter for the algorithm, as touchLog() does; a key that held anything else starts afresh. */
+  private touchCounter(key: string, algorithm: CounterAlgorithm, now: number): CounterEntry {
+    const entry = this.entries.get(key);
+    if (entry instanceof CounterEntry && entry.algorithm === algorithm) return this.refresh(entry, now);
+    if (entry !== undefined) this.remove(entry);
+    return this.add(new CounterEntry(key, algorithm));
+  }
+
+  private add<T extends Node>(entry: T): T {
+    this.entries.set(entry.key, entry);
+    this.link(entry);
+    if (this.entries.size > this.maxKeys) {
+      this.remove(this.oldest!);
+      this.metrics?.memoryEviction(this.metricsLabel);
+    }
+    return entry;
+  }
+
+  private refresh<T extends Node>(entry: T, now: number): T {
     if (entry.expiresAt <= now) entry.clear();
     if (entry !== this.newest) {
       this.unlink(entry);
@@ -188,13 +270,13 @@ export class MemoryThrottleStore implements ThrottleStore {
     }
   }
 
-  private remove(entry: Entry): void {
+  private remove(entry: Node): void {
     this.entries.delete(entry.key);
     this.unlink(entry);
   }
 
   /** Appends at the newest end. */
-  private link(entry: Entry): void {
+  private link(entry: Node): void {
     entry.older = this.newest;
     entry.newer = null;
     if (this.newest === null) this.oldest = entry;
@@ -203,7 +285,7 @@ export class MemoryThrottleStore implements ThrottleStore {
   }
 
   /** Takes the entry out of the list, moving the sweep past it first. */
-  private unlink(entry: Entry): void {
+  private unlink(entry: Node): void {
     if (this.sweepCursor === entry) this.sweepCursor = entry.newer;
     if (entry.older === null) this.oldest = entry.newer;
     else entry.older.newer = entry.newer;
