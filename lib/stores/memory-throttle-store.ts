@@ -12,7 +12,7 @@ import type { ThrottlingMetrics } from '../metrics/throttling-metrics.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
 import { counterIdle, loadCounter, ROW_KIND, storeCounter } from './memory/counter-rows.js';
 import { flatKey } from './memory/flat-key.js';
-import { type CounterRowKind, KeyRows, NO_ROW } from './memory/key-rows.js';
+import { type CounterRowKind, KeyRows, type RecencyNode } from './memory/key-rows.js';
 
 export interface MemoryThrottleStoreOptions {
   /** Milliseconds since the epoch. Defaults to Date.now. */
@@ -33,10 +33,12 @@ const SWEEP_STEPS_PER_OPERATION = 2;
 /**
  * One key's sliding log. The entry is the log itself, not an object that points at one: a check
  * then reads one object fewer, often from a cold cache line, and a key costs one object header less.
- * Its place in the recency list is its row (lib/stores/memory/key-rows.ts).
+ * It is linked into the recency list itself (lib/stores/memory/key-rows.ts).
  */
 class Entry extends HitLog implements BlockableState {
-  row = NO_ROW;
+  older: RecencyNode<Entry> | null = null;
+  newer: RecencyNode<Entry> | null = null;
+  slot = 0;
   /** Reservations held on the key (created by the first reserving check). */
   pending: PendingSlots | null = null;
   /** Until when a blockFor refuses the key (ms); only checks with blockMs read or write it. */
@@ -193,7 +195,7 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   reset(key: string): void {
     const held = this.entries.get(key);
-    if (held !== undefined) this.remove(typeof held === 'number' ? held : held.row);
+    if (held !== undefined) this.remove(held);
   }
 
   /** Reports the number of keys at each scrape and each eviction to the metrics, under `label`. */
@@ -215,13 +217,13 @@ export class MemoryThrottleStore implements ThrottleStore {
     const held = this.entries.get(key);
     if (typeof held === 'object') {
       if (held.expiresAt <= now) held.clear();
-      this.rows.touch(held.row);
+      this.rows.touch(held);
       return held;
     }
     if (held !== undefined) this.remove(held);
     this.makeRoom();
     const entry = new Entry(flatKey(key));
-    entry.row = this.rows.addLog(entry);
+    this.rows.addLog(entry);
     this.entries.set(entry.key, entry);
     return entry;
   }
@@ -237,7 +239,7 @@ export class MemoryThrottleStore implements ThrottleStore {
       this.rows.touch(held);
       return held;
     }
-    if (held !== undefined) this.remove(held.row);
+    if (held !== undefined) this.remove(held);
     this.makeRoom();
     const flat = flatKey(key);
     const row = this.rows.addCounter(kind, flat);
@@ -264,13 +266,14 @@ export class MemoryThrottleStore implements ThrottleStore {
   /** Evicts the least recently used key when one more would pass maxKeys (before adding, so a table never outgrows it). */
   private makeRoom(): void {
     if (this.entries.size < this.maxKeys) return;
-    this.remove(this.rows.oldest);
+    this.remove(this.rows.oldest!);
     this.metrics?.memoryEviction(this.metricsLabel);
   }
 
   /** Whether a key may be forgotten: its counts read 0 and no block runs, or its log expired. */
-  private expired(row: number, now: number): boolean {
-    if (row < 0) return this.rows.logOf(row).expiresAt <= now;
+  private expired(node: RecencyNode<Entry>, now: number): boolean {
+    if (typeof node === 'object') return node.expiresAt <= now;
+    const row = node;
     return counterIdle(this.rows, row, now) && (this.blocks.size === 0 || !((this.blocks.get(row) ?? 0) > now));
   }
 
@@ -278,16 +281,16 @@ export class MemoryThrottleStore implements ThrottleStore {
   private sweep(now: number): void {
     if (this.entries.size === 0) return;
     for (let step = 0; step < SWEEP_STEPS_PER_OPERATION; step++) {
-      const row = this.rows.nextToSweep();
-      if (this.expired(row, now)) this.remove(row);
+      const node = this.rows.nextToSweep();
+      if (this.expired(node, now)) this.remove(node);
       // Reaching the newest end ends this pass; the next operation starts over at the oldest.
       if (this.rows.sweepPassEnded) return;
     }
   }
 
-  private remove(row: number): void {
-    this.entries.delete(this.rows.keyOf(row));
-    if (row >= 0 && this.blocks.size > 0) this.blocks.delete(row);
-    this.rows.release(row);
+  private remove(node: RecencyNode<Entry>): void {
+    this.entries.delete(this.rows.keyOf(node));
+    if (typeof node === 'number' && this.blocks.size > 0) this.blocks.delete(node);
+    this.rows.release(node);
   }
 }

@@ -9,14 +9,14 @@ describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThr
 
 const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
 
-/** The store's recency list (white-box: lib/stores/memory/key-rows.ts, its rows and links). */
+/** The store's recency list (white-box: lib/stores/memory/key-rows.ts; a key is a log's entry or a counter's row). */
+type ListedKey = object | number;
 interface ListedRows {
-  oldest: number;
-  sweepCursor: number;
-  newerOf(row: number): number;
-  keyOf(row: number): string;
+  oldest: ListedKey | null;
+  sweepCursor: ListedKey | null;
+  newerOf(node: ListedKey): ListedKey | null;
+  keyOf(node: ListedKey): string;
 }
-const NO_ROW = 0x7fffffff;
 const rowsOf = (store: MemoryThrottleStore): ListedRows => (store as unknown as { rows: ListedRows }).rows;
 
 /** The keys along the recency list, oldest first (white-box: the list must hold exactly the store's keys). */
@@ -24,14 +24,14 @@ function listedKeys(store: MemoryThrottleStore): string[] {
   const rows = rowsOf(store);
   const keys: string[] = [];
   // Bounded walk: a corrupted list may have a cycle.
-  for (let row = rows.oldest; row !== NO_ROW && keys.length <= store.size; row = rows.newerOf(row)) keys.push(rows.keyOf(row));
+  for (let node = rows.oldest; node !== null && keys.length <= store.size; node = rows.newerOf(node)) keys.push(rows.keyOf(node));
   return keys;
 }
 
 /** The key of the entry the sweep inspects next (white-box: to set up a scenario for sure). */
 const sweepCursorKey = (store: MemoryThrottleStore): string | undefined => {
   const rows = rowsOf(store);
-  return rows.sweepCursor === NO_ROW ? undefined : rows.keyOf(rows.sweepCursor);
+  return rows.sweepCursor === null ? undefined : rows.keyOf(rows.sweepCursor);
 };
 
 describe('MemoryThrottleStore', () => {
