@@ -5,11 +5,14 @@ import { PendingSlots } from '../core/pending-slots.js';
 import { hitBatch } from '../core/check-batch.js';
 import { type AlgorithmOutcome, type BlockableState } from '../core/algorithms/algorithm-outcome.js';
 import { blockRetentionMs } from '../core/algorithms/block-for.js';
-import { checkCounter, checkedAlgorithm, clearCounterState, type CounterAlgorithm, type CounterState, counterRetentionMs, peekCounter, recordCounter } from '../core/algorithms/counter-check.js';
+import { checkCounter, checkedAlgorithm, type CounterState, newCounterState, peekCounter, recordCounter } from '../core/algorithms/counter-check.js';
 import { hitSlidingLog, hitSlidingLogInUnits, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
 import type { HitResult, PeekCounting, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
 import type { ThrottlingMetrics } from '../metrics/throttling-metrics.js';
 import { ThrottleConfigError } from '../core/throttle-config-error.js';
+import { counterIdle, loadCounter, ROW_KIND, storeCounter } from './memory/counter-rows.js';
+import { flatKey } from './memory/flat-key.js';
+import { type CounterRowKind, KeyRows, type RecencyNode } from './memory/key-rows.js';
 
 export interface MemoryThrottleStoreOptions {
   /** Milliseconds since the epoch. Defaults to Date.now. */
@@ -22,24 +25,24 @@ export interface MemoryThrottleStoreOptions {
 }
 
 /** What peek() reads for a counter key that holds nothing. */
-const FRESH_COUNTER: CounterState = Object.freeze({ windowStart: 0, used: 0, current: 0, previous: 0, tatMs: 0, tatFraction: 0, blockedUntil: 0 });
+const FRESH_COUNTER: CounterState = Object.freeze(newCounterState());
 
 /** How many entries each operation inspects for expiry: enough to outpace new keys, small enough to be free. */
 const SWEEP_STEPS_PER_OPERATION = 2;
 
 /**
- * One key's log, linked into the recency list (older = less recently used). The entry is the log
- * itself, not an object that points at one: a check then reads one object fewer, often from a cold
- * cache line, and a key costs one object header less.
+ * One key's sliding log. The entry is the log itself, not an object that points at one: a check
+ * then reads one object fewer, often from a cold cache line, and a key costs one object header less.
+ * It is linked into the recency list itself (lib/stores/memory/key-rows.ts).
  */
 class Entry extends HitLog implements BlockableState {
-  older: Node | null = null;
-  newer: Node | null = null;
+  older: RecencyNode<Entry> | null = null;
+  newer: RecencyNode<Entry> | null = null;
+  slot = 0;
   /** Reservations held on the key (created by the first reserving check). */
   pending: PendingSlots | null = null;
   /** Until when a blockFor refuses the key (ms); only checks with blockMs read or write it. */
   blockedUntil = 0;
-  readonly algorithm = 'sliding-log';
   constructor(readonly key: string) {
     super();
   }
@@ -56,30 +59,6 @@ class Entry extends HitLog implements BlockableState {
   }
 }
 
-/** A counter algorithm's key: its state (lib/core/algorithms/counter-check.ts), linked like a log's entry. */
-class CounterEntry implements CounterState {
-  older: Node | null = null;
-  newer: Node | null = null;
-  expiresAt = 0;
-  windowStart = 0;
-  used = 0;
-  current = 0;
-  previous = 0;
-  tatMs = 0;
-  tatFraction = 0;
-  blockedUntil = 0;
-  constructor(
-    readonly key: string,
-    readonly algorithm: CounterAlgorithm,
-  ) {}
-
-  clear(): void {
-    clearCounterState(this);
-  }
-}
-
-type Node = Entry | CounterEntry;
-
 /** Whether a check needs more than DRF's plain path: another algorithm, a cost, a block, all or nothing. */
 function isPlain(check: WindowCheck): boolean {
   return check.algorithm === undefined && check.cost === undefined && check.blockMs === undefined && check.allOrNothing === undefined;
@@ -88,21 +67,27 @@ function isPlain(check: WindowCheck): boolean {
 /**
  * The embedded store: counts live in this process.
  *
- * - A Map from the key finds a bucket.
+ * - A Map from the key finds its sliding log's entry, or its counter's row number (a small
+ *   integer, stored unboxed): a counter key (fixed-window, sliding-window, gcra) is a row of typed
+ *   arrays (lib/stores/memory/key-rows.ts), about 110 B an idle key with its string and its Map
+ *   entry, whatever the limit.
  * - No timer per key or per hit: expiry is checked when a key is touched, and an incremental sweep
- *   inspects a couple of entries per operation, so reclaiming never pauses for all keys at once.
- * - A doubly linked list through the entries keeps them in least-recently-used
- *   order (a touched key is relinked at the newest end, with no allocation, unlike deleting and
- *   re-adding a Map entry), so eviction past `maxKeys` drops the oldest entry in O(1).
+ *   inspects a couple of keys per operation, so reclaiming never pauses for all keys at once.
+ * - One doubly linked list through every key's row, whatever its kind, keeps them in
+ *   least-recently-used order (a touched key is relinked at the newest end, with no allocation),
+ *   so eviction past `maxKeys` drops the oldest key in O(1).
+ * - A counter check decodes its row into one scratch state, runs the core, and writes it back:
+ *   nothing is allocated per key. Blocks (blockMs) are rare: a side Map from row to its end.
  * - Every operation is synchronous, so checks on one key are atomic within the process.
  */
 export class MemoryThrottleStore implements ThrottleStore {
-  private readonly entries = new Map<string, Node>();
-  /** Least and most recently used ends of the recency list. */
-  private oldest: Node | null = null;
-  private newest: Node | null = null;
-  /** The next entry the sweep inspects, walking from the oldest end; null: start over at the oldest. */
-  private sweepCursor: Node | null = null;
+  /** A key's sliding-log entry, or its counter row. */
+  private readonly entries = new Map<string, Entry | number>();
+  private rows: KeyRows<Entry>;
+  /** Counter rows refused until a time (ms): their blocks. */
+  private readonly blocks = new Map<number, number>();
+  /** The counter state a check decides on, decoded from its row and written back (the cores are synchronous). */
+  private readonly scratch = newCounterState();
   private readonly clock: Clock;
   private readonly maxKeys: number;
   /** Set by reportTo(); null (the default) costs an eviction one check. */
@@ -118,6 +103,7 @@ export class MemoryThrottleStore implements ThrottleStore {
       throw new ThrottleConfigError(`MemoryThrottleStore: maxKeys must be a positive integer, got ${describeValue(maxKeys)}`);
     }
     this.maxKeys = maxKeys;
+    this.rows = new KeyRows(maxKeys);
   }
 
   /** How many keys are held now (for monitoring and tests). */
@@ -147,9 +133,10 @@ export class MemoryThrottleStore implements ThrottleStore {
   private evaluate(check: WindowCheck, now: number, commit: boolean, extraCost: number): HitResult {
     const algorithm = checkedAlgorithm(check.algorithm, 'MemoryThrottleStore: WindowCheck.algorithm');
     if (algorithm !== 'sliding-log') {
-      const entry = this.touchCounter(check.key, algorithm, now);
-      const result = checkCounter(algorithm, entry, check, now, commit, extraCost);
-      if (commit) entry.expiresAt = Math.max(entry.expiresAt, now + counterRetentionMs(algorithm, entry, check.limit, check.windowMs, now));
+      const kind = ROW_KIND[algorithm];
+      const row = this.touchCounter(check.key, kind);
+      const result = checkCounter(algorithm, this.load(row, kind, check.windowMs), check, now, commit, extraCost);
+      if (commit) this.save(row, kind, check.windowMs, now);
       return result;
     }
     const entry = this.touchLog(check.key, now);
@@ -167,9 +154,10 @@ export class MemoryThrottleStore implements ThrottleStore {
     for (const hit of hits) {
       const algorithm = checkedAlgorithm(hit.algorithm, 'MemoryThrottleStore: RecordedHit.algorithm');
       if (algorithm !== 'sliding-log') {
-        const entry = this.touchCounter(hit.key, algorithm, now);
-        recordCounter(algorithm, entry, hit, now);
-        entry.expiresAt = Math.max(entry.expiresAt, now + counterRetentionMs(algorithm, entry, hit.limit!, hit.windowMs, now));
+        const kind = ROW_KIND[algorithm];
+        const row = this.touchCounter(hit.key, kind);
+        recordCounter(algorithm, this.load(row, kind, hit.windowMs), hit, now);
+        this.save(row, kind, hit.windowMs, now);
         continue;
       }
       const entry = this.touchLog(hit.key, now);
@@ -183,7 +171,7 @@ export class MemoryThrottleStore implements ThrottleStore {
     this.sweep(now);
     for (const settlement of settlements) {
       const held = this.entries.get(settlement.key);
-      if (held instanceof Entry && held.expiresAt > now) held.pending?.drop(settlement.reservation);
+      if (typeof held === 'object' && held.expiresAt > now) held.pending?.drop(settlement.reservation);
       if (!settlement.commit) continue;
       const entry = this.touchLog(settlement.key, now);
       recordSlidingLog(entry, settlement.windowMs, settlement.ttlMs, now);
@@ -193,20 +181,21 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   peek(key: string, windowMs: number, counting?: PeekCounting): WindowState & { readonly outcome?: AlgorithmOutcome } {
     const now = this.clock();
-    const entry = this.entries.get(key);
+    const held = this.entries.get(key);
     const algorithm = checkedAlgorithm(counting?.algorithm, 'MemoryThrottleStore: peek() algorithm');
     if (algorithm !== 'sliding-log') {
-      // A key never counted, expired, or counted by another algorithm reads as fresh.
-      const state = entry instanceof CounterEntry && entry.algorithm === algorithm && entry.expiresAt > now ? entry : FRESH_COUNTER;
+      // A key never counted or counted by another algorithm reads as fresh (an idle row reads so too).
+      const kind = ROW_KIND[algorithm];
+      const state = typeof held === 'number' && this.rows.kind[held] === kind ? this.load(held, kind, windowMs) : FRESH_COUNTER;
       return peekCounter(algorithm, state, counting!, windowMs, now);
     }
-    if (!(entry instanceof Entry) || entry.expiresAt <= now) return { count: 0, oldest: null, now };
-    return readSlidingLog(entry, windowMs, now);
+    if (typeof held !== 'object' || held.expiresAt <= now) return { count: 0, oldest: null, now };
+    return readSlidingLog(held, windowMs, now);
   }
 
   reset(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry !== undefined) this.remove(entry);
+    const held = this.entries.get(key);
+    if (held !== undefined) this.remove(held);
   }
 
   /** Reports the number of keys at each scrape and each eviction to the metrics, under `label`. */
@@ -218,80 +207,90 @@ export class MemoryThrottleStore implements ThrottleStore {
 
   close(): void {
     this.entries.clear();
-    this.oldest = null;
-    this.newest = null;
-    this.sweepCursor = null;
+    this.blocks.clear();
+    // New columns at their first size: a closed store gives its memory back.
+    this.rows = new KeyRows(this.maxKeys);
   }
 
   /** The key's hit log, created if new (or if the key held a counter), cleared if expired, marked most recently used. */
   private touchLog(key: string, now: number): Entry {
-    const entry = this.entries.get(key);
-    if (entry instanceof Entry) return this.refresh(entry, now);
-    if (entry !== undefined) this.remove(entry);
-    return this.add(new Entry(key));
-  }
-
-  /** The key's counter for the algorithm, as touchLog() does; a key that held anything else starts afresh. */
-  private touchCounter(key: string, algorithm: CounterAlgorithm, now: number): CounterEntry {
-    const entry = this.entries.get(key);
-    if (entry instanceof CounterEntry && entry.algorithm === algorithm) return this.refresh(entry, now);
-    if (entry !== undefined) this.remove(entry);
-    return this.add(new CounterEntry(key, algorithm));
-  }
-
-  private add<T extends Node>(entry: T): T {
+    const held = this.entries.get(key);
+    if (typeof held === 'object') {
+      if (held.expiresAt <= now) held.clear();
+      this.rows.touch(held);
+      return held;
+    }
+    if (held !== undefined) this.remove(held);
+    this.makeRoom();
+    const entry = new Entry(flatKey(key));
+    this.rows.addLog(entry);
     this.entries.set(entry.key, entry);
-    this.link(entry);
-    if (this.entries.size > this.maxKeys) {
-      this.remove(this.oldest!);
-      this.metrics?.memoryEviction(this.metricsLabel);
-    }
     return entry;
   }
 
-  private refresh<T extends Node>(entry: T, now: number): T {
-    if (entry.expiresAt <= now) entry.clear();
-    if (entry !== this.newest) {
-      this.unlink(entry);
-      this.link(entry);
+  /** The key's counter row of that kind, marked most recently used; a key that held anything else starts afresh. */
+  private touchCounter(key: string, kind: CounterRowKind): number {
+    const held = this.entries.get(key);
+    if (typeof held === 'number') {
+      if (this.rows.kind[held] !== kind) {
+        this.rows.restartCounter(held, kind);
+        if (this.blocks.size > 0) this.blocks.delete(held);
+      }
+      this.rows.touch(held);
+      return held;
     }
-    return entry;
+    if (held !== undefined) this.remove(held);
+    this.makeRoom();
+    const flat = flatKey(key);
+    const row = this.rows.addCounter(kind, flat);
+    this.entries.set(flat, row);
+    return row;
   }
 
-  /** Inspects the next few entries from the least recently used end and drops the expired ones. */
+  /** The row's state (and block) in the scratch state, for a check of that period. */
+  private load(row: number, kind: CounterRowKind, periodMs: number): CounterState {
+    const state = this.scratch;
+    loadCounter(this.rows, row, kind, periodMs, state);
+    state.blockedUntil = this.blocks.size === 0 ? 0 : (this.blocks.get(row) ?? 0);
+    return state;
+  }
+
+  /** Writes the scratch state back into the row, its block into the side map. */
+  private save(row: number, kind: CounterRowKind, periodMs: number, now: number): void {
+    const state = this.scratch;
+    storeCounter(this.rows, row, kind, periodMs, state);
+    if (state.blockedUntil > now) this.blocks.set(row, state.blockedUntil);
+    else if (this.blocks.size > 0) this.blocks.delete(row);
+  }
+
+  /** Evicts the least recently used key when one more would pass maxKeys (before adding, so a table never outgrows it). */
+  private makeRoom(): void {
+    if (this.entries.size < this.maxKeys) return;
+    this.remove(this.rows.oldest!);
+    this.metrics?.memoryEviction(this.metricsLabel);
+  }
+
+  /** Whether a key may be forgotten: its counts read 0 and no block runs, or its log expired. */
+  private expired(node: RecencyNode<Entry>, now: number): boolean {
+    if (typeof node === 'object') return node.expiresAt <= now;
+    const row = node;
+    return counterIdle(this.rows, row, now) && (this.blocks.size === 0 || !((this.blocks.get(row) ?? 0) > now));
+  }
+
+  /** Inspects the next few keys from the least recently used end and drops the expired ones. */
   private sweep(now: number): void {
     if (this.entries.size === 0) return;
     for (let step = 0; step < SWEEP_STEPS_PER_OPERATION; step++) {
-      const entry = this.sweepCursor ?? this.oldest!;
+      const node = this.rows.nextToSweep();
+      if (this.expired(node, now)) this.remove(node);
       // Reaching the newest end ends this pass; the next operation starts over at the oldest.
-      this.sweepCursor = entry.newer;
-      if (entry.expiresAt <= now) this.remove(entry);
-      if (this.sweepCursor === null) return;
+      if (this.rows.sweepPassEnded) return;
     }
   }
 
-  private remove(entry: Node): void {
-    this.entries.delete(entry.key);
-    this.unlink(entry);
-  }
-
-  /** Appends at the newest end. */
-  private link(entry: Node): void {
-    entry.older = this.newest;
-    entry.newer = null;
-    if (this.newest === null) this.oldest = entry;
-    else this.newest.newer = entry;
-    this.newest = entry;
-  }
-
-  /** Takes the entry out of the list, moving the sweep past it first. */
-  private unlink(entry: Node): void {
-    if (this.sweepCursor === entry) this.sweepCursor = entry.newer;
-    if (entry.older === null) this.oldest = entry.newer;
-    else entry.older.newer = entry.newer;
-    if (entry.newer === null) this.newest = entry.older;
-    else entry.newer.older = entry.older;
-    entry.older = null;
-    entry.newer = null;
+  private remove(node: RecencyNode<Entry>): void {
+    this.entries.delete(this.rows.keyOf(node));
+    if (typeof node === 'number' && this.blocks.size > 0) this.blocks.delete(node);
+    this.rows.release(node);
   }
 }

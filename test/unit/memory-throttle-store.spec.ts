@@ -9,17 +9,30 @@ describeStoreSemantics('MemoryThrottleStore', (clock) => ({ store: new MemoryThr
 
 const check = (key: string, limit = 10, windowMs = 1000): WindowCheck => ({ key, limit, windowMs, record: true });
 
+/** The store's recency list (white-box: lib/stores/memory/key-rows.ts; a key is a log's entry or a counter's row). */
+type ListedKey = object | number;
+interface ListedRows {
+  oldest: ListedKey | null;
+  sweepCursor: ListedKey | null;
+  newerOf(node: ListedKey): ListedKey | null;
+  keyOf(node: ListedKey): string;
+}
+const rowsOf = (store: MemoryThrottleStore): ListedRows => (store as unknown as { rows: ListedRows }).rows;
+
 /** The keys along the recency list, oldest first (white-box: the list must hold exactly the store's keys). */
 function listedKeys(store: MemoryThrottleStore): string[] {
-  type Linked = { key: string; newer: Linked | null };
+  const rows = rowsOf(store);
   const keys: string[] = [];
   // Bounded walk: a corrupted list may have a cycle.
-  for (let entry = (store as unknown as { oldest: Linked | null }).oldest; entry !== null && keys.length <= store.size; entry = entry.newer) keys.push(entry.key);
+  for (let node = rows.oldest; node !== null && keys.length <= store.size; node = rows.newerOf(node)) keys.push(rows.keyOf(node));
   return keys;
 }
 
 /** The key of the entry the sweep inspects next (white-box: to set up a scenario for sure). */
-const sweepCursorKey = (store: MemoryThrottleStore): string | undefined => (store as unknown as { sweepCursor: { key: string } | null }).sweepCursor?.key;
+const sweepCursorKey = (store: MemoryThrottleStore): string | undefined => {
+  const rows = rowsOf(store);
+  return rows.sweepCursor === null ? undefined : rows.keyOf(rows.sweepCursor);
+};
 
 describe('MemoryThrottleStore', () => {
   test('answers synchronously (no promise on the hot path)', () => {
