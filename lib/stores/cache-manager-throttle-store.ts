@@ -55,7 +55,8 @@ interface Bucket {
 interface CounterBucket {
   readonly algorithm: CounterAlgorithm;
   readonly state: CounterState;
-  readonly loaded: unknown;
+  /** The state as loaded, encoded: a state a call left as it was (a fresh key answered) is not written. */
+  readonly loaded: string;
   expiresAt: number;
 }
 
@@ -266,7 +267,8 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     const stored = await Promise.all(names.map((name) => this.cache.get<string>(name)));
     names.forEach((name, index) => {
       const algorithm = keys.get(name)!;
-      counters.set(name, { algorithm, state: decodeCounterState(algorithm, stored[index], newCounterState()), loaded: stored[index], expiresAt: 0 });
+      const state = decodeCounterState(algorithm, stored[index], newCounterState());
+      counters.set(name, { algorithm, state, loaded: encodeCounterState(algorithm, state), expiresAt: 0 });
     });
     return counters;
   }
