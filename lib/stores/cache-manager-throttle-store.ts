@@ -161,14 +161,7 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private hitInUnits(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     const keys = uniqueKeys(checks.map((check) => check.key));
     return this.lock.run(keys, async () => {
-      const logKeys: string[] = [];
-      const counterKeys = new Map<string, CounterAlgorithm>();
-      for (const check of checks) {
-        const algorithm = checkedAlgorithm(check.algorithm, 'CacheManagerThrottleStore: WindowCheck.algorithm');
-        if (algorithm === 'sliding-log') logKeys.push(check.key);
-        else counterKeys.set(this.counterKey(check.key, algorithm), algorithm);
-      }
-      const [buckets, counters] = await Promise.all([this.load(uniqueKeys(logKeys)), this.loadCounters(counterKeys)]);
+      const { buckets, counters } = await this.loadEntries(checks, 'CacheManagerThrottleStore: WindowCheck.algorithm');
       const now = this.clock();
       const recorded = new Set<string>();
       const results = hitBatch(checks, (check, commit, extraCost) => {
@@ -207,14 +200,7 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   private recordLocked(writes: readonly (RecordedHit & { readonly reservation: string | undefined; readonly commit?: boolean })[]): Promise<void> {
     const keys = uniqueKeys(writes.map((write) => write.key));
     return this.lock.run(keys, async () => {
-      const logKeys: string[] = [];
-      const counterKeys = new Map<string, CounterAlgorithm>();
-      for (const write of writes) {
-        const algorithm = checkedAlgorithm(write.algorithm, 'CacheManagerThrottleStore: RecordedHit.algorithm');
-        if (algorithm === 'sliding-log') logKeys.push(write.key);
-        else counterKeys.set(this.counterKey(write.key, algorithm), algorithm);
-      }
-      const [buckets, counters] = await Promise.all([this.load(uniqueKeys(logKeys)), this.loadCounters(counterKeys)]);
+      const { buckets, counters } = await this.loadEntries(writes, 'CacheManagerThrottleStore: RecordedHit.algorithm');
       const now = this.clock();
       for (const write of writes) {
         const algorithm = checkedAlgorithm(write.algorithm, 'CacheManagerThrottleStore: RecordedHit.algorithm');
@@ -258,6 +244,19 @@ export class CacheManagerThrottleStore implements ThrottleStore {
   /** The cache key of a key's counter under an algorithm, beside its log's. */
   private counterKey(key: string, algorithm: CounterAlgorithm): string {
     return this.keyPrefix + key + COUNTER_KEY_SUFFIX[algorithm];
+  }
+
+  /** The entries the items name: each key's log for its sliding-log items, its counters for the others (refusing an unknown algorithm). */
+  private async loadEntries(items: readonly { readonly key: string; readonly algorithm?: unknown }[], where: string): Promise<{ buckets: Map<string, Bucket>; counters: Map<string, CounterBucket> }> {
+    const logKeys: string[] = [];
+    const counterKeys = new Map<string, CounterAlgorithm>();
+    for (const item of items) {
+      const algorithm = checkedAlgorithm(item.algorithm, where);
+      if (algorithm === 'sliding-log') logKeys.push(item.key);
+      else counterKeys.set(this.counterKey(item.key, algorithm), algorithm);
+    }
+    const [buckets, counters] = await Promise.all([this.load(uniqueKeys(logKeys)), this.loadCounters(counterKeys)]);
+    return { buckets, counters };
   }
 
   private async loadCounters(keys: ReadonlyMap<string, CounterAlgorithm>): Promise<Map<string, CounterBucket>> {
