@@ -3,8 +3,12 @@ import { type Clock, systemClock, validClock } from '../core/clock.js';
 import { describeValue } from '../core/describe-value.js';
 import { HitLog } from '../core/hit-log.js';
 import { PendingSlots } from '../core/pending-slots.js';
-import { hitSlidingLog, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
-import type { HitResult, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { hitBatch } from '../core/check-batch.js';
+import type { AlgorithmOutcome, BlockableState } from '../core/algorithms/algorithm-outcome.js';
+import { checkCounter, checkedAlgorithm, type CounterAlgorithm, type CounterState, counterRetentionMs, newCounterState, peekCounter, recordCounter } from '../core/algorithms/counter-check.js';
+import { hitSlidingLog, hitSlidingLogInUnits, readSlidingLog, recordSlidingLog } from '../core/sliding-log.js';
+import type { HitResult, PeekCounting, RecordedHit, Settlement, ThrottleStore, WindowCheck, WindowState } from '../core/store.js';
+import { COUNTER_KEY_SUFFIX, decodeCounterState, encodeCounterState } from './cached-counter-state.js';
 import { KeyedLock } from './keyed-lock.js';
 import { findKeyvRedisClient } from './redis/keyv-redis-client.js';
 import { RedisThrottleStore } from './redis/redis-throttle-store.js';
@@ -28,22 +32,47 @@ export interface CacheManagerThrottleStoreOptions {
 }
 
 /**
- * A key's entry in the cache: its hit times, or, while reservations are pending on it, the times
- * and the slots as [id, expiry, ...] (a plain array stays the format of keys without reservations).
+ * A key's entry in the cache: its hit times, or, while reservations are pending on it or a block
+ * (blockMs) runs, the times with the slots as [id, expiry, ...] and the block's end (a plain array
+ * stays the format of keys without either: every key of DRF's plain checks).
  */
-type StoredBucket = number[] | { readonly t: number[]; readonly p: (string | number)[] };
+type StoredBucket = number[] | { readonly t: number[]; readonly p?: (string | number)[]; readonly b?: number };
 
-/** One key as loaded: its log, its pending slots, and what was loaded, to know whether to write. */
+/** One key as loaded: its log, its pending slots, its block, and what was loaded, to know whether to write. */
 interface Bucket {
   readonly log: HitLog;
   readonly pending: PendingSlots;
+  readonly block: BlockableState;
   readonly loadedHits: number;
   readonly loadedPending: number;
+  readonly loadedBlock: number;
+}
+
+/**
+ * A counter algorithm's key as loaded (its own cache entry, see cached-counter-state.ts), with what
+ * was loaded and until when a commit needs it kept.
+ */
+interface CounterBucket {
+  readonly algorithm: CounterAlgorithm;
+  readonly state: CounterState;
+  /** The state as loaded, encoded: a state a call left as it was (a fresh key answered) is not written. */
+  readonly loaded: string;
+  expiresAt: number;
+}
+
+/** Whether a check needs more than DRF's plain path: another algorithm, a cost, a block, all or nothing. */
+function isPlain(check: WindowCheck): boolean {
+  return check.algorithm === undefined && check.cost === undefined && check.blockMs === undefined && check.allOrNothing === undefined;
 }
 
 /**
  * Keeps hit logs in the application's cache-manager cache (@nestjs/cache-manager's CACHE_MANAGER,
  * any Keyv store), as arrays of times with a TTL of the window.
+ *
+ * The counter algorithms keep one short string per key and algorithm (`<key>:fw`, `:sw`, `:gc`,
+ * with the TTL of counterRetentionMs), beside the key's log, which also holds a sliding log's block:
+ * the layout of the Redis store (and of its atomic path below), so a key switched to another
+ * algorithm starts afresh, and one switched back finds its state, on either path alike.
  *
  * Checks on the same key are serialized within this process, so one process never over-admits.
  * Across processes it is NOT atomic: two instances may read the same log, both admit, and one write
@@ -106,6 +135,7 @@ export class CacheManagerThrottleStore implements ThrottleStore {
 
   hit(checks: readonly WindowCheck[]): Promise<HitResult[]> {
     if (this.connect !== null) return this.atomic().then((redis) => redis.hit(checks));
+    for (let i = 0; i < checks.length; i++) if (!isPlain(checks[i])) return this.hitInUnits(checks);
     const keys = uniqueKeys(checks.map((check) => check.key));
     return this.lock.run(keys, async () => {
       const buckets = await this.load(keys);
@@ -115,7 +145,40 @@ export class CacheManagerThrottleStore implements ThrottleStore {
         const reservation = check.reserveMs !== undefined && !check.record ? `${this.reservationPrefix}${++this.reservations}` : undefined;
         return hitSlidingLog(log, check, now, pending, reservation);
       });
-      await this.save(buckets, checks, results, now);
+      const recorded = new Set<string>();
+      checks.forEach((check, index) => {
+        if (check.record && results[index].allowed) recorded.add(check.key);
+      });
+      await this.save(buckets, recorded, retentionByKey(checks), now);
+      return results;
+    });
+  }
+
+  /**
+   * A call that is not DRF's plain one: every algorithm, cost, blockMs and all or nothing, by the
+   * rule of lib/core/check-batch.ts, on the entries of every key of the call, locked together.
+   */
+  private hitInUnits(checks: readonly WindowCheck[]): Promise<HitResult[]> {
+    const keys = uniqueKeys(checks.map((check) => check.key));
+    return this.lock.run(keys, async () => {
+      const { buckets, counters } = await this.loadEntries(checks, 'CacheManagerThrottleStore: WindowCheck.algorithm');
+      const now = this.clock();
+      const recorded = new Set<string>();
+      const results = hitBatch(checks, (check, commit, extraCost) => {
+        const algorithm = checkedAlgorithm(check.algorithm, 'CacheManagerThrottleStore: WindowCheck.algorithm');
+        if (algorithm !== 'sliding-log') {
+          const counter = counters.get(this.counterKey(check.key, algorithm))!;
+          const result = checkCounter(algorithm, counter.state, check, now, commit, extraCost);
+          if (commit) counter.expiresAt = Math.max(counter.expiresAt, now + counterRetentionMs(algorithm, counter.state, check.limit, check.windowMs, now));
+          return result;
+        }
+        const { log, pending, block } = buckets.get(check.key)!;
+        const reservation = commit && check.reserveMs !== undefined && !check.record ? `${this.reservationPrefix}${++this.reservations}` : undefined;
+        const result = hitSlidingLogInUnits(log, check, now, block, commit, extraCost, pending, reservation);
+        if (commit && result.allowed && (check.record || result.reservation !== undefined)) recorded.add(check.key);
+        return result;
+      });
+      await Promise.all([this.save(buckets, recorded, retentionByKey(checks.filter((check) => (check.algorithm ?? 'sliding-log') === 'sliding-log')), now), this.saveCounters(counters, now)]);
       return results;
     });
   }
@@ -130,27 +193,42 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     return this.recordLocked(settlements.map((settlement) => ({ key: settlement.key, windowMs: settlement.windowMs, ttlMs: settlement.ttlMs, reservation: settlement.reservation, commit: settlement.commit })));
   }
 
-  /** Records hits and drops reservations, under the keys' lock: record() and settle() in one place. */
+  /**
+   * Records hits (units on a counter: counted past the limit) and drops reservations, under the
+   * keys' lock: record() and settle() in one place.
+   */
   private recordLocked(writes: readonly (RecordedHit & { readonly reservation: string | undefined; readonly commit?: boolean })[]): Promise<void> {
     const keys = uniqueKeys(writes.map((write) => write.key));
     return this.lock.run(keys, async () => {
-      const buckets = await this.load(keys);
+      const { buckets, counters } = await this.loadEntries(writes, 'CacheManagerThrottleStore: RecordedHit.algorithm');
       const now = this.clock();
       for (const write of writes) {
+        const algorithm = checkedAlgorithm(write.algorithm, 'CacheManagerThrottleStore: RecordedHit.algorithm');
+        if (algorithm !== 'sliding-log') {
+          const counter = counters.get(this.counterKey(write.key, algorithm))!;
+          recordCounter(algorithm, counter.state, write, now);
+          counter.expiresAt = Math.max(counter.expiresAt, now + counterRetentionMs(algorithm, counter.state, write.limit!, write.windowMs, now));
+          continue;
+        }
         const { log, pending } = buckets.get(write.key)!;
         if (write.reservation !== undefined) pending.drop(write.reservation);
         if (write.commit === false) {
           log.expiresAt = Math.max(log.expiresAt, now + Math.max(write.windowMs, write.ttlMs ?? 0));
           continue;
         }
-        recordSlidingLog(log, write.windowMs, write.ttlMs, now);
+        recordSlidingLog(log, write.windowMs, write.ttlMs, now, write.cost ?? 1);
       }
-      await Promise.all(keys.map((key) => this.write(key, buckets.get(key)!, now)));
+      await Promise.all([...[...buckets].map(([key, bucket]) => this.write(key, bucket, now)), this.saveCounters(counters, now)]);
     });
   }
 
-  async peek(key: string, windowMs: number): Promise<WindowState> {
-    if (this.connect !== null) return (await this.atomic()).peek(key, windowMs);
+  async peek(key: string, windowMs: number, counting?: PeekCounting): Promise<WindowState & { readonly outcome?: AlgorithmOutcome }> {
+    if (this.connect !== null) return (await this.atomic()).peek(key, windowMs, counting);
+    const algorithm = checkedAlgorithm(counting?.algorithm, 'CacheManagerThrottleStore: peek() algorithm');
+    if (algorithm !== 'sliding-log') {
+      const value = await this.cache.get<string>(this.counterKey(key, algorithm));
+      return peekCounter(algorithm, decodeCounterState(algorithm, value, newCounterState()), counting!, windowMs, this.clock());
+    }
     const value = await this.cache.get<StoredBucket>(this.keyPrefix + key);
     const times = Array.isArray(value) ? value : Array.isArray(value?.t) ? value.t : [];
     return readSlidingLog(HitLog.from(times), windowMs, this.clock());
@@ -158,7 +236,50 @@ export class CacheManagerThrottleStore implements ThrottleStore {
 
   async reset(key: string): Promise<void> {
     if (this.connect !== null) return (await this.atomic()).reset(key);
-    await this.lock.run([key], () => this.cache.del(this.keyPrefix + key));
+    await this.lock.run([key], () =>
+      Promise.all([this.cache.del(this.keyPrefix + key), this.cache.del(this.counterKey(key, 'fixed-window')), this.cache.del(this.counterKey(key, 'sliding-window')), this.cache.del(this.counterKey(key, 'gcra'))]),
+    );
+  }
+
+  /** The cache key of a key's counter under an algorithm, beside its log's. */
+  private counterKey(key: string, algorithm: CounterAlgorithm): string {
+    return this.keyPrefix + key + COUNTER_KEY_SUFFIX[algorithm];
+  }
+
+  /** The entries the items name: each key's log for its sliding-log items, its counters for the others (refusing an unknown algorithm). */
+  private async loadEntries(items: readonly { readonly key: string; readonly algorithm?: unknown }[], where: string): Promise<{ buckets: Map<string, Bucket>; counters: Map<string, CounterBucket> }> {
+    const logKeys: string[] = [];
+    const counterKeys = new Map<string, CounterAlgorithm>();
+    for (const item of items) {
+      const algorithm = checkedAlgorithm(item.algorithm, where);
+      if (algorithm === 'sliding-log') logKeys.push(item.key);
+      else counterKeys.set(this.counterKey(item.key, algorithm), algorithm);
+    }
+    const [buckets, counters] = await Promise.all([this.load(uniqueKeys(logKeys)), this.loadCounters(counterKeys)]);
+    return { buckets, counters };
+  }
+
+  private async loadCounters(keys: ReadonlyMap<string, CounterAlgorithm>): Promise<Map<string, CounterBucket>> {
+    const counters = new Map<string, CounterBucket>();
+    if (keys.size === 0) return counters;
+    const names = [...keys.keys()];
+    const stored = await Promise.all(names.map((name) => this.cache.get<string>(name)));
+    names.forEach((name, index) => {
+      const algorithm = keys.get(name)!;
+      const state = decodeCounterState(algorithm, stored[index], newCounterState());
+      counters.set(name, { algorithm, state, loaded: encodeCounterState(algorithm, state), expiresAt: 0 });
+    });
+    return counters;
+  }
+
+  /** Writes back the counters that changed (a denial counts nothing; a block does), kept as long as their state matters. */
+  private async saveCounters(counters: ReadonlyMap<string, CounterBucket>, now: number): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    for (const [name, counter] of counters) {
+      const value = encodeCounterState(counter.algorithm, counter.state);
+      if (value !== counter.loaded && counter.expiresAt > now) writes.push(this.cache.set(name, value, counter.expiresAt - now));
+    }
+    await Promise.all(writes);
   }
 
   private async load(keys: readonly string[]): Promise<Map<string, Bucket>> {
@@ -167,32 +288,28 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     keys.forEach((key, index) => {
       const value = stored[index];
       const times = Array.isArray(value) ? value : Array.isArray(value?.t) ? value.t : [];
-      const pending = value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray(value.p) ? PendingSlots.from(value.p) : new PendingSlots();
+      const entry = value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+      const pending = Array.isArray(entry?.p) ? PendingSlots.from(entry.p) : new PendingSlots();
+      const blockedUntil = typeof entry?.b === 'number' ? entry.b : 0;
       const log = HitLog.from(times);
-      buckets.set(key, { log, pending, loadedHits: log.size, loadedPending: pending.size });
+      buckets.set(key, { log, pending, block: { blockedUntil }, loadedHits: log.size, loadedPending: pending.size, loadedBlock: blockedUntil });
     });
     return buckets;
   }
 
   /**
-   * Writes back the logs that changed: those a check recorded into or reserved on, and those a check
-   * pruned (hits or expired reservations; as Tastypie's should_be_throttled does, which also renews
-   * the key's expiration). A log pruned to nothing is deleted.
+   * Writes back the logs that changed: those a check recorded into or reserved on (`recorded`), and
+   * those a check pruned (hits or expired reservations; as Tastypie's should_be_throttled does, which
+   * also renews the key's expiration) or blocked. A log pruned to nothing (and unblocked) is deleted.
    */
-  private async save(buckets: Map<string, Bucket>, checks: readonly WindowCheck[], results: readonly HitResult[], now: number): Promise<void> {
-    const recorded = new Set<string>();
-    const retention = new Map<string, number>();
-    checks.forEach((check, index) => {
-      if (check.record && results[index].allowed) recorded.add(check.key);
-      retention.set(check.key, Math.max(retention.get(check.key) ?? 0, check.windowMs, check.ttlMs ?? 0));
-    });
+  private async save(buckets: Map<string, Bucket>, recorded: ReadonlySet<string>, retention: ReadonlyMap<string, number>, now: number): Promise<void> {
     const writes: Promise<unknown>[] = [];
     for (const [key, bucket] of buckets) {
-      const { log, pending } = bucket;
+      const { log, pending, block } = bucket;
       if (recorded.has(key)) {
         writes.push(this.write(key, bucket, now));
-      } else if (log.size !== bucket.loadedHits || pending.size !== bucket.loadedPending) {
-        if (log.size === 0 && pending.size === 0) {
+      } else if (log.size !== bucket.loadedHits || pending.size !== bucket.loadedPending || block.blockedUntil !== bucket.loadedBlock) {
+        if (log.size === 0 && pending.size === 0 && block.blockedUntil <= now) {
           writes.push(this.cache.del(this.keyPrefix + key));
         } else {
           log.expiresAt = now + retention.get(key)!;
@@ -203,13 +320,21 @@ export class CacheManagerThrottleStore implements ThrottleStore {
     await Promise.all(writes);
   }
 
-  private write(key: string, { log, pending }: Bucket, now: number): Promise<unknown> {
-    if (log.size === 0 && pending.size === 0) return this.cache.del(this.keyPrefix + key);
-    const value: StoredBucket = pending.size === 0 ? log.toArray() : { t: log.toArray(), p: pending.toArray() };
-    return this.cache.set(this.keyPrefix + key, value, Math.max(1, log.expiresAt - now, pending.latestExpiry - now));
+  private write(key: string, { log, pending, block }: Bucket, now: number): Promise<unknown> {
+    const blocked = block.blockedUntil > now;
+    if (log.size === 0 && pending.size === 0 && !blocked) return this.cache.del(this.keyPrefix + key);
+    const value: StoredBucket = blocked ? { t: log.toArray(), ...(pending.size === 0 ? {} : { p: pending.toArray() }), b: block.blockedUntil } : pending.size === 0 ? log.toArray() : { t: log.toArray(), p: pending.toArray() };
+    return this.cache.set(this.keyPrefix + key, value, Math.max(1, log.expiresAt - now, pending.latestExpiry - now, block.blockedUntil - now));
   }
 }
 
 function uniqueKeys(keys: string[]): string[] {
   return [...new Set(keys)];
+}
+
+/** How long each key's log is kept after a check that pruned it: its longest window or ttl. */
+function retentionByKey(checks: readonly WindowCheck[]): Map<string, number> {
+  const retention = new Map<string, number>();
+  for (const check of checks) retention.set(check.key, Math.max(retention.get(check.key) ?? 0, check.windowMs, check.ttlMs ?? 0));
+  return retention;
 }
