@@ -186,10 +186,10 @@ export abstract class SimpleRateThrottle implements Throttle {
     if (!rate) return null;
     const key = this.getCacheKey(ctx);
     if (key === null) return null;
-    const algorithm = this.algorithm ?? this.runtime.algorithm ?? 'sliding-log';
+    const algorithm = this.countingAlgorithm();
     const hasCost = this.cost !== undefined || ctx.cost !== undefined;
-    const blockFor = this.blockFor;
-    if (algorithm === 'sliding-log' && !hasCost && (blockFor === undefined || blockFor === 0)) return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
+    const blocks = this.blockFor !== undefined && this.blockFor > 0;
+    if (algorithm === 'sliding-log' && !hasCost && !blocks) return { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
     const check: Writable<WindowCheck> = { key, limit: rate.limit, windowMs: rate.durationMs, record: true };
     if (algorithm !== 'sliding-log') check.algorithm = algorithm;
     if (algorithm === 'gcra') check.burst = this.burstFor(rate);
@@ -199,7 +199,7 @@ export abstract class SimpleRateThrottle implements Throttle {
       // A request that weighs something is consumed by all of its throttles or by none.
       check.allOrNothing = true;
     }
-    if (blockFor !== undefined && blockFor > 0) check.blockMs = blockMsOf(blockFor);
+    if (blocks) check.blockMs = blockMsOf(this.blockFor);
     return check;
   }
 

@@ -4,6 +4,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js'
 import { ThrottleConfigError } from '../../core/throttle-config-error.js';
 import { RateLimitHeaderCache } from '../../http/rate-limit-headers.js';
 import type { Awaitable } from '../../core/store.js';
+import { BandwidthThrottle } from '../../throttles/bandwidth-throttle.js';
 import { SimpleRateThrottle } from '../../throttles/simple-rate-throttle.js';
 import type { Throttle } from '../../throttles/throttle.js';
 import { prepareThrottle, TastypieThrottleAdapter } from '../../throttles/tastypie/tastypie-throttle-adapter.js';
@@ -238,7 +239,8 @@ export class ThrottleRegistry implements OnModuleInit {
     if (scope !== undefined && throttle.rate === undefined) {
       usedScopes.add(scope);
       const badRate = this.settings.badRates.get(scope);
-      if (badRate !== undefined) throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
+      // BandwidthThrottle reads the scope's rate as a byte rate, and checks it in its validate().
+      if (badRate !== undefined && !(throttle instanceof BandwidthThrottle)) throw new ThrottleConfigError(`${where}: ${throttle.constructor.name}, scope '${scope}': ${badRate.message}`);
     }
     try {
       throttle.validate(routeScope, where, cost);

@@ -91,7 +91,8 @@ export async function createThrottlingSettings(options: ThrottlingModuleOptions 
   reportStoreMetrics(store, operations.metrics);
   return {
     ...operations,
-    runtime: { store, rates, clock, entryPoint, algorithm },
+    // As written too: BandwidthThrottle reads byte rates ('100MB/day') there, which parseRate refuses.
+    runtime: { store, rates, rateInputs: new Map(Object.entries(options.rates ?? {})), clock, entryPoint, algorithm },
     defaultThrottles,
     numProxies: clientIdentity.numProxies,
     clientIdentity,
