@@ -74,6 +74,13 @@ describe('MemoryThrottleStore, every algorithm', () => {
           const reference = new ReferenceStore();
           const keys = rates.map((_, i) => `throttle_k${i}`);
           const algorithms = [...initialAlgorithms];
+          // The algorithm the store holds each key under: counted under another one, the store starts the
+          // key afresh (a peek does not), so the oracle, which keeps a state per algorithm, forgets it then too.
+          const held = new Array<CountingAlgorithm | undefined>(KEYS).fill(undefined);
+          const counted = (index: number) => {
+            if (held[index] !== undefined && held[index] !== algorithms[index]) reference.reset(keys[index]);
+            held[index] = algorithms[index];
+          };
           const rateOf = (index: number) => rates[index][algorithms[index]];
           const checkOf = (index: number, share: number, record: boolean, allOrNothing: boolean): WindowCheck => {
             const rate = rateOf(index);
@@ -92,9 +99,11 @@ describe('MemoryThrottleStore, every algorithm', () => {
           for (const [index, happening] of events.entries()) {
             clock.now += happening.step;
             if (happening.type === 'hit') {
+              happening.checks.forEach((c) => counted(c.key));
               const checks = happening.checks.map((c) => checkOf(c.key, c.cost, c.record, happening.allOrNothing));
               expect({ index, results: store.hit(checks) }).toEqual({ index, results: reference.hit(checks, clock.now) });
             } else if (happening.type === 'record') {
+              counted(happening.key);
               const rate = rateOf(happening.key);
               const hit: RecordedHit = { key: keys[happening.key], windowMs: rate.windowMs, algorithm: algorithms[happening.key], limit: rate.limit, burst: rate.burst, cost: costOf(rate, happening.cost) };
               store.record([hit]);
@@ -107,10 +116,9 @@ describe('MemoryThrottleStore, every algorithm', () => {
             } else if (happening.type === 'reset') {
               store.reset(keys[happening.key]);
               reference.reset(keys[happening.key]);
+              held[happening.key] = undefined;
             } else if (happening.algorithm !== algorithms[happening.key]) {
-              // The memory store starts the key afresh when it is next counted; the oracle keeps a state per algorithm.
               algorithms[happening.key] = happening.algorithm;
-              reference.reset(keys[happening.key]);
             }
           }
         },
